@@ -1,0 +1,103 @@
+//! The build as plain steps: load the catalog → load the theme → render the
+//! site. Each step is timed. Writing the site somewhere is the caller's job.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use indicatif::ProgressBar;
+
+use crate::catalog::Catalog;
+use crate::render::{self, RenderError, RenderOptions, Theme, ThemeError, ThemeLocation};
+use crate::site::Site;
+use crate::source::content::{self, ContentError, ContentErrors};
+
+/// What a build from a content folder needs.
+#[derive(Debug, Clone)]
+pub struct BuildConfig {
+    /// The content folder: `site.toml`, `products/`, `images/`, `templates/`.
+    pub content_dir: PathBuf,
+    /// The folder holding theme folders; the default theme is embedded if it is absent.
+    pub themes_dir: PathBuf,
+    /// The `generated_at` of `products.json`; now if unset.
+    pub generated_at: Option<DateTime<Utc>>,
+    /// Show a progress bar for the render step.
+    pub progress: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Content(#[from] ContentErrors),
+    #[error(transparent)]
+    Images(#[from] ContentError),
+    #[error(transparent)]
+    Theme(#[from] ThemeError),
+    #[error(transparent)]
+    Render(#[from] RenderError),
+}
+
+/// A rendered site and what it took.
+#[derive(Debug)]
+pub struct Built {
+    pub site: Site,
+    pub catalog: Catalog,
+    pub load_time: Duration,
+    pub render_time: Duration,
+}
+
+impl BuildConfig {
+    pub fn theme_location(&self, catalog: &Catalog) -> ThemeLocation {
+        let overrides = self.content_dir.join("templates");
+        ThemeLocation {
+            themes_dir: self.themes_dir.clone(),
+            name: catalog.settings.theme.clone(),
+            overrides: overrides.is_dir().then_some(overrides),
+        }
+    }
+}
+
+/// Builds the site from a content folder, in memory.
+pub fn build_from_content(config: &BuildConfig) -> Result<Built, BuildError> {
+    let started = Instant::now();
+    let catalog = content::load(&config.content_dir)?;
+    let images = content::load_images(&config.content_dir)?;
+    let load_time = started.elapsed();
+    tracing::debug!(
+        products = catalog.products.len(),
+        ?load_time,
+        "catalog loaded"
+    );
+    let theme = Theme::load(&config.theme_location(&catalog))?;
+    let site = render_catalog(&catalog, &theme, &images, config)?;
+    let render_time = started.elapsed() - load_time;
+    tracing::debug!(objects = site.len(), ?render_time, "site rendered");
+    Ok(Built {
+        site,
+        catalog,
+        load_time,
+        render_time,
+    })
+}
+
+/// Renders a loaded catalog (the step every source shares).
+pub fn render_catalog(
+    catalog: &Catalog,
+    theme: &Theme,
+    files: &render::StaticFiles,
+    config: &BuildConfig,
+) -> Result<Site, RenderError> {
+    let progress = if config.progress && catalog.products.len() >= 1000 {
+        ProgressBar::new(0).with_message("rendering").with_style(
+            indicatif::ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} pages")
+                .expect("valid template"),
+        )
+    } else {
+        ProgressBar::hidden()
+    };
+    let options = RenderOptions {
+        generated_at: config.generated_at.unwrap_or_else(Utc::now),
+        progress,
+    };
+    render::render(catalog, theme, files, &options)
+}

@@ -1,0 +1,3 @@
+//! Publish targets: where a rendered [`crate::site::Site`] goes.
+
+pub mod dir;

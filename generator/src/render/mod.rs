@@ -1,0 +1,658 @@
+//! Catalog + theme → [`Site`]. Pages render in parallel; the result is
+//! returned only if every page rendered.
+
+pub mod markdown;
+pub mod money;
+pub mod theme;
+pub mod views;
+
+use std::collections::BTreeMap;
+use std::error::Error as _;
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Utc};
+use indicatif::ProgressBar;
+use rayon::prelude::*;
+use serde::Serialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tera::{Context, Tera};
+
+use crate::catalog::{Catalog, Category, Product};
+use crate::site::Site;
+use crate::urls;
+pub use theme::{Theme, ThemeError, ThemeLocation};
+use views::{Link, Pagination, ProductCard};
+
+/// The templates a theme must provide.
+pub const REQUIRED_TEMPLATES: [&str; 5] = [
+    "base.html",
+    "listing.html",
+    "product.html",
+    "search.html",
+    "404.html",
+];
+/// The asset used when a product has no image.
+pub const PLACEHOLDER_IMAGE: &str = "placeholder.svg";
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("template {name} ({origin}): {detail}\nfix the template and build again")]
+    Template {
+        name: String,
+        origin: String,
+        detail: String,
+    },
+    #[error("the theme has no {name}; add it to the theme's templates/ folder")]
+    MissingTemplate { name: &'static str },
+    #[error("rendering {url} with {template} failed{}: {detail}", line.map(|l| format!(" near line {l} of {origin}")).unwrap_or_else(|| format!(" ({origin})")))]
+    Page {
+        url: String,
+        template: String,
+        origin: String,
+        line: Option<usize>,
+        detail: String,
+    },
+    #[error("static file {key} would overwrite a generated page; rename it")]
+    Collision { key: String },
+    #[error("cannot serialise {what}: {source}")]
+    Json {
+        what: &'static str,
+        source: serde_json::Error,
+    },
+}
+
+/// Extra files copied as they are (product images), keyed by object key.
+pub type StaticFiles = BTreeMap<String, Vec<u8>>;
+
+/// Settings for one render.
+#[derive(Debug, Clone)]
+pub struct RenderOptions {
+    /// Written to `products.json`.
+    pub generated_at: DateTime<Utc>,
+    /// Advanced once per page; hidden unless a terminal is watching.
+    pub progress: ProgressBar,
+}
+
+impl Default for RenderOptions {
+    fn default() -> Self {
+        Self {
+            generated_at: Utc::now(),
+            progress: ProgressBar::hidden(),
+        }
+    }
+}
+
+/// Renders the whole site.
+pub fn render(
+    catalog: &Catalog,
+    theme: &Theme,
+    files: &StaticFiles,
+    options: &RenderOptions,
+) -> Result<Site, RenderError> {
+    let mut site = Site::new();
+    let mut assets = BTreeMap::new();
+    for (name, bytes) in &theme.assets {
+        let url = urls::asset(name, &fingerprint(bytes));
+        site.insert(urls::key_for(&url), bytes.clone());
+        assets.insert(name.clone(), url);
+    }
+    let placeholder = assets.get(PLACEHOLDER_IMAGE).cloned().unwrap_or_default();
+    let renderer = Renderer::new(catalog, theme, assets)?;
+
+    let cards: Vec<Value> = catalog
+        .products
+        .par_iter()
+        .map(|p| serde_json::to_value(ProductCard::of(catalog, p, &placeholder)))
+        .collect::<Result<_, _>>()
+        .map_err(|source| RenderError::Json {
+            what: "a product card",
+            source,
+        })?;
+
+    let mut jobs: Vec<Job<'_>> =
+        Vec::with_capacity(catalog.products.len() + catalog.categories.len() + 8);
+    jobs.extend(
+        catalog
+            .products
+            .iter()
+            .enumerate()
+            .map(|(i, p)| Job::Product(i, p)),
+    );
+    let per_page = catalog.settings.products_per_page;
+    let all: Vec<usize> = (0..catalog.products.len()).collect();
+    for page in 1..=views::page_count(all.len(), per_page) {
+        jobs.push(Job::Listing {
+            category: None,
+            indexes: &all,
+            page,
+        });
+    }
+    for category in &catalog.categories {
+        for page in 1..=views::page_count(category.products.len(), per_page) {
+            jobs.push(Job::Listing {
+                category: Some(category),
+                indexes: &category.products,
+                page,
+            });
+        }
+    }
+    jobs.push(Job::Search);
+    jobs.push(Job::NotFound);
+
+    options.progress.set_length(jobs.len() as u64);
+    let rendered: Vec<Result<(String, Vec<u8>), RenderError>> = jobs
+        .par_iter()
+        .map(|job| {
+            let out = renderer.render(job, &cards, &placeholder);
+            options.progress.inc(1);
+            out
+        })
+        .collect();
+    options.progress.finish_and_clear();
+    let mut pages = Vec::with_capacity(rendered.len());
+    for r in rendered {
+        pages.push(r?);
+    }
+    for (key, body) in pages {
+        site.insert(key, body);
+    }
+
+    site.insert(
+        urls::key_for(urls::PRODUCTS_JSON),
+        products_json(catalog, &cards, options.generated_at)?,
+    );
+    for (key, body) in sitemaps(catalog) {
+        site.insert(key, body);
+    }
+    let robots = format!(
+        "User-agent: *\nAllow: /\n\nSitemap: {}{}\n",
+        catalog.settings.base_url,
+        urls::SITEMAP
+    );
+    site.insert(urls::key_for(urls::ROBOTS), robots.into_bytes());
+
+    for (key, bytes) in files {
+        if site.get(key).is_some() {
+            return Err(RenderError::Collision { key: key.clone() });
+        }
+        site.insert(key.clone(), bytes.clone());
+    }
+    Ok(site)
+}
+
+/// The first 10 hex digits of the SHA-256 of an asset.
+pub fn fingerprint(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)[..5]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+enum Job<'a> {
+    Product(usize, &'a Product),
+    Listing {
+        category: Option<&'a Category>,
+        indexes: &'a [usize],
+        page: usize,
+    },
+    Search,
+    NotFound,
+}
+
+#[derive(Serialize)]
+struct PageMeta {
+    title: String,
+    description: String,
+    /// Site-relative URL of this page.
+    url: String,
+    canonical: String,
+    kind: &'static str,
+    og_type: &'static str,
+    og_image: String,
+    noindex: bool,
+}
+
+struct Renderer<'a> {
+    catalog: &'a Catalog,
+    theme: &'a Theme,
+    tera: Tera,
+    base: Context,
+}
+
+impl<'a> Renderer<'a> {
+    fn new(
+        catalog: &'a Catalog,
+        theme: &'a Theme,
+        assets: BTreeMap<String, String>,
+    ) -> Result<Self, RenderError> {
+        for name in REQUIRED_TEMPLATES {
+            if !theme.templates.contains_key(name) {
+                return Err(RenderError::MissingTemplate { name });
+            }
+        }
+        let mut tera = Tera::default();
+        tera.autoescape_on(vec![".html", ".xml"]);
+        tera.set_escape_fn(escape_html);
+        tera.add_raw_templates(
+            theme
+                .templates
+                .iter()
+                .map(|(n, s)| (n.as_str(), s.as_str())),
+        )
+        .map_err(|e| template_error(theme, &e))?;
+        let s = &catalog.settings;
+        let mut base = Context::new();
+        base.insert(
+            "site",
+            &json!({
+                "title": s.title,
+                "tagline": s.tagline,
+                "description": s.description,
+                "base_url": s.base_url,
+                "lang": s.locale,
+                "currency": s.currency.as_str(),
+                "categories": views::category_links(catalog),
+                "product_count": catalog.products.len(),
+                "assets": assets,
+                "urls": {"home": urls::home(1), "search": urls::SEARCH, "products_json": urls::PRODUCTS_JSON},
+            }),
+        );
+        Ok(Self {
+            catalog,
+            theme,
+            tera,
+            base,
+        })
+    }
+
+    fn meta(
+        &self,
+        title: String,
+        description: String,
+        url: String,
+        kind: &'static str,
+    ) -> PageMeta {
+        let s = &self.catalog.settings;
+        let default_image = self
+            .base
+            .get("site")
+            .and_then(|v| v["assets"][PLACEHOLDER_IMAGE].as_str())
+            .unwrap_or("");
+        PageMeta {
+            title,
+            description,
+            canonical: urls::absolute(&s.base_url, &url),
+            url,
+            kind,
+            og_type: "website",
+            og_image: urls::absolute(&s.base_url, default_image),
+            noindex: false,
+        }
+    }
+
+    fn render(
+        &self,
+        job: &Job<'_>,
+        cards: &[Value],
+        placeholder: &str,
+    ) -> Result<(String, Vec<u8>), RenderError> {
+        let s = &self.catalog.settings;
+        let mut ctx = self.base.clone();
+        let (template, url) = match job {
+            Job::Product(index, product) => {
+                let url = urls::product(&product.slug);
+                let card = &cards[*index];
+                let summary = card["summary"].as_str().unwrap_or_default();
+                let image = views::image_of(product, placeholder);
+                let category_slug = product.category.slug();
+                let crumbs = vec![
+                    Link {
+                        name: "Home".into(),
+                        url: urls::home(1),
+                    },
+                    Link {
+                        name: product.category.as_str().into(),
+                        url: urls::category(&category_slug, 1),
+                    },
+                    Link {
+                        name: product.name.as_str().into(),
+                        url: url.clone(),
+                    },
+                ];
+                let json_ld = views::json_for_script(&json!([
+                    views::product_json_ld(self.catalog, product, &image, summary),
+                    views::breadcrumbs_json_ld(&s.base_url, &crumbs),
+                ]));
+                let mut meta = self.meta(
+                    format!("{} — {}", product.name.as_str(), s.title),
+                    if summary.is_empty() {
+                        product.name.as_str().to_owned()
+                    } else {
+                        summary.to_owned()
+                    },
+                    url.clone(),
+                    "product",
+                );
+                meta.og_type = "product";
+                meta.og_image = urls::absolute(&s.base_url, &image);
+                ctx.insert("page", &meta);
+                ctx.insert("product", card);
+                ctx.insert(
+                    "description_html",
+                    &markdown::to_safe_html(&product.description),
+                );
+                ctx.insert("breadcrumbs", &crumbs);
+                ctx.insert("json_ld", &json_ld);
+                ctx.insert("price_amount", &product.price.to_string());
+                ctx.insert("sku", &product.id.get().to_string());
+                ("product.html", url)
+            }
+            Job::Listing {
+                category,
+                indexes,
+                page,
+            } => {
+                let per_page = s.products_per_page;
+                let total = views::page_count(indexes.len(), per_page);
+                let shown: Vec<&Value> = indexes
+                    .iter()
+                    .skip((page - 1) * per_page)
+                    .take(per_page)
+                    .map(|&i| &cards[i])
+                    .collect();
+                let (heading, url, pagination, links, description) = match category {
+                    None => {
+                        let p = Pagination::new(*page, total, urls::home);
+                        let links = views::page_links(&p, urls::home);
+                        (
+                            s.title.clone(),
+                            urls::home(*page),
+                            p,
+                            links,
+                            s.description.clone(),
+                        )
+                    }
+                    Some(c) => {
+                        let to = |n| urls::category(&c.slug, n);
+                        let p = Pagination::new(*page, total, to);
+                        let links = views::page_links(&p, to);
+                        let description = format!(
+                            "{} from {}: {} products.",
+                            c.name.as_str(),
+                            s.title,
+                            c.products.len()
+                        );
+                        (
+                            c.name.as_str().to_owned(),
+                            urls::category(&c.slug, *page),
+                            p,
+                            links,
+                            description,
+                        )
+                    }
+                };
+                let mut title = heading.clone();
+                if *page > 1 {
+                    title = format!("{title} — page {page} of {total}");
+                }
+                if category.is_some() {
+                    title = format!("{title} — {}", s.title);
+                }
+                let kind = if category.is_some() {
+                    "category"
+                } else {
+                    "home"
+                };
+                ctx.insert("page", &self.meta(title, description, url.clone(), kind));
+                ctx.insert(
+                    "listing",
+                    &json!({
+                        "heading": heading,
+                        "category": category.map(|c| c.slug.as_str()),
+                        "products": shown,
+                        "count": indexes.len(),
+                        "pagination": pagination,
+                        "page_links": links,
+                    }),
+                );
+                ("listing.html", url)
+            }
+            Job::Search => {
+                let meta = self.meta(
+                    format!("Search — {}", s.title),
+                    format!("Search the {} catalog.", s.title),
+                    urls::SEARCH.to_owned(),
+                    "search",
+                );
+                ctx.insert("page", &meta);
+                ("search.html", urls::SEARCH.to_owned())
+            }
+            Job::NotFound => {
+                let mut meta = self.meta(
+                    format!("Page not found — {}", s.title),
+                    "This page does not exist.".into(),
+                    urls::NOT_FOUND.to_owned(),
+                    "404",
+                );
+                meta.noindex = true;
+                ctx.insert("page", &meta);
+                ("404.html", urls::NOT_FOUND.to_owned())
+            }
+        };
+        let body = self
+            .tera
+            .render(template, &ctx)
+            .map_err(|e| self.page_error(template, &url, &e))?;
+        Ok((urls::key_for(&url), body.into_bytes()))
+    }
+
+    fn page_error(&self, template: &str, url: &str, e: &tera::Error) -> RenderError {
+        let detail = error_chain(e);
+        // Tera names the variable or filter in backticks; find it in the
+        // template sources to point at a line.
+        let (origin, line) = detail
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .find_map(|needle| {
+                self.theme.templates.iter().find_map(|(name, source)| {
+                    source
+                        .lines()
+                        .position(|l| l.contains(needle))
+                        .map(|i| (name.clone(), i + 1))
+                })
+            })
+            .map_or_else(
+                || (template.to_owned(), None),
+                |(name, line)| (name, Some(line)),
+            );
+        let origin = self.theme.origins.get(&origin).cloned().unwrap_or(origin);
+        RenderError::Page {
+            url: url.to_owned(),
+            template: template.to_owned(),
+            origin,
+            line,
+            detail,
+        }
+    }
+}
+
+fn error_chain(e: &tera::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let _ = write!(text, ": {s}");
+        source = s.source();
+    }
+    text
+}
+
+fn template_error(theme: &Theme, e: &tera::Error) -> RenderError {
+    let detail = error_chain(e);
+    let name = theme
+        .templates
+        .keys()
+        .find(|n| detail.contains(&format!("'{n}'")) || detail.contains(&format!("\"{n}\"")))
+        .cloned();
+    let name = name.unwrap_or_else(|| "(unknown)".into());
+    let origin = theme
+        .origins
+        .get(&name)
+        .cloned()
+        .unwrap_or_else(|| name.clone());
+    RenderError::Template {
+        name,
+        origin,
+        detail,
+    }
+}
+
+/// `products.json`: the catalog for client-side search and for integrations.
+/// Its schema is documented in the README; bump `schema_version` on any
+/// incompatible change.
+fn products_json(
+    catalog: &Catalog,
+    cards: &[Value],
+    generated_at: DateTime<Utc>,
+) -> Result<Vec<u8>, RenderError> {
+    #[derive(Serialize)]
+    struct Entry<'a> {
+        id: i64,
+        slug: &'a str,
+        name: &'a str,
+        url: &'a str,
+        price: String,
+        price_display: &'a str,
+        category: &'a str,
+        category_slug: String,
+        image_url: &'a str,
+        stock_quantity: i32,
+        in_stock: bool,
+        summary: &'a str,
+        created_at: String,
+        updated_at: String,
+    }
+    let s = &catalog.settings;
+    let products: Vec<Entry<'_>> = catalog
+        .products
+        .iter()
+        .zip(cards)
+        .map(|(p, card)| Entry {
+            id: p.id.get(),
+            slug: p.slug.as_str(),
+            name: p.name.as_str(),
+            url: card["url"].as_str().unwrap_or_default(),
+            price: p.price.to_string(),
+            price_display: card["price"].as_str().unwrap_or_default(),
+            category: p.category.as_str(),
+            category_slug: p.category.slug().to_string(),
+            image_url: card["image"].as_str().unwrap_or_default(),
+            stock_quantity: p.stock_quantity.get(),
+            in_stock: p.in_stock(),
+            summary: card["summary"].as_str().unwrap_or_default(),
+            created_at: views::timestamp(&p.created_at),
+            updated_at: views::timestamp(&p.updated_at),
+        })
+        .collect();
+    let doc = json!({
+        "schema_version": 1,
+        "catalog_version": catalog.version,
+        "generated_at": views::timestamp(&generated_at),
+        "site": {"title": s.title, "base_url": s.base_url, "currency": s.currency.as_str(), "locale": s.locale},
+        "categories": catalog.categories.iter().map(|c| json!({
+            "slug": c.slug.as_str(), "name": c.name.as_str(), "url": urls::category(&c.slug, 1), "product_count": c.products.len(),
+        })).collect::<Vec<_>>(),
+        "products": products,
+    });
+    serde_json::to_vec(&doc).map_err(|source| RenderError::Json {
+        what: "products.json",
+        source,
+    })
+}
+
+/// Escapes text for HTML element content and quoted attribute values.
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
+}
+
+/// `sitemap.xml`, or a sitemap index plus parts when there are more than
+/// 50,000 URLs.
+fn sitemaps(catalog: &Catalog) -> Vec<(String, Vec<u8>)> {
+    let s = &catalog.settings;
+    let newest = |indexes: &mut dyn Iterator<Item = usize>| {
+        indexes.map(|i| catalog.products[i].updated_at).max()
+    };
+    let mut entries: Vec<(String, Option<DateTime<Utc>>)> = Vec::new();
+    let all_newest = newest(&mut (0..catalog.products.len()));
+    for page in 1..=views::page_count(catalog.products.len(), s.products_per_page) {
+        entries.push((urls::home(page), all_newest));
+    }
+    for c in &catalog.categories {
+        let lastmod = newest(&mut c.products.iter().copied());
+        for page in 1..=views::page_count(c.products.len(), s.products_per_page) {
+            entries.push((urls::category(&c.slug, page), lastmod));
+        }
+    }
+    for p in &catalog.products {
+        entries.push((urls::product(&p.slug), Some(p.updated_at)));
+    }
+    entries.push((urls::SEARCH.to_owned(), None));
+
+    let urlset = |chunk: &[(String, Option<DateTime<Utc>>)]| {
+        let mut xml = String::from(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
+        );
+        for (url, lastmod) in chunk {
+            let _ = write!(
+                xml,
+                "<url><loc>{}</loc>",
+                xml_escape(&urls::absolute(&s.base_url, url))
+            );
+            if let Some(t) = lastmod {
+                let _ = write!(xml, "<lastmod>{}</lastmod>", views::timestamp(t));
+            }
+            xml.push_str("</url>\n");
+        }
+        xml.push_str("</urlset>\n");
+        xml.into_bytes()
+    };
+    if entries.len() <= urls::SITEMAP_MAX_URLS {
+        return vec![(urls::key_for(urls::SITEMAP), urlset(&entries))];
+    }
+    let mut out = Vec::new();
+    let mut index = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<sitemapindex xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
+    );
+    for (i, chunk) in entries.chunks(urls::SITEMAP_MAX_URLS).enumerate() {
+        let url = urls::sitemap_part(i + 1);
+        let _ = writeln!(
+            index,
+            "<sitemap><loc>{}</loc></sitemap>",
+            xml_escape(&urls::absolute(&s.base_url, &url))
+        );
+        out.push((urls::key_for(&url), urlset(chunk)));
+    }
+    index.push_str("</sitemapindex>\n");
+    out.push((urls::key_for(urls::SITEMAP), index.into_bytes()));
+    out
+}

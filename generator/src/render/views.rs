@@ -1,0 +1,276 @@
+//! What templates see. Views are plain data built from the catalog, with every
+//! value already formatted, so templates never touch domain types or money.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::catalog::{Catalog, Category, Product};
+use crate::render::{markdown, money};
+use crate::urls;
+
+/// At or below this many units, a product shows "Only N left".
+pub const LOW_STOCK: i32 = 5;
+/// Longest plain-text summary, in characters.
+pub const SUMMARY_CHARS: usize = 160;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StockView {
+    pub in_stock: bool,
+    /// `in`, `low` or `out`, for styling.
+    pub level: &'static str,
+    pub label: String,
+    /// The schema.org availability URL.
+    pub availability: &'static str,
+}
+
+impl StockView {
+    pub fn of(product: &Product) -> Self {
+        match product.stock_quantity.get() {
+            0 => Self {
+                in_stock: false,
+                level: "out",
+                label: "Out of stock".into(),
+                availability: "https://schema.org/OutOfStock",
+            },
+            n if n <= LOW_STOCK => Self {
+                in_stock: true,
+                level: "low",
+                label: format!("Only {n} left"),
+                availability: "https://schema.org/LimitedAvailability",
+            },
+            _ => Self {
+                in_stock: true,
+                level: "in",
+                label: "In stock".into(),
+                availability: "https://schema.org/InStock",
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Link {
+    pub name: String,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CategoryLink {
+    pub name: String,
+    pub slug: String,
+    pub url: String,
+    pub count: usize,
+}
+
+/// A product as shown in a grid.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProductCard {
+    pub id: i64,
+    pub name: String,
+    pub url: String,
+    pub price: String,
+    pub image: String,
+    pub category: Link,
+    pub stock: StockView,
+    pub summary: String,
+}
+
+/// The `(image URL)` a product shows: its own or the theme's placeholder.
+pub fn image_of(product: &Product, placeholder: &str) -> String {
+    product
+        .image_url
+        .as_ref()
+        .map_or_else(|| placeholder.to_owned(), |u| u.as_str().to_owned())
+}
+
+impl ProductCard {
+    pub fn of(catalog: &Catalog, product: &Product, placeholder: &str) -> Self {
+        let s = &catalog.settings;
+        let category_slug = product.category.slug();
+        Self {
+            id: product.id.get(),
+            name: product.name.as_str().to_owned(),
+            url: urls::product(&product.slug),
+            price: money::format_price(product.price, &s.currency, &s.locale),
+            image: image_of(product, placeholder),
+            category: Link {
+                name: product.category.as_str().to_owned(),
+                url: urls::category(&category_slug, 1),
+            },
+            stock: StockView::of(product),
+            summary: markdown::summary(&product.description, SUMMARY_CHARS),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PageLink {
+    pub number: usize,
+    pub url: String,
+    pub current: bool,
+    /// Some page numbers were skipped before this one.
+    pub gap_before: bool,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Pagination {
+    pub current: usize,
+    pub total: usize,
+    pub prev: Option<String>,
+    pub next: Option<String>,
+}
+
+/// Splits `count` items into pages of `per_page`: always at least one page,
+/// so an empty shop still has a home page.
+pub fn page_count(count: usize, per_page: usize) -> usize {
+    count.div_ceil(per_page.max(1)).max(1)
+}
+
+impl Pagination {
+    pub fn new(current: usize, total: usize, url: impl Fn(usize) -> String) -> Self {
+        Self {
+            current,
+            total,
+            prev: (current > 1).then(|| url(current - 1)),
+            next: (current < total).then(|| url(current + 1)),
+        }
+    }
+}
+
+/// The page links to show: first, last, and two either side of the current page.
+pub fn page_links(p: &Pagination, url: impl Fn(usize) -> String) -> Vec<PageLink> {
+    let mut previous = 0;
+    (1..=p.total)
+        .filter(|&n| n == 1 || n == p.total || n.abs_diff(p.current) <= 2)
+        .map(|n| {
+            let link = PageLink {
+                number: n,
+                url: url(n),
+                current: n == p.current,
+                gap_before: n > previous + 1 && previous > 0,
+            };
+            previous = n;
+            link
+        })
+        .collect()
+}
+
+/// Escapes JSON so it can sit inside `<script type="application/ld+json">`:
+/// no `</script>`, no `<!--`, no HTML entity can break out of it.
+pub fn json_for_script(value: &serde_json::Value) -> String {
+    let text = value.to_string();
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+pub fn timestamp(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// The product page's structured data: a schema.org `Product` with an `Offer`.
+pub fn product_json_ld(
+    catalog: &Catalog,
+    product: &Product,
+    image: &str,
+    summary: &str,
+) -> serde_json::Value {
+    let s = &catalog.settings;
+    let url = urls::absolute(&s.base_url, &urls::product(&product.slug));
+    json!({
+        "@context": "https://schema.org",
+        "@type": "Product",
+        "name": product.name.as_str(),
+        "sku": product.id.get().to_string(),
+        "description": summary,
+        "image": urls::absolute(&s.base_url, image),
+        "category": product.category.as_str(),
+        "url": url,
+        "offers": {
+            "@type": "Offer",
+            "price": product.price.to_string(),
+            "priceCurrency": s.currency.as_str(),
+            "availability": StockView::of(product).availability,
+            "url": url,
+        }
+    })
+}
+
+pub fn breadcrumbs_json_ld(base_url: &str, crumbs: &[Link]) -> serde_json::Value {
+    let items: Vec<_> = crumbs
+        .iter()
+        .enumerate()
+        .map(|(i, c)| json!({"@type": "ListItem", "position": i + 1, "name": c.name, "item": urls::absolute(base_url, &c.url)}))
+        .collect();
+    json!({"@context": "https://schema.org", "@type": "BreadcrumbList", "itemListElement": items})
+}
+
+pub fn category_links(catalog: &Catalog) -> Vec<CategoryLink> {
+    catalog
+        .categories
+        .iter()
+        .map(|c: &Category| CategoryLink {
+            name: c.name.as_str().to_owned(),
+            slug: c.slug.to_string(),
+            url: urls::category(&c.slug, 1),
+            count: c.products.len(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pagination_edges() {
+        assert_eq!(page_count(0, 12), 1);
+        assert_eq!(page_count(1, 12), 1);
+        assert_eq!(page_count(12, 12), 1);
+        assert_eq!(page_count(13, 12), 2);
+        let only = Pagination::new(1, 1, urls::home);
+        assert_eq!((only.prev.as_deref(), only.next.as_deref()), (None, None));
+        let first = Pagination::new(1, 2, urls::home);
+        assert_eq!(first.next.as_deref(), Some("/page/2/"));
+        let last = Pagination::new(2, 2, urls::home);
+        assert_eq!(last.prev.as_deref(), Some("/"));
+        assert_eq!(last.next, None);
+    }
+
+    #[test]
+    fn page_links_elide_the_middle() {
+        let p = Pagination::new(5, 20, urls::home);
+        let numbers: Vec<_> = page_links(&p, urls::home)
+            .iter()
+            .map(|l| l.number)
+            .collect();
+        assert_eq!(numbers, [1, 3, 4, 5, 6, 7, 20]);
+        let gaps: Vec<_> = page_links(&p, urls::home)
+            .iter()
+            .map(|l| l.gap_before)
+            .collect();
+        assert_eq!(gaps, [false, true, false, false, false, false, true]);
+    }
+
+    #[test]
+    fn json_ld_cannot_close_the_script() {
+        let v = json!({"name": "</script><script>alert(1)</script> & <!--"});
+        let out = json_for_script(&v);
+        assert!(
+            !out.contains('<') && !out.contains('>') && !out.contains('&'),
+            "{out}"
+        );
+        let back: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(back, v);
+    }
+}

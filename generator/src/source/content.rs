@@ -1,0 +1,799 @@
+//! The `content/` folder: `site.toml`, `products/<slug>.md` (TOML front matter
+//! between `+++` lines, then Markdown) and `images/`.
+//!
+//! Every problem is reported with its file, line and field, and all problems
+//! are reported at once.
+
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use rayon::prelude::*;
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::catalog::{
+    self, Catalog, CatalogError, CategoryName, CurrencyCode, ImageUrl, Invalid, Origin, Price,
+    Product, ProductId, ProductName, SiteSettings, Slug, StockQuantity,
+};
+
+/// One problem in the content folder.
+#[derive(Debug, thiserror::Error)]
+pub enum ContentError {
+    #[error("{}: cannot read it: {source}; check that the content folder exists and is readable", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}:{line}: {message}", path.display())]
+    Syntax {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    #[error("{}:{line}: field `{field}`: {invalid}", path.display())]
+    Field {
+        path: PathBuf,
+        line: usize,
+        field: &'static str,
+        invalid: Invalid,
+    },
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+}
+
+/// All the problems found, sorted by file and line.
+#[derive(Debug)]
+pub struct ContentErrors(pub Vec<ContentError>);
+
+impl fmt::Display for ContentErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0.len();
+        write!(
+            f,
+            "the content has {n} problem{}:",
+            if n == 1 { "" } else { "s" }
+        )?;
+        for e in &self.0 {
+            write!(f, "\n  {e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ContentErrors {}
+
+/// Reads and validates a whole content folder.
+pub fn load(dir: &Path) -> Result<Catalog, ContentErrors> {
+    let settings = load_settings(&dir.join("site.toml"));
+    let products = load_products(&dir.join("products"));
+    let (settings, products) = match (settings, products) {
+        (Ok(s), Ok(p)) => (s, p),
+        (s, p) => {
+            let mut errors: Vec<ContentError> = s.err().into_iter().flatten().collect();
+            errors.extend(p.err().into_iter().flatten());
+            return Err(ContentErrors(errors));
+        }
+    };
+    Catalog::assemble(settings, products)
+        .map_err(|e| ContentErrors(e.0.into_iter().map(ContentError::Catalog).collect()))
+}
+
+/// Lists the product files, in name order.
+pub fn product_files(products_dir: &Path) -> Result<Vec<PathBuf>, ContentError> {
+    let read = |source| ContentError::Read {
+        path: products_dir.to_owned(),
+        source,
+    };
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(products_dir).map_err(read)? {
+        let path = entry.map_err(read)?.path();
+        if path.extension().is_some_and(|e| e == "md") && path.is_file() {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+fn load_products(products_dir: &Path) -> Result<Vec<(Product, Origin)>, Vec<ContentError>> {
+    let files = product_files(products_dir).map_err(|e| vec![e])?;
+    let results: Vec<_> = files
+        .par_iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(path).map_err(|source| {
+                vec![ContentError::Read {
+                    path: path.clone(),
+                    source,
+                }]
+            })?;
+            parse_product(path, &text).map(|p| (p, Origin::File(path.clone())))
+        })
+        .collect();
+    let mut products = Vec::with_capacity(results.len());
+    let mut errors = Vec::new();
+    for r in results {
+        match r {
+            Ok(p) => products.push(p),
+            Err(e) => errors.extend(e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(products)
+    } else {
+        Err(errors)
+    }
+}
+
+/// The front matter of a product file. The keys are the database columns.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProduct {
+    id: Option<Spanned<i64>>,
+    slug: Option<Spanned<String>>,
+    name: Option<Spanned<String>>,
+    price: Option<Spanned<toml::Value>>,
+    category: Option<Spanned<String>>,
+    image_url: Option<Spanned<String>>,
+    stock_quantity: Option<Spanned<i64>>,
+    created_at: Option<Spanned<toml::Value>>,
+    updated_at: Option<Spanned<toml::Value>>,
+}
+
+/// Splits `+++\n<toml>\n+++\n<markdown>`; returns the TOML, the line the TOML
+/// starts on, and the Markdown.
+fn split_front_matter(text: &str) -> Result<(&str, usize, &str), (usize, String)> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut lines = text.split_inclusive('\n');
+    let first = lines.next().unwrap_or("");
+    if first.trim_end() != "+++" {
+        return Err((
+            1,
+            "the file must start with a `+++` line that opens the TOML front matter".into(),
+        ));
+    }
+    let start = first.len();
+    let mut offset = start;
+    for line in lines {
+        if line.trim_end() == "+++" {
+            let body = &text[offset + line.len()..];
+            return Ok((&text[start..offset], 2, body));
+        }
+        offset += line.len();
+    }
+    Err((
+        1,
+        "the front matter opened on line 1 is never closed; add a `+++` line after it".into(),
+    ))
+}
+
+fn line_of(text: &str, offset: usize, first_line: usize) -> usize {
+    first_line
+        + text.as_bytes()[..offset.min(text.len())]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+}
+
+/// The key on the line that holds `span`, for TOML errors that carry no field name.
+fn key_on_line(text: &str, span: &Range<usize>) -> Option<String> {
+    let start = text[..span.start.min(text.len())]
+        .rfind('\n')
+        .map_or(0, |i| i + 1);
+    let line = text[start..].lines().next()?;
+    let key = line.split_once('=')?.0.trim();
+    (!key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+    .then(|| key.to_owned())
+}
+
+fn toml_error(path: &Path, front: &str, first_line: usize, e: &toml::de::Error) -> ContentError {
+    let span = e.span().unwrap_or(0..0);
+    let line = line_of(front, span.start, first_line);
+    let mut message = e.message().trim().to_owned();
+    if let Some(key) = key_on_line(front, &span).filter(|k| !message.contains(&format!("`{k}`"))) {
+        message = format!("field `{key}`: {message}");
+    }
+    if message.starts_with("unknown field") {
+        message.push_str("; remove or rename the key");
+    }
+    ContentError::Syntax {
+        path: path.to_owned(),
+        line: if span.is_empty() && span.start == 0 {
+            first_line - 1
+        } else {
+            line
+        },
+        message,
+    }
+}
+
+/// Parses and validates one product file.
+pub fn parse_product(path: &Path, text: &str) -> Result<Product, Vec<ContentError>> {
+    let (front, first_line, body) = split_front_matter(text).map_err(|(line, message)| {
+        vec![ContentError::Syntax {
+            path: path.to_owned(),
+            line,
+            message,
+        }]
+    })?;
+    let raw: RawProduct =
+        toml::from_str(front).map_err(|e| vec![toml_error(path, front, first_line, &e)])?;
+
+    let mut errors = Vec::new();
+    let mut field = FieldChecker {
+        path,
+        front,
+        first_line,
+        errors: &mut errors,
+    };
+
+    let id = field.required("id", raw.id, |v| ProductId::new(*v));
+    let slug = match raw.slug {
+        Some(s) => field.check("slug", &s, |v| Slug::parse(v)),
+        None => {
+            let stem = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            Slug::parse(&stem)
+                .map_err(|invalid| {
+                    field.errors.push(ContentError::Field {
+                        path: path.to_owned(),
+                        line: 1,
+                        field: "slug",
+                        invalid: Invalid {
+                            problem: format!("the file name {stem:?} is not a valid slug; rename the file or set `slug`"),
+                            expected: invalid.expected,
+                        },
+                    })
+                })
+                .ok()
+        }
+    };
+    let name = field.required("name", raw.name, |v| ProductName::parse(v));
+    let price = field.required("price", raw.price, |v| match v {
+        toml::Value::String(s) => Price::parse(s),
+        toml::Value::Float(f) => Err(Invalid {
+            problem: format!("{f} is a TOML float, which is not exact; quote it"),
+            expected: Price::EXPECTED,
+        }),
+        toml::Value::Integer(i) => Err(Invalid {
+            problem: format!("{i} is not quoted"),
+            expected: Price::EXPECTED,
+        }),
+        other => Err(Invalid {
+            problem: format!("is a {}", other.type_str()),
+            expected: Price::EXPECTED,
+        }),
+    });
+    let category = field.required("category", raw.category, |v| CategoryName::parse(v));
+    let image_url = raw
+        .image_url
+        .and_then(|v| field.check("image_url", &v, |v| ImageUrl::parse(v)));
+    let stock_quantity = field.required("stock_quantity", raw.stock_quantity, |v| {
+        StockQuantity::new(*v)
+    });
+    let created_at = field.required("created_at", raw.created_at.clone(), timestamp);
+    let updated_at = field.required("updated_at", raw.updated_at.clone(), timestamp);
+    if let (Some(c), Some(u), Some(span)) = (created_at, updated_at, raw.updated_at.as_ref())
+        && u < c
+    {
+        field.push(
+            "updated_at",
+            span.span(),
+            Invalid {
+                problem: "is earlier than created_at".into(),
+                expected: "a time at or after created_at",
+            },
+        );
+    }
+    if let Err(invalid) = catalog::check_description(body) {
+        let line = line_of(text, text.len() - body.len(), 1);
+        errors.push(ContentError::Field {
+            path: path.to_owned(),
+            line,
+            field: "description",
+            invalid,
+        });
+    }
+
+    match (
+        id,
+        slug,
+        name,
+        price,
+        category,
+        stock_quantity,
+        created_at,
+        updated_at,
+    ) {
+        (
+            Some(id),
+            Some(slug),
+            Some(name),
+            Some(price),
+            Some(category),
+            Some(stock_quantity),
+            Some(created_at),
+            Some(updated_at),
+        ) if errors.is_empty() => Ok(Product {
+            id,
+            slug,
+            name,
+            description: body.trim().to_owned(),
+            price,
+            image_url,
+            category,
+            stock_quantity,
+            created_at,
+            updated_at,
+        }),
+        _ => Err(errors),
+    }
+}
+
+fn timestamp(value: &toml::Value) -> Result<DateTime<Utc>, Invalid> {
+    const EXPECTED: &str = "an RFC 3339 time with a time zone, like 2026-01-05T10:00:00Z";
+    let text = match value {
+        toml::Value::Datetime(d) => d.to_string(),
+        toml::Value::String(s) => s.clone(),
+        other => {
+            return Err(Invalid {
+                problem: format!("is a {}", other.type_str()),
+                expected: EXPECTED,
+            });
+        }
+    };
+    DateTime::parse_from_rfc3339(&text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| Invalid {
+            problem: format!("{text:?} is not a full date and time with a time zone"),
+            expected: EXPECTED,
+        })
+}
+
+/// Validates fields and records each failure with its line.
+struct FieldChecker<'a> {
+    path: &'a Path,
+    front: &'a str,
+    first_line: usize,
+    errors: &'a mut Vec<ContentError>,
+}
+
+impl FieldChecker<'_> {
+    fn push(&mut self, field: &'static str, span: Range<usize>, invalid: Invalid) {
+        let line = line_of(self.front, span.start, self.first_line);
+        self.errors.push(ContentError::Field {
+            path: self.path.to_owned(),
+            line,
+            field,
+            invalid,
+        });
+    }
+
+    fn check<T, U>(
+        &mut self,
+        field: &'static str,
+        value: &Spanned<T>,
+        parse: impl FnOnce(&T) -> Result<U, Invalid>,
+    ) -> Option<U> {
+        parse(value.get_ref())
+            .map_err(|invalid| self.push(field, value.span(), invalid))
+            .ok()
+    }
+
+    fn required<T, U>(
+        &mut self,
+        field: &'static str,
+        value: Option<Spanned<T>>,
+        parse: impl FnOnce(&T) -> Result<U, Invalid>,
+    ) -> Option<U> {
+        match value {
+            Some(v) => self.check(field, &v, parse),
+            None => {
+                self.errors.push(ContentError::Field {
+                    path: self.path.to_owned(),
+                    line: self.first_line - 1,
+                    field,
+                    invalid: Invalid {
+                        problem: "is missing".into(),
+                        expected: expected_for(field),
+                    },
+                });
+                None
+            }
+        }
+    }
+}
+
+fn expected_for(field: &str) -> &'static str {
+    match field {
+        "id" => ProductId::EXPECTED,
+        "name" => ProductName::EXPECTED,
+        "price" => Price::EXPECTED,
+        "category" => CategoryName::EXPECTED,
+        "stock_quantity" => StockQuantity::EXPECTED,
+        _ => "an RFC 3339 time with a time zone, like 2026-01-05T10:00:00Z",
+    }
+}
+
+/// `site.toml`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSite {
+    title: Spanned<String>,
+    tagline: Option<String>,
+    description: Option<String>,
+    base_url: Spanned<String>,
+    currency: Spanned<String>,
+    #[serde(default = "default_locale")]
+    locale: Spanned<String>,
+    #[serde(default = "default_theme")]
+    theme: Spanned<String>,
+    #[serde(default = "default_per_page")]
+    products_per_page: Spanned<i64>,
+}
+
+fn default_locale() -> Spanned<String> {
+    Spanned::new(0..0, "en-US".to_owned())
+}
+fn default_theme() -> Spanned<String> {
+    Spanned::new(0..0, "default".to_owned())
+}
+fn default_per_page() -> Spanned<i64> {
+    Spanned::new(0..0, 24)
+}
+
+fn load_settings(path: &Path) -> Result<SiteSettings, Vec<ContentError>> {
+    let text = std::fs::read_to_string(path).map_err(|source| {
+        vec![ContentError::Read {
+            path: path.to_owned(),
+            source,
+        }]
+    })?;
+    parse_settings(path, &text)
+}
+
+/// Parses and validates `site.toml`.
+pub fn parse_settings(path: &Path, text: &str) -> Result<SiteSettings, Vec<ContentError>> {
+    let raw: RawSite = toml::from_str(text).map_err(|e| vec![toml_error(path, text, 1, &e)])?;
+    let mut errors = Vec::new();
+    let mut field = FieldChecker {
+        path,
+        front: text,
+        first_line: 1,
+        errors: &mut errors,
+    };
+    let title = field.check("title", &raw.title, |t| {
+        ProductName::parse(t)
+            .map(|n| n.as_str().to_owned())
+            .map_err(|e| Invalid {
+                expected: "a title of 1 to 255 characters",
+                ..e
+            })
+    });
+    let base_url = field.check("base_url", &raw.base_url, |u| {
+        let trimmed = u.trim_end_matches('/');
+        let ok = (trimmed.starts_with("https://") || trimmed.starts_with("http://"))
+            && trimmed
+                .split("://")
+                .nth(1)
+                .is_some_and(|h| !h.is_empty() && !h.contains(['/', ' ', '"', '<', '>', '?', '#']));
+        ok.then(|| trimmed.to_owned()).ok_or(Invalid {
+            problem: format!("{u:?} is not an origin"),
+            expected: "an absolute origin such as \"https://shop.example.com\", with no path",
+        })
+    });
+    let currency = field.check("currency", &raw.currency, |c| CurrencyCode::parse(c));
+    let locale = field.check("locale", &raw.locale, |l| {
+        let ok = !l.is_empty()
+            && l.len() <= 35
+            && l.split('-')
+                .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric()));
+        ok.then(|| l.clone()).ok_or(Invalid {
+            problem: format!("{l:?} is not a language tag"),
+            expected: "a BCP 47 tag like \"en-IE\"",
+        })
+    });
+    let theme = field.check("theme", &raw.theme, |t| {
+        Slug::parse(t).map(|s| s.to_string()).map_err(|e| Invalid {
+            expected: "a theme folder name like \"default\"",
+            ..e
+        })
+    });
+    let per_page = field.check("products_per_page", &raw.products_per_page, |n| {
+        usize::try_from(*n)
+            .ok()
+            .filter(|n| (1..=1000).contains(n))
+            .ok_or(Invalid {
+                problem: format!("{n} is out of range"),
+                expected: "a whole number from 1 to 1000",
+            })
+    });
+    match (title, base_url, currency, locale, theme, per_page) {
+        (
+            Some(title),
+            Some(base_url),
+            Some(currency),
+            Some(locale),
+            Some(theme),
+            Some(products_per_page),
+        ) if errors.is_empty() => Ok(SiteSettings {
+            description: raw.description.unwrap_or_else(|| title.clone()),
+            title,
+            tagline: raw.tagline,
+            base_url,
+            currency,
+            locale,
+            theme,
+            products_per_page,
+        }),
+        _ => Err(errors),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "+++
+id = 17
+name = \"Walnut Desk Organizer\"
+price = \"49.90\"
+category = \"Home Office\"
+image_url = \"/images/walnut-desk-organizer.webp\"
+stock_quantity = 12
+created_at = 2026-01-05T10:00:00Z
+updated_at = \"2026-02-01T08:30:00+01:00\"
++++
+Hand-finished **walnut** tray.
+";
+
+    fn errors_for(text: &str) -> Vec<String> {
+        parse_product(Path::new("content/products/walnut-desk-organizer.md"), text)
+            .unwrap_err()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    fn with(line: &str, replacement: &str) -> String {
+        GOOD.lines()
+            .map(|l| {
+                if l.starts_with(line) {
+                    replacement.to_owned()
+                } else {
+                    l.to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn parses_a_good_file() {
+        let p = parse_product(Path::new("products/walnut-desk-organizer.md"), GOOD).unwrap();
+        assert_eq!(p.slug.as_str(), "walnut-desk-organizer");
+        assert_eq!(p.price.to_string(), "49.90");
+        assert_eq!(p.description, "Hand-finished **walnut** tray.");
+        assert_eq!(p.updated_at.to_rfc3339(), "2026-02-01T07:30:00+00:00");
+        assert_eq!(
+            p.image_url.unwrap().as_str(),
+            "/images/walnut-desk-organizer.webp"
+        );
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let errs = errors_for(&with(
+            "stock_quantity",
+            "stock_quantity = 1\ncolour = \"red\"",
+        ));
+        assert_eq!(errs.len(), 1);
+        assert!(errs[0].starts_with("content/products/walnut-desk-organizer.md:8: unknown field `colour`, expected one of"), "{}", errs[0]);
+        assert!(
+            errs[0].ends_with("; remove or rename the key"),
+            "{}",
+            errs[0]
+        );
+    }
+
+    #[test]
+    fn price_with_three_decimals() {
+        assert_eq!(
+            errors_for(&with("price", "price = \"49.999\"")),
+            [
+                "content/products/walnut-desk-organizer.md:4: field `price`: \"49.999\" has 3 decimal places; expected a decimal string with at most 2 decimal places, from \"0.00\" to \"99999999.99\", like \"49.90\""
+            ]
+        );
+    }
+
+    #[test]
+    fn unquoted_float_price_is_refused() {
+        let errs = errors_for(&with("price", "price = 49.9"));
+        assert_eq!(errs.len(), 1);
+        assert!(
+            errs[0].contains(
+                ":4: field `price`: 49.9 is a TOML float, which is not exact; quote it; expected"
+            ),
+            "{}",
+            errs[0]
+        );
+    }
+
+    #[test]
+    fn negative_stock() {
+        assert_eq!(
+            errors_for(&with("stock_quantity", "stock_quantity = -2")),
+            [
+                "content/products/walnut-desk-organizer.md:7: field `stock_quantity`: -2 is negative; expected a whole number from 0 to 2147483647"
+            ]
+        );
+    }
+
+    #[test]
+    fn missing_name() {
+        assert_eq!(
+            errors_for(&with("name", "")),
+            [
+                "content/products/walnut-desk-organizer.md:1: field `name`: is missing; expected a name of 1 to 255 characters without control characters"
+            ]
+        );
+    }
+
+    #[test]
+    fn name_over_255_characters() {
+        let long = "x".repeat(256);
+        assert_eq!(
+            errors_for(&with("name", &format!("name = \"{long}\""))),
+            [
+                "content/products/walnut-desk-organizer.md:3: field `name`: is 256 characters long; expected a name of 1 to 255 characters without control characters"
+            ]
+        );
+    }
+
+    #[test]
+    fn wrong_type_names_the_field() {
+        let errs = errors_for(&with("stock_quantity", "stock_quantity = \"many\""));
+        assert_eq!(errs.len(), 1);
+        assert!(errs[0].starts_with("content/products/walnut-desk-organizer.md:7: field `stock_quantity`: invalid type: string"), "{}", errs[0]);
+    }
+
+    #[test]
+    fn several_problems_are_all_reported() {
+        let text = with("price", "price = \"-1\"")
+            .replace("category = \"Home Office\"", "category = \"\"");
+        let errs = errors_for(&text);
+        assert_eq!(errs.len(), 2, "{errs:?}");
+        assert!(errs[0].contains(":4: field `price`: \"-1\" is negative"));
+        assert!(errs[1].contains(":5: field `category`: is empty"));
+    }
+
+    #[test]
+    fn front_matter_must_open_and_close() {
+        assert_eq!(
+            errors_for("id = 1\n"),
+            [
+                "content/products/walnut-desk-organizer.md:1: the file must start with a `+++` line that opens the TOML front matter"
+            ]
+        );
+        assert_eq!(
+            errors_for("+++\nid = 1\n"),
+            [
+                "content/products/walnut-desk-organizer.md:1: the front matter opened on line 1 is never closed; add a `+++` line after it"
+            ]
+        );
+    }
+
+    #[test]
+    fn toml_syntax_error_has_a_line() {
+        let errs = errors_for(&with("category", "category = \"Home Office"));
+        assert_eq!(errs.len(), 1);
+        assert!(
+            errs[0].starts_with("content/products/walnut-desk-organizer.md:5: "),
+            "{}",
+            errs[0]
+        );
+    }
+
+    #[test]
+    fn bad_file_name_needs_a_slug() {
+        let errs: Vec<String> = parse_product(Path::new("products/Walnut Desk.md"), GOOD)
+            .unwrap_err()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(errs.len(), 1);
+        assert!(errs[0].starts_with("products/Walnut Desk.md:1: field `slug`: the file name \"Walnut Desk\" is not a valid slug; rename the file or set `slug`"), "{}", errs[0]);
+    }
+
+    #[test]
+    fn timestamps_need_a_zone_and_order() {
+        let errs = errors_for(&with("created_at", "created_at = 2026-01-05T10:00:00"));
+        assert!(errs[0].contains(":8: field `created_at`: \"2026-01-05T10:00:00\" is not a full date and time with a time zone"), "{errs:?}");
+        let errs = errors_for(&with("created_at", "created_at = 2027-01-05T10:00:00Z"));
+        assert!(
+            errs[0].contains(":9: field `updated_at`: is earlier than created_at"),
+            "{errs:?}"
+        );
+    }
+
+    #[test]
+    fn javascript_image_url_is_refused() {
+        let errs = errors_for(&with("image_url", "image_url = \"javascript:alert(1)\""));
+        assert!(
+            errs[0].contains(
+                ":6: field `image_url`: \"javascript:alert(1)\" is neither site-relative nor https"
+            ),
+            "{errs:?}"
+        );
+    }
+
+    #[test]
+    fn site_settings_are_checked() {
+        let text = "title = \"Shop\"\nbase_url = \"shop.example.com\"\ncurrency = \"eur\"\nproducts_per_page = 0\n";
+        let errs: Vec<String> = parse_settings(Path::new("content/site.toml"), text)
+            .unwrap_err()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(errs.len(), 3, "{errs:?}");
+        assert!(errs[0].starts_with(
+            "content/site.toml:2: field `base_url`: \"shop.example.com\" is not an origin"
+        ));
+        assert!(
+            errs[1].starts_with(
+                "content/site.toml:3: field `currency`: \"eur\" is not a currency code"
+            )
+        );
+        assert!(
+            errs[2]
+                .starts_with("content/site.toml:4: field `products_per_page`: 0 is out of range")
+        );
+        let ok = parse_settings(
+            Path::new("site.toml"),
+            "title = \"Shop\"\nbase_url = \"https://a.example/\"\ncurrency = \"EUR\"\n",
+        )
+        .unwrap();
+        assert_eq!(ok.base_url, "https://a.example");
+        assert_eq!(ok.products_per_page, 24);
+    }
+}
+
+/// The site's own files copied as they are: everything under `images/`, keyed
+/// `images/<path>`.
+pub fn load_images(content_dir: &Path) -> Result<crate::render::StaticFiles, ContentError> {
+    let dir = content_dir.join("images");
+    let mut files = crate::render::StaticFiles::new();
+    if !dir.is_dir() {
+        return Ok(files);
+    }
+    for entry in walkdir::WalkDir::new(&dir).sort_by_file_name() {
+        let entry = entry.map_err(|e| ContentError::Read {
+            path: e.path().unwrap_or(&dir).to_owned(),
+            source: e
+                .into_io_error()
+                .unwrap_or_else(|| std::io::Error::other("file system loop")),
+        })?;
+        let name = entry.file_name().to_string_lossy();
+        if !entry.file_type().is_file() || name.starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        let rel = path
+            .strip_prefix(&dir)
+            .unwrap_or(path)
+            .to_string_lossy()
+            .replace('\\', "/");
+        let bytes = std::fs::read(path).map_err(|source| ContentError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        files.insert(format!("images/{rel}"), bytes);
+    }
+    Ok(files)
+}

@@ -1,0 +1,3 @@
+//! Catalog sources. Each one produces the same [`crate::catalog::Catalog`].
+
+pub mod content;
