@@ -238,12 +238,15 @@ fn percent_decode(path: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() + 0 && i + 2 <= bytes.len() - 1 {
-            if let Ok(b) = u8::from_str_radix(&path[i + 1..i + 3], 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Some(b) = std::str::from_utf8(&bytes[i + 1..i + 3])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(b);
+            i += 3;
+            continue;
         }
         out.push(bytes[i]);
         i += 1;
@@ -268,5 +271,6 @@ mod tests {
         assert_eq!(percent_decode("/products/caf%C3%A9/"), "/products/café/");
         assert_eq!(percent_decode("/a%2"), "/a%2");
         assert_eq!(percent_decode("/%zz"), "/%zz");
+        assert_eq!(percent_decode("/%é"), "/%é");
     }
 }

@@ -536,6 +536,40 @@ pub fn parse_settings(path: &Path, text: &str) -> Result<SiteSettings, Vec<Conte
     }
 }
 
+/// The site's own files copied as they are: everything under `images/`, keyed
+/// `images/<path>`.
+pub fn load_images(content_dir: &Path) -> Result<crate::render::StaticFiles, ContentError> {
+    let dir = content_dir.join("images");
+    let mut files = crate::render::StaticFiles::new();
+    if !dir.is_dir() {
+        return Ok(files);
+    }
+    for entry in walkdir::WalkDir::new(&dir).sort_by_file_name() {
+        let entry = entry.map_err(|e| ContentError::Read {
+            path: e.path().unwrap_or(&dir).to_owned(),
+            source: e
+                .into_io_error()
+                .unwrap_or_else(|| std::io::Error::other("file system loop")),
+        })?;
+        let name = entry.file_name().to_string_lossy();
+        if !entry.file_type().is_file() || name.starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        let rel = path
+            .strip_prefix(&dir)
+            .unwrap_or(path)
+            .to_string_lossy()
+            .replace('\\', "/");
+        let bytes = std::fs::read(path).map_err(|source| ContentError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        files.insert(format!("images/{rel}"), bytes);
+    }
+    Ok(files)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -762,38 +796,4 @@ Hand-finished **walnut** tray.
         assert_eq!(ok.base_url, "https://a.example");
         assert_eq!(ok.products_per_page, 24);
     }
-}
-
-/// The site's own files copied as they are: everything under `images/`, keyed
-/// `images/<path>`.
-pub fn load_images(content_dir: &Path) -> Result<crate::render::StaticFiles, ContentError> {
-    let dir = content_dir.join("images");
-    let mut files = crate::render::StaticFiles::new();
-    if !dir.is_dir() {
-        return Ok(files);
-    }
-    for entry in walkdir::WalkDir::new(&dir).sort_by_file_name() {
-        let entry = entry.map_err(|e| ContentError::Read {
-            path: e.path().unwrap_or(&dir).to_owned(),
-            source: e
-                .into_io_error()
-                .unwrap_or_else(|| std::io::Error::other("file system loop")),
-        })?;
-        let name = entry.file_name().to_string_lossy();
-        if !entry.file_type().is_file() || name.starts_with('.') {
-            continue;
-        }
-        let path = entry.path();
-        let rel = path
-            .strip_prefix(&dir)
-            .unwrap_or(path)
-            .to_string_lossy()
-            .replace('\\', "/");
-        let bytes = std::fs::read(path).map_err(|source| ContentError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        files.insert(format!("images/{rel}"), bytes);
-    }
-    Ok(files)
 }

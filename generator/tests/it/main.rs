@@ -1,0 +1,9 @@
+//! Integration tests for the generator: one binary, one module per capability.
+
+mod common;
+
+mod cli;
+mod serve;
+mod site_set;
+mod snapshots;
+mod xss;
