@@ -25,13 +25,22 @@ pub use theme::{Theme, ThemeError, ThemeLocation};
 use views::{Link, Pagination, ProductCard};
 
 /// The templates a theme must provide.
-pub const REQUIRED_TEMPLATES: [&str; 5] = [
+pub const REQUIRED_TEMPLATES: [&str; 7] = [
     "base.html",
     "listing.html",
     "product.html",
     "search.html",
     "404.html",
+    HEADER_TEMPLATE,
+    CARD_TEMPLATE,
 ];
+/// The site header, rendered once per variant (plain, home, each category)
+/// and handed to every page as `header_html`.
+pub const HEADER_TEMPLATE: &str = "partials/header.html";
+/// A product card, rendered once per product and shared by every listing.
+pub const CARD_TEMPLATE: &str = "partials/card.html";
+/// Cards at the top of a listing load their image eagerly; the rest lazily.
+pub const EAGER_CARDS: usize = 4;
 /// The asset used when a product has no image.
 pub const PLACEHOLDER_IMAGE: &str = "placeholder.svg";
 
@@ -98,7 +107,6 @@ pub fn render(
         assets.insert(name.clone(), url);
     }
     let placeholder = assets.get(PLACEHOLDER_IMAGE).cloned().unwrap_or_default();
-    let renderer = Renderer::new(catalog, theme, assets)?;
 
     let cards: Vec<Value> = catalog
         .products
@@ -109,6 +117,7 @@ pub fn render(
             what: "a product card",
             source,
         })?;
+    let renderer = Renderer::new(catalog, theme, assets, &cards)?;
 
     let mut jobs: Vec<Job<'_>> =
         Vec::with_capacity(catalog.products.len() + catalog.categories.len() + 8);
@@ -144,7 +153,7 @@ pub fn render(
     let rendered: Vec<Result<(String, Vec<u8>), RenderError>> = jobs
         .par_iter()
         .map(|job| {
-            let out = renderer.render(job, &cards, &placeholder);
+            let out = renderer.render(job, &placeholder);
             options.progress.inc(1);
             out
         })
@@ -217,7 +226,13 @@ struct Renderer<'a> {
     catalog: &'a Catalog,
     theme: &'a Theme,
     tera: Tera,
-    base: Context,
+    /// The small, shared `site` value every page sees.
+    site: Value,
+    cards: &'a [Value],
+    /// Each product's card HTML with a lazily loaded image, by product index.
+    lazy_cards: Vec<String>,
+    /// The header: `[plain, home, category 0, category 1, …]`.
+    headers: Vec<String>,
 }
 
 impl<'a> Renderer<'a> {
@@ -225,6 +240,7 @@ impl<'a> Renderer<'a> {
         catalog: &'a Catalog,
         theme: &'a Theme,
         assets: BTreeMap<String, String>,
+        cards: &'a [Value],
     ) -> Result<Self, RenderError> {
         for name in REQUIRED_TEMPLATES {
             if !theme.templates.contains_key(name) {
@@ -242,27 +258,72 @@ impl<'a> Renderer<'a> {
         )
         .map_err(|e| template_error(theme, &e))?;
         let s = &catalog.settings;
-        let mut base = Context::new();
-        base.insert(
-            "site",
-            &json!({
-                "title": s.title,
-                "tagline": s.tagline,
-                "description": s.description,
-                "base_url": s.base_url,
-                "lang": s.locale,
-                "currency": s.currency.as_str(),
-                "categories": views::category_links(catalog),
-                "product_count": catalog.products.len(),
-                "assets": assets,
-                "urls": {"home": urls::home(1), "search": urls::SEARCH, "products_json": urls::PRODUCTS_JSON},
-            }),
-        );
-        Ok(Self {
+        let site = json!({
+            "title": s.title,
+            "tagline": s.tagline,
+            "description": s.description,
+            "base_url": s.base_url,
+            "lang": s.locale,
+            "currency": s.currency.as_str(),
+            "product_count": catalog.products.len(),
+            "category_count": catalog.categories.len(),
+            "assets": assets,
+            "urls": {"home": urls::home(1), "search": urls::SEARCH, "products_json": urls::PRODUCTS_JSON},
+        });
+        let mut renderer = Self {
             catalog,
             theme,
             tera,
-            base,
+            site,
+            cards,
+            lazy_cards: Vec::new(),
+            headers: Vec::new(),
+        };
+
+        let categories = views::category_links(catalog);
+        let mut variants: Vec<(bool, Option<&str>)> = vec![(false, None), (true, None)];
+        variants.extend(
+            catalog
+                .categories
+                .iter()
+                .map(|c| (false, Some(c.slug.as_str()))),
+        );
+        renderer.headers = variants
+            .par_iter()
+            .map(|(is_home, category)| {
+                let mut ctx = renderer.context();
+                ctx.insert("categories", &categories);
+                ctx.insert("is_home", is_home);
+                ctx.insert("current_category", category);
+                renderer
+                    .tera
+                    .render(HEADER_TEMPLATE, &ctx)
+                    .map_err(|e| renderer.page_error(HEADER_TEMPLATE, "(every page)", &e))
+            })
+            .collect::<Result<_, _>>()?;
+        renderer.lazy_cards = (0..cards.len())
+            .into_par_iter()
+            .map(|i| renderer.card(i, true))
+            .collect::<Result<_, _>>()?;
+        Ok(renderer)
+    }
+
+    fn context(&self) -> Context {
+        let mut ctx = Context::new();
+        ctx.insert("site", &self.site);
+        ctx
+    }
+
+    fn card(&self, index: usize, lazy: bool) -> Result<String, RenderError> {
+        let mut ctx = self.context();
+        ctx.insert("p", &self.cards[index]);
+        ctx.insert("lazy", &lazy);
+        self.tera.render(CARD_TEMPLATE, &ctx).map_err(|e| {
+            let url = self.cards[index]["url"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            self.page_error(CARD_TEMPLATE, &url, &e)
         })
     }
 
@@ -274,10 +335,8 @@ impl<'a> Renderer<'a> {
         kind: &'static str,
     ) -> PageMeta {
         let s = &self.catalog.settings;
-        let default_image = self
-            .base
-            .get("site")
-            .and_then(|v| v["assets"][PLACEHOLDER_IMAGE].as_str())
+        let default_image = self.site["assets"][PLACEHOLDER_IMAGE]
+            .as_str()
             .unwrap_or("");
         PageMeta {
             title,
@@ -291,18 +350,14 @@ impl<'a> Renderer<'a> {
         }
     }
 
-    fn render(
-        &self,
-        job: &Job<'_>,
-        cards: &[Value],
-        placeholder: &str,
-    ) -> Result<(String, Vec<u8>), RenderError> {
+    fn render(&self, job: &Job<'_>, placeholder: &str) -> Result<(String, Vec<u8>), RenderError> {
         let s = &self.catalog.settings;
-        let mut ctx = self.base.clone();
+        let mut ctx = self.context();
+        let mut header = &self.headers[0];
         let (template, url) = match job {
             Job::Product(index, product) => {
                 let url = urls::product(&product.slug);
-                let card = &cards[*index];
+                let card = &self.cards[*index];
                 let summary = card["summary"].as_str().unwrap_or_default();
                 let image = views::image_of(product, placeholder);
                 let category_slug = product.category.slug();
@@ -355,16 +410,22 @@ impl<'a> Renderer<'a> {
             } => {
                 let per_page = s.products_per_page;
                 let total = views::page_count(indexes.len(), per_page);
-                let shown: Vec<&Value> = indexes
-                    .iter()
-                    .skip((page - 1) * per_page)
-                    .take(per_page)
-                    .map(|&i| &cards[i])
-                    .collect();
+                let shown = indexes.iter().skip((page - 1) * per_page).take(per_page);
+                let mut cards = Vec::with_capacity(per_page);
+                for (position, &i) in shown.enumerate() {
+                    if position < EAGER_CARDS {
+                        cards.push(self.card(i, false)?);
+                    } else {
+                        cards.push(self.lazy_cards[i].clone());
+                    }
+                }
                 let (heading, url, pagination, links, description) = match category {
                     None => {
                         let p = Pagination::new(*page, total, urls::home);
                         let links = views::page_links(&p, urls::home);
+                        if *page == 1 {
+                            header = &self.headers[1];
+                        }
                         (
                             s.title.clone(),
                             urls::home(*page),
@@ -383,6 +444,14 @@ impl<'a> Renderer<'a> {
                             s.title,
                             c.products.len()
                         );
+                        if let Some(at) = self
+                            .catalog
+                            .categories
+                            .iter()
+                            .position(|x| x.slug == c.slug)
+                        {
+                            header = &self.headers[2 + at];
+                        }
                         (
                             c.name.as_str().to_owned(),
                             urls::category(&c.slug, *page),
@@ -410,7 +479,7 @@ impl<'a> Renderer<'a> {
                     &json!({
                         "heading": heading,
                         "category": category.map(|c| c.slug.as_str()),
-                        "products": shown,
+                        "cards": cards,
                         "count": indexes.len(),
                         "pagination": pagination,
                         "page_links": links,
@@ -426,6 +495,7 @@ impl<'a> Renderer<'a> {
                     "search",
                 );
                 ctx.insert("page", &meta);
+                ctx.insert("categories", &views::category_links(self.catalog));
                 ("search.html", urls::SEARCH.to_owned())
             }
             Job::NotFound => {
@@ -437,9 +507,11 @@ impl<'a> Renderer<'a> {
                 );
                 meta.noindex = true;
                 ctx.insert("page", &meta);
+                ctx.insert("categories", &views::category_links(self.catalog));
                 ("404.html", urls::NOT_FOUND.to_owned())
             }
         };
+        ctx.insert("header_html", header);
         let body = self
             .tera
             .render(template, &ctx)

@@ -160,17 +160,28 @@ pub fn page_links(p: &Pagination, url: impl Fn(usize) -> String) -> Vec<PageLink
 /// no `</script>`, no `<!--`, no HTML entity can break out of it.
 pub fn json_for_script(value: &serde_json::Value) -> String {
     let text = value.to_string();
+    let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len() + 16);
-    for c in text.chars() {
-        match c {
-            '<' => out.push_str("\\u003c"),
-            '>' => out.push_str("\\u003e"),
-            '&' => out.push_str("\\u0026"),
-            '\u{2028}' => out.push_str("\\u2028"),
-            '\u{2029}' => out.push_str("\\u2029"),
-            c => out.push(c),
-        }
+    let mut copied = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let (escape, width) = match b {
+            b'<' => ("\\u003c", 1),
+            b'>' => ("\\u003e", 1),
+            b'&' => ("\\u0026", 1),
+            // U+2028 and U+2029 (E2 80 A8/A9) end a line in old JavaScript parsers.
+            0xE2 if bytes.get(i + 1) == Some(&0x80) && bytes.get(i + 2) == Some(&0xA8) => {
+                ("\\u2028", 3)
+            }
+            0xE2 if bytes.get(i + 1) == Some(&0x80) && bytes.get(i + 2) == Some(&0xA9) => {
+                ("\\u2029", 3)
+            }
+            _ => continue,
+        };
+        out.push_str(&text[copied..i]);
+        out.push_str(escape);
+        copied = i + width;
     }
+    out.push_str(&text[copied..]);
     out
 }
 
