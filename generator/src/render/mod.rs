@@ -108,15 +108,11 @@ pub fn render(
     }
     let placeholder = assets.get(PLACEHOLDER_IMAGE).cloned().unwrap_or_default();
 
-    let cards: Vec<Value> = catalog
+    let cards: Vec<ProductCard> = catalog
         .products
         .par_iter()
-        .map(|p| serde_json::to_value(ProductCard::of(catalog, p, &placeholder)))
-        .collect::<Result<_, _>>()
-        .map_err(|source| RenderError::Json {
-            what: "a product card",
-            source,
-        })?;
+        .map(|p| ProductCard::of(catalog, p, &placeholder))
+        .collect();
     let renderer = Renderer::new(catalog, theme, assets, &cards)?;
 
     let mut jobs: Vec<Job<'_>> =
@@ -228,7 +224,7 @@ struct Renderer<'a> {
     tera: Tera,
     /// The small, shared `site` value every page sees.
     site: Value,
-    cards: &'a [Value],
+    cards: &'a [ProductCard],
     /// Each product's card HTML with a lazily loaded image, by product index.
     lazy_cards: Vec<String>,
     /// The header: `[plain, home, category 0, category 1, …]`.
@@ -240,7 +236,7 @@ impl<'a> Renderer<'a> {
         catalog: &'a Catalog,
         theme: &'a Theme,
         assets: BTreeMap<String, String>,
-        cards: &'a [Value],
+        cards: &'a [ProductCard],
     ) -> Result<Self, RenderError> {
         for name in REQUIRED_TEMPLATES {
             if !theme.templates.contains_key(name) {
@@ -319,10 +315,7 @@ impl<'a> Renderer<'a> {
         ctx.insert("p", &self.cards[index]);
         ctx.insert("lazy", &lazy);
         self.tera.render(CARD_TEMPLATE, &ctx).map_err(|e| {
-            let url = self.cards[index]["url"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
+            let url = self.cards[index].url.clone();
             self.page_error(CARD_TEMPLATE, &url, &e)
         })
     }
@@ -358,7 +351,7 @@ impl<'a> Renderer<'a> {
             Job::Product(index, product) => {
                 let url = urls::product(&product.slug);
                 let card = &self.cards[*index];
-                let summary = card["summary"].as_str().unwrap_or_default();
+                let summary = card.summary.as_str();
                 let image = views::image_of(product, placeholder);
                 let category_slug = product.category.slug();
                 let crumbs = vec![
@@ -585,7 +578,7 @@ fn template_error(theme: &Theme, e: &tera::Error) -> RenderError {
 /// incompatible change.
 fn products_json(
     catalog: &Catalog,
-    cards: &[Value],
+    cards: &[ProductCard],
     generated_at: DateTime<Utc>,
 ) -> Result<Vec<u8>, RenderError> {
     #[derive(Serialize)]
@@ -614,29 +607,39 @@ fn products_json(
             id: p.id.get(),
             slug: p.slug.as_str(),
             name: p.name.as_str(),
-            url: card["url"].as_str().unwrap_or_default(),
+            url: &card.url,
             price: p.price.to_string(),
-            price_display: card["price"].as_str().unwrap_or_default(),
+            price_display: &card.price,
             category: p.category.as_str(),
             category_slug: p.category.slug().to_string(),
-            image_url: card["image"].as_str().unwrap_or_default(),
+            image_url: &card.image,
             stock_quantity: p.stock_quantity.get(),
             in_stock: p.in_stock(),
-            summary: card["summary"].as_str().unwrap_or_default(),
+            summary: &card.summary,
             created_at: views::timestamp(&p.created_at),
             updated_at: views::timestamp(&p.updated_at),
         })
         .collect();
-    let doc = json!({
-        "schema_version": 1,
-        "catalog_version": catalog.version,
-        "generated_at": views::timestamp(&generated_at),
-        "site": {"title": s.title, "base_url": s.base_url, "currency": s.currency.as_str(), "locale": s.locale},
-        "categories": catalog.categories.iter().map(|c| json!({
+    #[derive(Serialize)]
+    struct Doc<'a> {
+        schema_version: u32,
+        catalog_version: &'a str,
+        generated_at: String,
+        site: Value,
+        categories: Vec<Value>,
+        products: Vec<Entry<'a>>,
+    }
+    // Serialised straight from the entries: no JSON tree of the whole catalog.
+    let doc = Doc {
+        schema_version: 1,
+        catalog_version: &catalog.version,
+        generated_at: views::timestamp(&generated_at),
+        site: json!({"title": s.title, "base_url": s.base_url, "currency": s.currency.as_str(), "locale": s.locale}),
+        categories: catalog.categories.iter().map(|c| json!({
             "slug": c.slug.as_str(), "name": c.name.as_str(), "url": urls::category(&c.slug, 1), "product_count": c.products.len(),
-        })).collect::<Vec<_>>(),
-        "products": products,
-    });
+        })).collect(),
+        products,
+    };
     serde_json::to_vec(&doc).map_err(|source| RenderError::Json {
         what: "products.json",
         source,
