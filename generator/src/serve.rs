@@ -191,9 +191,9 @@ fn respond(shared: &Shared, request: Request) -> std::io::Result<()> {
     let key = urls::key_for(&path);
     if let Some(page) = site.get(&key) {
         let body = if page.content_type.starts_with("text/html") {
-            inject(&page.body)
+            inject(&page.body.bytes())
         } else {
-            page.body.clone()
+            page.body.bytes().into_owned()
         };
         return request.respond(
             Response::from_data(body)
@@ -207,7 +207,7 @@ fn respond(shared: &Shared, request: Request) -> std::io::Result<()> {
     }
     let body = site
         .get(&urls::key_for(urls::NOT_FOUND))
-        .map(|p| inject(&p.body))
+        .map(|p| inject(&p.body.bytes()))
         .unwrap_or_else(|| b"not found".to_vec());
     request.respond(
         Response::from_data(body)

@@ -1,7 +1,9 @@
 //! The rendered site, in memory: a map from object key to bytes, content type
 //! and cache policy. Nothing is written anywhere until a whole `Site` exists.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// How long browsers and CloudFront may keep an object. The one place this
 /// policy is decided.
@@ -60,10 +62,68 @@ pub fn content_type_for(key: &str) -> &'static str {
     }
 }
 
+/// An object's bytes. A page may splice in a part that many pages share (the
+/// site header), which is then held once in memory however many pages use it.
+#[derive(Debug, Clone)]
+pub struct Body {
+    own: Vec<u8>,
+    /// `shared` goes at byte `at` of `own`.
+    splice: Option<(usize, Arc<[u8]>)>,
+}
+
+impl Body {
+    /// `own[..at] + shared + own[at..]`.
+    pub fn spliced(own: Vec<u8>, at: usize, shared: Arc<[u8]>) -> Self {
+        assert!(at <= own.len(), "splice point past the end");
+        Self {
+            own,
+            splice: Some((at, shared)),
+        }
+    }
+
+    /// The three parts in order; write or hash them without copying.
+    pub fn parts(&self) -> [&[u8]; 3] {
+        match &self.splice {
+            Some((at, shared)) => [&self.own[..*at], shared, &self.own[*at..]],
+            None => [&self.own, &[], &[]],
+        }
+    }
+
+    /// The whole body, copied only if it is spliced.
+    pub fn bytes(&self) -> Cow<'_, [u8]> {
+        match &self.splice {
+            None => Cow::Borrowed(&self.own),
+            Some(_) => Cow::Owned(self.parts().concat()),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.own.len() + self.splice.as_ref().map_or(0, |(_, s)| s.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl From<Vec<u8>> for Body {
+    fn from(own: Vec<u8>) -> Self {
+        Self { own, splice: None }
+    }
+}
+
+impl PartialEq for Body {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.bytes() == other.bytes()
+    }
+}
+
+impl Eq for Body {}
+
 /// One object of the site.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page {
-    pub body: Vec<u8>,
+    pub body: Body,
     pub content_type: &'static str,
     pub cache: CachePolicy,
 }
@@ -80,11 +140,11 @@ impl Site {
     }
 
     /// Adds an object; its type and cache policy follow from the key.
-    pub fn insert(&mut self, key: String, body: Vec<u8>) {
+    pub fn insert(&mut self, key: String, body: impl Into<Body>) {
         let page = Page {
             content_type: content_type_for(&key),
             cache: CachePolicy::for_key(&key),
-            body,
+            body: body.into(),
         };
         self.pages.insert(key, page);
     }
@@ -119,6 +179,15 @@ impl Site {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spliced_bodies_read_as_one() {
+        let shared: Arc<[u8]> = Arc::from(&b"<header>"[..]);
+        let body = Body::spliced(b"<html></html>".to_vec(), 6, shared);
+        assert_eq!(&*body.bytes(), b"<html><header></html>");
+        assert_eq!(body.len(), 21);
+        assert_eq!(body, Body::from(b"<html><header></html>".to_vec()));
+    }
 
     #[test]
     fn policies_follow_the_key() {

@@ -100,7 +100,14 @@ fn write_tree(site: &Site, root: &Path) -> Result<(), DirError> {
     let pages: Vec<_> = site.iter().collect();
     pages.par_iter().try_for_each(|(key, page)| {
         let path = root.join(key);
-        std::fs::write(&path, &page.body).map_err(io("write", &path))
+        let write = || -> std::io::Result<()> {
+            let mut file = std::fs::File::create(&path)?;
+            for part in page.body.parts() {
+                std::io::Write::write_all(&mut file, part)?;
+            }
+            Ok(())
+        };
+        write().map_err(io("write", &path))
     })?;
     let marker = root.join(MARKER);
     std::fs::write(

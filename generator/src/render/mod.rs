@@ -9,6 +9,7 @@ pub mod views;
 use std::collections::BTreeMap;
 use std::error::Error as _;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use indicatif::ProgressBar;
@@ -19,7 +20,7 @@ use sha2::{Digest, Sha256};
 use tera::{Context, Tera};
 
 use crate::catalog::{Catalog, Category, Product};
-use crate::site::Site;
+use crate::site::{Body, Site};
 use crate::urls;
 pub use theme::{Theme, ThemeError, ThemeLocation};
 use views::{Link, Pagination, ProductCard};
@@ -39,6 +40,10 @@ pub const REQUIRED_TEMPLATES: [&str; 7] = [
 pub const HEADER_TEMPLATE: &str = "partials/header.html";
 /// A product card, rendered once per product and shared by every listing.
 pub const CARD_TEMPLATE: &str = "partials/card.html";
+/// What pages are rendered with in place of `header_html`; the shared header
+/// bytes are spliced in there (see [`crate::site::Body`]). Catalog text can
+/// never produce it: every `<` in it is escaped or sanitized away.
+const HEADER_MARKER: &str = "<!--shopfront:header-->";
 /// Cards at the top of a listing load their image eagerly; the rest lazily.
 pub const EAGER_CARDS: usize = 4;
 /// The asset used when a product has no image.
@@ -113,21 +118,17 @@ pub fn render(
         .par_iter()
         .map(|p| ProductCard::of(catalog, p, &placeholder))
         .collect();
-    let renderer = Renderer::new(catalog, theme, assets, &cards)?;
+    let mut renderer = Renderer::new(catalog, theme, assets)?;
+    renderer.prepare_cards(&cards)?;
 
-    let mut jobs: Vec<Job<'_>> =
-        Vec::with_capacity(catalog.products.len() + catalog.categories.len() + 8);
-    jobs.extend(
-        catalog
-            .products
-            .iter()
-            .enumerate()
-            .map(|(i, p)| Job::Product(i, p)),
-    );
+    // Listings first, while the shared card HTML exists; then the product
+    // pages, which need neither it nor the cards. This keeps the peak memory of
+    // a large catalog down to its pages.
     let per_page = catalog.settings.products_per_page;
     let all: Vec<usize> = (0..catalog.products.len()).collect();
+    let mut listings: Vec<Job<'_>> = Vec::new();
     for page in 1..=views::page_count(all.len(), per_page) {
-        jobs.push(Job::Listing {
+        listings.push(Job::Listing {
             category: None,
             indexes: &all,
             page,
@@ -135,38 +136,42 @@ pub fn render(
     }
     for category in &catalog.categories {
         for page in 1..=views::page_count(category.products.len(), per_page) {
-            jobs.push(Job::Listing {
+            listings.push(Job::Listing {
                 category: Some(category),
                 indexes: &category.products,
                 page,
             });
         }
     }
-    jobs.push(Job::Search);
-    jobs.push(Job::NotFound);
+    listings.push(Job::Search);
+    listings.push(Job::NotFound);
+    let products: Vec<Job<'_>> = catalog.products.iter().map(Job::Product).collect();
 
-    options.progress.set_length(jobs.len() as u64);
-    let rendered: Vec<Result<(String, Vec<u8>), RenderError>> = jobs
-        .par_iter()
-        .map(|job| {
-            let out = renderer.render(job, &placeholder);
-            options.progress.inc(1);
-            out
-        })
-        .collect();
+    options
+        .progress
+        .set_length((listings.len() + products.len()) as u64);
+    let run = |jobs: &[Job<'_>], renderer: &Renderer<'_>, cards: &[ProductCard]| {
+        jobs.par_iter()
+            .map(|job| {
+                let out = renderer.render(job, cards, &placeholder);
+                options.progress.inc(1);
+                out
+            })
+            .collect::<Vec<Result<(String, Body), RenderError>>>()
+    };
+    let mut rendered = run(&listings, &renderer, &cards);
+    renderer.lazy_cards = Vec::new();
+    let json = products_json(catalog, &cards, options.generated_at)?;
+    drop(cards);
+    rendered.extend(run(&products, &renderer, &[]));
     options.progress.finish_and_clear();
-    let mut pages = Vec::with_capacity(rendered.len());
+    drop(renderer);
     for r in rendered {
-        pages.push(r?);
-    }
-    for (key, body) in pages {
+        let (key, body) = r?;
         site.insert(key, body);
     }
 
-    site.insert(
-        urls::key_for(urls::PRODUCTS_JSON),
-        products_json(catalog, &cards, options.generated_at)?,
-    );
+    site.insert(urls::key_for(urls::PRODUCTS_JSON), json);
     for (key, body) in sitemaps(catalog) {
         site.insert(key, body);
     }
@@ -195,7 +200,7 @@ pub fn fingerprint(bytes: &[u8]) -> String {
 }
 
 enum Job<'a> {
-    Product(usize, &'a Product),
+    Product(&'a Product),
     Listing {
         category: Option<&'a Category>,
         indexes: &'a [usize],
@@ -224,11 +229,10 @@ struct Renderer<'a> {
     tera: Tera,
     /// The small, shared `site` value every page sees.
     site: Value,
-    cards: &'a [ProductCard],
     /// Each product's card HTML with a lazily loaded image, by product index.
     lazy_cards: Vec<String>,
     /// The header: `[plain, home, category 0, category 1, …]`.
-    headers: Vec<String>,
+    headers: Vec<Arc<[u8]>>,
 }
 
 impl<'a> Renderer<'a> {
@@ -236,7 +240,6 @@ impl<'a> Renderer<'a> {
         catalog: &'a Catalog,
         theme: &'a Theme,
         assets: BTreeMap<String, String>,
-        cards: &'a [ProductCard],
     ) -> Result<Self, RenderError> {
         for name in REQUIRED_TEMPLATES {
             if !theme.templates.contains_key(name) {
@@ -271,7 +274,6 @@ impl<'a> Renderer<'a> {
             theme,
             tera,
             site,
-            cards,
             lazy_cards: Vec::new(),
             headers: Vec::new(),
         };
@@ -294,14 +296,20 @@ impl<'a> Renderer<'a> {
                 renderer
                     .tera
                     .render(HEADER_TEMPLATE, &ctx)
+                    .map(|h| Arc::from(h.into_bytes()))
                     .map_err(|e| renderer.page_error(HEADER_TEMPLATE, "(every page)", &e))
             })
             .collect::<Result<_, _>>()?;
-        renderer.lazy_cards = (0..cards.len())
-            .into_par_iter()
-            .map(|i| renderer.card(i, true))
-            .collect::<Result<_, _>>()?;
         Ok(renderer)
+    }
+
+    /// Renders every product's card once, for the listings to share.
+    fn prepare_cards(&mut self, cards: &[ProductCard]) -> Result<(), RenderError> {
+        self.lazy_cards = cards
+            .par_iter()
+            .map(|c| self.card(c, true))
+            .collect::<Result<_, _>>()?;
+        Ok(())
     }
 
     fn context(&self) -> Context {
@@ -310,14 +318,13 @@ impl<'a> Renderer<'a> {
         ctx
     }
 
-    fn card(&self, index: usize, lazy: bool) -> Result<String, RenderError> {
+    fn card(&self, card: &ProductCard, lazy: bool) -> Result<String, RenderError> {
         let mut ctx = self.context();
-        ctx.insert("p", &self.cards[index]);
+        ctx.insert("p", card);
         ctx.insert("lazy", &lazy);
-        self.tera.render(CARD_TEMPLATE, &ctx).map_err(|e| {
-            let url = self.cards[index].url.clone();
-            self.page_error(CARD_TEMPLATE, &url, &e)
-        })
+        self.tera
+            .render(CARD_TEMPLATE, &ctx)
+            .map_err(|e| self.page_error(CARD_TEMPLATE, &card.url, &e))
     }
 
     fn meta(
@@ -343,14 +350,20 @@ impl<'a> Renderer<'a> {
         }
     }
 
-    fn render(&self, job: &Job<'_>, placeholder: &str) -> Result<(String, Vec<u8>), RenderError> {
+    /// Renders one page. `cards` are needed by listings only.
+    fn render(
+        &self,
+        job: &Job<'_>,
+        cards: &[ProductCard],
+        placeholder: &str,
+    ) -> Result<(String, Body), RenderError> {
         let s = &self.catalog.settings;
         let mut ctx = self.context();
         let mut header = &self.headers[0];
         let (template, url) = match job {
-            Job::Product(index, product) => {
+            Job::Product(product) => {
                 let url = urls::product(&product.slug);
-                let card = &self.cards[*index];
+                let card = &ProductCard::of(self.catalog, product, placeholder);
                 let summary = card.summary.as_str();
                 let image = views::image_of(product, placeholder);
                 let category_slug = product.category.slug();
@@ -404,12 +417,12 @@ impl<'a> Renderer<'a> {
                 let per_page = s.products_per_page;
                 let total = views::page_count(indexes.len(), per_page);
                 let shown = indexes.iter().skip((page - 1) * per_page).take(per_page);
-                let mut cards = Vec::with_capacity(per_page);
+                let mut html = Vec::with_capacity(per_page);
                 for (position, &i) in shown.enumerate() {
                     if position < EAGER_CARDS {
-                        cards.push(self.card(i, false)?);
+                        html.push(self.card(&cards[i], false)?);
                     } else {
-                        cards.push(self.lazy_cards[i].clone());
+                        html.push(self.lazy_cards[i].clone());
                     }
                 }
                 let (heading, url, pagination, links, description) = match category {
@@ -472,7 +485,7 @@ impl<'a> Renderer<'a> {
                     &json!({
                         "heading": heading,
                         "category": category.map(|c| c.slug.as_str()),
-                        "cards": cards,
+                        "cards": html,
                         "count": indexes.len(),
                         "pagination": pagination,
                         "page_links": links,
@@ -504,12 +517,29 @@ impl<'a> Renderer<'a> {
                 ("404.html", urls::NOT_FOUND.to_owned())
             }
         };
-        ctx.insert("header_html", header);
-        let body = self
+        ctx.insert("header_html", HEADER_MARKER);
+        let html = self
             .tera
             .render(template, &ctx)
             .map_err(|e| self.page_error(template, &url, &e))?;
-        Ok((urls::key_for(&url), body.into_bytes()))
+        let body = match html
+            .match_indices(HEADER_MARKER)
+            .map(|(at, _)| at)
+            .collect::<Vec<_>>()[..]
+        {
+            [at] => {
+                let mut own = html.into_bytes();
+                own.drain(at..at + HEADER_MARKER.len());
+                // Tera grows its output by doubling; keep only what the page needs.
+                own.shrink_to_fit();
+                Body::spliced(own, at, Arc::clone(header))
+            }
+            _ => {
+                let header = String::from_utf8_lossy(header);
+                html.replace(HEADER_MARKER, &header).into_bytes().into()
+            }
+        };
+        Ok((urls::key_for(&url), body))
     }
 
     fn page_error(&self, template: &str, url: &str, e: &tera::Error) -> RenderError {
@@ -640,10 +670,15 @@ fn products_json(
         })).collect(),
         products,
     };
-    serde_json::to_vec(&doc).map_err(|source| RenderError::Json {
+    // Sized up front: growing a buffer this large by doubling would briefly
+    // hold it twice.
+    let mut out = Vec::with_capacity(512 + catalog.products.len() * 640);
+    serde_json::to_writer(&mut out, &doc).map_err(|source| RenderError::Json {
         what: "products.json",
         source,
-    })
+    })?;
+    out.shrink_to_fit();
+    Ok(out)
 }
 
 /// Escapes text for HTML element content and quoted attribute values.

@@ -176,7 +176,8 @@ pub fn text(site: &generator::site::Site, key: &str) -> String {
         site.get(key)
             .unwrap_or_else(|| panic!("no {key} in the site"))
             .body
-            .clone(),
+            .bytes()
+            .into_owned(),
     )
     .unwrap()
 }

@@ -84,7 +84,7 @@ fn the_shop_in_content_has_every_page_its_catalog_calls_for() {
 
     // products.json lists every product.
     let json: serde_json::Value =
-        serde_json::from_slice(&built.site.get("products.json").unwrap().body).unwrap();
+        serde_json::from_slice(&built.site.get("products.json").unwrap().body.bytes()).unwrap();
     assert_eq!(
         json["products"].as_array().unwrap().len(),
         built.catalog.products.len()
@@ -126,7 +126,7 @@ fn assets_are_fingerprinted_and_immutable() {
         assert_eq!(parts.len(), 3, "{key} is name.hash.ext");
         assert_eq!(
             parts[1],
-            generator::render::fingerprint(&page.body),
+            generator::render::fingerprint(&page.body.bytes()),
             "{key}"
         );
         assert_eq!(page.cache, CachePolicy::Immutable);

@@ -60,7 +60,7 @@ fn listing_page() {
 fn products_json() {
     let built = shop().build().unwrap();
     let json: serde_json::Value =
-        serde_json::from_slice(&built.site.get("products.json").unwrap().body).unwrap();
+        serde_json::from_slice(&built.site.get("products.json").unwrap().body.bytes()).unwrap();
     insta::assert_snapshot!(mask_fingerprints(
         &serde_json::to_string_pretty(&json).unwrap()
     ));

@@ -218,14 +218,18 @@ fn scan(site: &Site) -> Vec<String> {
     let mut found = Vec::new();
     for (key, page) in site.iter() {
         if key.ends_with(".html") {
-            found.extend(problems(key, std::str::from_utf8(&page.body).unwrap()));
+            found.extend(problems(
+                key,
+                std::str::from_utf8(&page.body.bytes()).unwrap(),
+            ));
         }
         if key == "products.json" {
-            serde_json::from_slice::<serde_json::Value>(&page.body)
+            serde_json::from_slice::<serde_json::Value>(&page.body.bytes())
                 .unwrap_or_else(|e| panic!("products.json: {e}"));
         }
         if key.ends_with(".xml") {
-            let xml = std::str::from_utf8(&page.body).unwrap();
+            let bytes = page.body.bytes();
+            let xml = std::str::from_utf8(&bytes).unwrap();
             assert!(!xml.contains("<script"), "{key}");
         }
     }
