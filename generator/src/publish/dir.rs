@@ -2,7 +2,6 @@
 //! swapped in with renames, so the output folder always holds one whole build:
 //! the previous one until the new one is complete.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -90,17 +89,15 @@ pub fn write_site(site: &Site, out: &Path) -> Result<(), DirError> {
 
 fn write_tree(site: &Site, root: &Path) -> Result<(), DirError> {
     std::fs::create_dir_all(root).map_err(io("create", root))?;
-    let dirs: BTreeSet<PathBuf> = site
-        .iter()
-        .filter_map(|(key, _)| Path::new(key).parent().map(|p| root.join(p)))
-        .collect();
-    for dir in &dirs {
-        std::fs::create_dir_all(dir).map_err(io("create", dir))?;
-    }
+    // Each task makes its page's folder and writes the page: no separate,
+    // sequential pass over the folders.
     let pages: Vec<_> = site.iter().collect();
     pages.par_iter().try_for_each(|(key, page)| {
         let path = root.join(key);
         let write = || -> std::io::Result<()> {
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
             let mut file = std::fs::File::create(&path)?;
             for part in page.body.parts() {
                 std::io::Write::write_all(&mut file, part)?;
