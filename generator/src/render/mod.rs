@@ -122,8 +122,8 @@ pub fn render(
     renderer.prepare_cards(&cards)?;
 
     // Listings first, while the shared card HTML exists; then the product
-    // pages, which need neither it nor the cards. This keeps the peak memory of
-    // a large catalog down to its pages.
+    // pages, which do not need it. This keeps the peak memory of a large
+    // catalog close to the size of its pages.
     let per_page = catalog.settings.products_per_page;
     let all: Vec<usize> = (0..catalog.products.len()).collect();
     let mut listings: Vec<Job<'_>> = Vec::new();
@@ -145,7 +145,12 @@ pub fn render(
     }
     listings.push(Job::Search);
     listings.push(Job::NotFound);
-    let products: Vec<Job<'_>> = catalog.products.iter().map(Job::Product).collect();
+    let products: Vec<Job<'_>> = catalog
+        .products
+        .iter()
+        .enumerate()
+        .map(|(i, p)| Job::Product(i, p))
+        .collect();
 
     options
         .progress
@@ -161,9 +166,9 @@ pub fn render(
     };
     let mut rendered = run(&listings, &renderer, &cards);
     renderer.lazy_cards = Vec::new();
+    rendered.extend(run(&products, &renderer, &cards));
     let json = products_json(catalog, &cards, options.generated_at)?;
     drop(cards);
-    rendered.extend(run(&products, &renderer, &[]));
     options.progress.finish_and_clear();
     drop(renderer);
     for r in rendered {
@@ -200,7 +205,8 @@ pub fn fingerprint(bytes: &[u8]) -> String {
 }
 
 enum Job<'a> {
-    Product(&'a Product),
+    /// A product and its index in the catalog (and in the cards).
+    Product(usize, &'a Product),
     Listing {
         category: Option<&'a Category>,
         indexes: &'a [usize],
@@ -350,7 +356,7 @@ impl<'a> Renderer<'a> {
         }
     }
 
-    /// Renders one page. `cards` are needed by listings only.
+    /// Renders one page; `cards` are the products' cards, in catalog order.
     fn render(
         &self,
         job: &Job<'_>,
@@ -361,9 +367,9 @@ impl<'a> Renderer<'a> {
         let mut ctx = self.context();
         let mut header = &self.headers[0];
         let (template, url) = match job {
-            Job::Product(product) => {
+            Job::Product(index, product) => {
                 let url = urls::product(&product.slug);
-                let card = &ProductCard::of(self.catalog, product, placeholder);
+                let card = &cards[*index];
                 let summary = card.summary.as_str();
                 let image = views::image_of(product, placeholder);
                 let category_slug = product.category.slug();
@@ -381,10 +387,10 @@ impl<'a> Renderer<'a> {
                         url: url.clone(),
                     },
                 ];
-                let json_ld = views::json_for_script(&json!([
+                let json_ld = views::json_for_script(&(
                     views::product_json_ld(self.catalog, product, &image, summary),
                     views::breadcrumbs_json_ld(&s.base_url, &crumbs),
-                ]));
+                ));
                 let mut meta = self.meta(
                     format!("{} — {}", product.name.as_str(), s.title),
                     if summary.is_empty() {

@@ -3,7 +3,6 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
-use serde_json::json;
 
 use crate::catalog::{Catalog, Category, Product};
 use crate::render::{markdown, money};
@@ -158,8 +157,8 @@ pub fn page_links(p: &Pagination, url: impl Fn(usize) -> String) -> Vec<PageLink
 
 /// Escapes JSON so it can sit inside `<script type="application/ld+json">`:
 /// no `</script>`, no `<!--`, no HTML entity can break out of it.
-pub fn json_for_script(value: &serde_json::Value) -> String {
-    let text = value.to_string();
+pub fn json_for_script(value: &impl Serialize) -> String {
+    let text = serde_json::to_string(value).expect("JSON-LD serialises");
     let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len() + 16);
     let mut copied = 0;
@@ -189,41 +188,97 @@ pub fn timestamp(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// The product page's structured data: a schema.org `Product` with an `Offer`.
-pub fn product_json_ld(
-    catalog: &Catalog,
-    product: &Product,
-    image: &str,
-    summary: &str,
-) -> serde_json::Value {
-    let s = &catalog.settings;
-    let url = urls::absolute(&s.base_url, &urls::product(&product.slug));
-    json!({
-        "@context": "https://schema.org",
-        "@type": "Product",
-        "name": product.name.as_str(),
-        "sku": product.id.get().to_string(),
-        "description": summary,
-        "image": urls::absolute(&s.base_url, image),
-        "category": product.category.as_str(),
-        "url": url,
-        "offers": {
-            "@type": "Offer",
-            "price": product.price.to_string(),
-            "priceCurrency": s.currency.as_str(),
-            "availability": StockView::of(product).availability,
-            "url": url,
-        }
-    })
+/// schema.org `Product` with an `Offer`, serialised straight to JSON-LD.
+#[derive(Debug, Serialize)]
+pub struct ProductLd<'a> {
+    #[serde(rename = "@context")]
+    context: &'static str,
+    #[serde(rename = "@type")]
+    kind: &'static str,
+    name: &'a str,
+    sku: String,
+    description: &'a str,
+    image: String,
+    category: &'a str,
+    url: String,
+    offers: OfferLd<'a>,
 }
 
-pub fn breadcrumbs_json_ld(base_url: &str, crumbs: &[Link]) -> serde_json::Value {
-    let items: Vec<_> = crumbs
+#[derive(Debug, Serialize)]
+struct OfferLd<'a> {
+    #[serde(rename = "@type")]
+    kind: &'static str,
+    price: String,
+    #[serde(rename = "priceCurrency")]
+    price_currency: &'a str,
+    availability: &'static str,
+    url: String,
+}
+
+/// The product page's structured data: a schema.org `Product` with an `Offer`.
+pub fn product_json_ld<'a>(
+    catalog: &'a Catalog,
+    product: &'a Product,
+    image: &str,
+    summary: &'a str,
+) -> ProductLd<'a> {
+    let s = &catalog.settings;
+    let url = urls::absolute(&s.base_url, &urls::product(&product.slug));
+    ProductLd {
+        context: "https://schema.org",
+        kind: "Product",
+        name: product.name.as_str(),
+        sku: product.id.get().to_string(),
+        description: summary,
+        image: urls::absolute(&s.base_url, image),
+        category: product.category.as_str(),
+        offers: OfferLd {
+            kind: "Offer",
+            price: product.price.to_string(),
+            price_currency: s.currency.as_str(),
+            availability: StockView::of(product).availability,
+            url: url.clone(),
+        },
+        url,
+    }
+}
+
+/// schema.org `BreadcrumbList`.
+#[derive(Debug, Serialize)]
+pub struct BreadcrumbsLd<'a> {
+    #[serde(rename = "@context")]
+    context: &'static str,
+    #[serde(rename = "@type")]
+    kind: &'static str,
+    #[serde(rename = "itemListElement")]
+    items: Vec<CrumbLd<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct CrumbLd<'a> {
+    #[serde(rename = "@type")]
+    kind: &'static str,
+    position: usize,
+    name: &'a str,
+    item: String,
+}
+
+pub fn breadcrumbs_json_ld<'a>(base_url: &str, crumbs: &'a [Link]) -> BreadcrumbsLd<'a> {
+    let items = crumbs
         .iter()
         .enumerate()
-        .map(|(i, c)| json!({"@type": "ListItem", "position": i + 1, "name": c.name, "item": urls::absolute(base_url, &c.url)}))
+        .map(|(i, c)| CrumbLd {
+            kind: "ListItem",
+            position: i + 1,
+            name: &c.name,
+            item: urls::absolute(base_url, &c.url),
+        })
         .collect();
-    json!({"@context": "https://schema.org", "@type": "BreadcrumbList", "itemListElement": items})
+    BreadcrumbsLd {
+        context: "https://schema.org",
+        kind: "BreadcrumbList",
+        items,
+    }
 }
 
 pub fn category_links(catalog: &Catalog) -> Vec<CategoryLink> {
@@ -242,6 +297,7 @@ pub fn category_links(catalog: &Catalog) -> Vec<CategoryLink> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn pagination_edges() {
