@@ -99,10 +99,7 @@ fn write_tree(site: &Site, root: &Path) -> Result<(), DirError> {
                 std::fs::create_dir_all(parent)?;
             }
             let mut file = std::fs::File::create(&path)?;
-            for part in page.body.parts() {
-                std::io::Write::write_all(&mut file, part)?;
-            }
-            Ok(())
+            write_parts(&mut file, page.body.parts())
         };
         write().map_err(io("write", &path))
     })?;
@@ -112,6 +109,22 @@ fn write_tree(site: &Site, root: &Path) -> Result<(), DirError> {
         b"This folder is replaced whole by `generator build`.\n",
     )
     .map_err(io("write", &marker))
+}
+
+/// Writes all parts, in as few system calls as the kernel allows.
+fn write_parts(file: &mut std::fs::File, parts: [&[u8]; 3]) -> std::io::Result<()> {
+    use std::io::{IoSlice, Write};
+    let mut slices = parts.map(IoSlice::new);
+    let mut bufs = &mut slices[..];
+    while !bufs.is_empty() {
+        match file.write_vectored(bufs) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut bufs, n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -88,8 +88,14 @@ pub fn product_files(products_dir: &Path) -> Result<Vec<PathBuf>, ContentError> 
     };
     let mut files = Vec::new();
     for entry in std::fs::read_dir(products_dir).map_err(read)? {
-        let path = entry.map_err(read)?.path();
-        if path.extension().is_some_and(|e| e == "md") && path.is_file() {
+        let entry = entry.map_err(read)?;
+        let path = entry.path();
+        if path.extension().is_none_or(|e| e != "md") {
+            continue;
+        }
+        // The directory entry usually knows its type; only links need a stat.
+        let file_type = entry.file_type().map_err(read)?;
+        if file_type.is_file() || (file_type.is_symlink() && path.is_file()) {
             files.push(path);
         }
     }
