@@ -1,4 +1,6 @@
-// The default theme is embedded in the binary; rebuild when it changes.
+// The default theme and the migrations are embedded in the binary; rebuild
+// when they change.
 fn main() {
     println!("cargo:rerun-if-changed=../themes/default");
+    println!("cargo:rerun-if-changed=migrations");
 }

@@ -75,6 +75,15 @@ enum Command {
         #[arg(long, short, default_value_t = 8000)]
         port: u16,
     },
+    /// Apply the database migrations to the primary.
+    ///
+    /// Migrations are embedded in the binary and applied in order, each once;
+    /// running this again is a no-op.
+    Migrate {
+        /// The primary, as postgres://user:password@host:port/database.
+        #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_name = "URL")]
+        database_url: String,
+    },
 }
 
 /// Runs the command line and returns the process exit code.
@@ -99,6 +108,24 @@ pub fn run() -> anyhow::Result<ExitCode> {
                 started.elapsed().as_millis(),
                 out.display()
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate { database_url } => {
+            let primary = crate::db::Target::parse(&database_url, crate::db::Role::Primary)?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let migrated = runtime.block_on(crate::db::migrate(&primary))?;
+            if migrated.applied.is_empty() {
+                println!("the database on {} is up to date", primary.server());
+            } else {
+                println!(
+                    "applied {} migration(s) on {}: {}",
+                    migrated.applied.len(),
+                    primary.server(),
+                    migrated.applied.join(", ")
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve { source, port } => {
@@ -159,7 +186,8 @@ pub fn human_bytes(n: u64) -> String {
 
 fn init_logging(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,refinery_core=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

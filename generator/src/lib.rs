@@ -22,6 +22,7 @@
 
 pub mod catalog;
 pub mod cli;
+pub mod db;
 pub mod pipeline;
 pub mod publish;
 pub mod render;

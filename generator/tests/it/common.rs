@@ -181,3 +181,95 @@ pub fn text(site: &generator::site::Site, key: &str) -> String {
     )
     .unwrap()
 }
+
+/// A database of its own on the local primary, dropped when the test ends.
+/// Needs `DATABASE_URL` (the test command starts the pair and sets it).
+pub struct FreshDb {
+    pub url: String,
+    admin_url: String,
+    name: String,
+}
+
+fn admin_url() -> String {
+    std::env::var("DATABASE_URL").unwrap_or_else(|_| {
+        panic!(
+            "DATABASE_URL is not set. Run ./scripts/test.sh, or start the local pair first: \
+             eval \"$(infra/local/pg.sh start)\""
+        )
+    })
+}
+
+impl FreshDb {
+    pub async fn new() -> Self {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let admin_url = admin_url();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let name = format!(
+            "shop_test_{}_{}_{nanos}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let admin = generator::db::Target::parse(&admin_url, generator::db::Role::Primary).unwrap();
+        let client = admin.connect().await.unwrap();
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap();
+        let (base, _) = admin_url
+            .rsplit_once('/')
+            .expect("DATABASE_URL ends with /database");
+        Self {
+            url: format!("{base}/{name}"),
+            admin_url,
+            name,
+        }
+    }
+
+    pub async fn migrated() -> Self {
+        let db = Self::new().await;
+        let target = generator::db::Target::parse(&db.url, generator::db::Role::Primary).unwrap();
+        generator::db::migrate(&target).await.unwrap();
+        db
+    }
+
+    pub async fn client(&self) -> tokio_postgres::Client {
+        generator::db::Target::parse(&self.url, generator::db::Role::Primary)
+            .unwrap()
+            .connect()
+            .await
+            .unwrap()
+    }
+
+    pub async fn drop_now(self) {
+        drop_database(&self.admin_url, &self.name).await;
+        std::mem::forget(self);
+    }
+}
+
+async fn drop_database(admin_url: &str, name: &str) {
+    let admin = generator::db::Target::parse(admin_url, generator::db::Role::Primary).unwrap();
+    if let Ok(client) = admin.connect().await {
+        let _ = client
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await;
+    }
+}
+
+impl Drop for FreshDb {
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        // Drop may run inside a runtime; do the async cleanup on a thread of its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(drop_database(&admin_url, &name));
+        })
+        .join();
+    }
+}

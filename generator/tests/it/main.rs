@@ -3,6 +3,7 @@
 mod common;
 
 mod cli;
+mod db;
 mod serve;
 mod site_set;
 mod snapshots;

@@ -1,0 +1,191 @@
+//! The schema and migrations, against the real local PostgreSQL pair.
+
+use generator::db::{self, Role, Target};
+
+use crate::common::*;
+
+#[tokio::test]
+async fn migrations_apply_to_an_empty_database_and_a_second_run_is_a_no_op() {
+    let db = FreshDb::new().await;
+    let primary = Target::parse(&db.url, Role::Primary).unwrap();
+    let first = db::migrate(&primary).await.unwrap();
+    assert_eq!(first.applied, ["V1__catalog"]);
+    let second = db::migrate(&primary).await.unwrap();
+    assert!(second.applied.is_empty(), "{second:?}");
+
+    let client = primary.connect().await.unwrap();
+    assert_eq!(db::catalog_state(&client, &primary).await.unwrap(), (0, 0));
+    for table in ["products", "catalog_state", "site_builds"] {
+        let n: i64 = client
+            .query_one(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = $1",
+                &[&table],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(n, 1, "{table} exists");
+    }
+}
+
+#[tokio::test]
+async fn the_schema_enforces_the_catalog_rules() {
+    let db = FreshDb::migrated().await;
+    let client = db.client().await;
+    let insert = "INSERT INTO products (slug, name, price, stock_quantity) VALUES ($1, $2, $3::text::numeric, $4)";
+    client
+        .execute(insert, &[&"ok", &"Fine", &"1.50", &1i32])
+        .await
+        .unwrap();
+    for (slug, name, price, stock, why) in [
+        ("neg", "Negative", "-0.01", 0, "price >= 0"),
+        ("stock", "Stock", "1.00", -1, "stock >= 0"),
+        ("Bad Slug", "Slug", "1.00", 0, "slug format"),
+        ("ok", "Duplicate", "1.00", 0, "unique slug"),
+        ("big", "Big", "100000000.00", 0, "numeric(10,2)"),
+    ] {
+        let result = client
+            .execute(insert, &[&slug, &name, &price, &stock])
+            .await;
+        assert!(result.is_err(), "{why} is enforced");
+    }
+    let name = "n".repeat(256);
+    assert!(
+        client
+            .execute(insert, &[&"long", &name.as_str(), &"1.00", &0i32])
+            .await
+            .is_err(),
+        "name ≤ 255"
+    );
+}
+
+#[tokio::test]
+async fn writes_bump_wanted_version_once_per_transaction_and_no_op_updates_do_not() {
+    let db = FreshDb::migrated().await;
+    let mut client = db.client().await;
+    let target = Target::parse(&db.url, Role::Primary).unwrap();
+    let tx = client.transaction().await.unwrap();
+    tx.execute(
+        "INSERT INTO products (slug, name, price) VALUES ('a', 'A', 1), ('b', 'B', 2)",
+        &[],
+    )
+    .await
+    .unwrap();
+    tx.execute("UPDATE products SET price = 3 WHERE slug = 'a'", &[])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(db::catalog_state(&client, &target).await.unwrap().0, 1);
+
+    client
+        .execute("UPDATE products SET price = 3 WHERE slug = 'a'", &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        db::catalog_state(&client, &target).await.unwrap().0,
+        1,
+        "a no-op update changes nothing"
+    );
+    let (version, updated): (i64, chrono::DateTime<chrono::Utc>) = {
+        let row = client
+            .query_one(
+                "SELECT version, updated_at FROM products WHERE slug = 'a'",
+                &[],
+            )
+            .await
+            .unwrap();
+        (row.get(0), row.get(1))
+    };
+    assert_eq!(
+        version, 2,
+        "the update inside the first transaction bumped the row once"
+    );
+
+    client
+        .execute(
+            "UPDATE products SET stock_quantity = 9 WHERE slug = 'a'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let row = client
+        .query_one(
+            "SELECT version, updated_at FROM products WHERE slug = 'a'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, i64>(0), 3);
+    assert!(row.get::<_, chrono::DateTime<chrono::Utc>>(1) >= updated);
+    client
+        .execute("DELETE FROM products WHERE slug = 'b'", &[])
+        .await
+        .unwrap();
+    assert_eq!(db::catalog_state(&client, &target).await.unwrap().0, 3);
+}
+
+#[tokio::test]
+async fn errors_name_the_operation_and_server_but_never_the_password() {
+    let target = Target::parse(
+        "postgres://postgres:hunter2-secret@127.0.0.1:1/postgres",
+        Role::Primary,
+    )
+    .unwrap();
+    let err = target.connect().await.unwrap_err().to_string();
+    assert!(
+        err.starts_with("cannot connect to the primary (DATABASE_URL) at 127.0.0.1:1: "),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2"), "{err}");
+
+    let db = FreshDb::migrated().await;
+    let url = db.url.replace("shopfront-local", "wrong-password");
+    let err = Target::parse(&url, Role::Replica)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("the replica (DATABASE_REPLICA_URL) at 127.0.0.1:"),
+        "{err}"
+    );
+    assert!(!err.contains("wrong-password"), "{err}");
+}
+
+#[test]
+fn migrate_command_reports_what_it_did() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let db = rt.block_on(FreshDb::new());
+    let run = || {
+        generator_cmd()
+            .arg("migrate")
+            .env("DATABASE_URL", &db.url)
+            .output()
+            .unwrap()
+    };
+    let first = run();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&first.stdout).starts_with("applied 1 migration(s) on 127.0.0.1:")
+    );
+    let second = run();
+    assert!(String::from_utf8_lossy(&second.stdout).contains("is up to date"));
+    let bad = generator_cmd()
+        .arg("migrate")
+        .env("DATABASE_URL", "postgres://u:topsecret@127.0.0.1:1/x")
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("cannot connect to the primary (DATABASE_URL) at 127.0.0.1:1"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("topsecret"), "{stderr}");
+    rt.block_on(db.drop_now());
+}

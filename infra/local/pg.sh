@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# The local PostgreSQL pair: a primary and a streaming replica on loopback,
+# for development and tests. Mirrors RDS (primary + read replica).
+#
+#   infra/local/pg.sh start    # idempotent; prints the two URLs as shell exports
+#   infra/local/pg.sh stop
+#   infra/local/pg.sh status
+#   infra/local/pg.sh urls     # the exports again
+#   infra/local/pg.sh reset    # stop and delete the data
+#
+# Settings: PG_DATA (default infra/local/.data/pg), PG_PRIMARY_PORT (54321),
+# PG_REPLICA_PORT (54322), PG_PASSWORD (shopfront-local), PG_BIN (the server
+# binaries; found with pg_config or under /usr/lib/postgresql).
+# As root, the servers run as the `postgres` user, since PostgreSQL refuses root.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+data=${PG_DATA:-$root/infra/local/.data/pg}
+primary_port=${PG_PRIMARY_PORT:-54321}
+replica_port=${PG_REPLICA_PORT:-54322}
+password=${PG_PASSWORD:-shopfront-local}
+user=postgres
+
+die() { printf 'pg.sh: %s\n' "$*" >&2; exit 1; }
+
+find_bin() {
+  if [ -n "${PG_BIN:-}" ]; then echo "$PG_BIN"; return; fi
+  local dir
+  for dir in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+    [ -x "$dir/postgres" ] && { echo "$dir"; return; }
+  done
+  if command -v pg_config >/dev/null && [ -x "$(pg_config --bindir)/postgres" ]; then
+    pg_config --bindir; return
+  fi
+  die "PostgreSQL server binaries not found; install them (Debian: apt-get install postgresql) or set PG_BIN"
+}
+bin=$(find_bin)
+
+# Runs a command as the cluster owner.
+as_owner() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+url() { echo "postgres://$user:$password@127.0.0.1:$1/postgres"; }
+
+print_urls() {
+  echo "export DATABASE_URL=$(url "$primary_port")"
+  echo "export DATABASE_REPLICA_URL=$(url "$replica_port")"
+}
+
+running() { as_owner "$bin/pg_ctl" -D "$1" status >/dev/null 2>&1; }
+
+start_cluster() { # dir
+  running "$1" && return 0
+  as_owner "$bin/pg_ctl" -D "$1" -l "$1/server.log" -w -t 30 start >/dev/null \
+    || die "could not start the server in $1; see $1/server.log"
+}
+
+init_primary() {
+  local dir=$data/primary pwfile
+  [ -f "$dir/PG_VERSION" ] && return 0
+  mkdir -p "$data"
+  if [ "$(id -u)" = 0 ]; then chown postgres: "$data"; fi
+  pwfile=$(as_owner mktemp)
+  printf '%s\n' "$password" | as_owner tee "$pwfile" >/dev/null
+  as_owner "$bin/initdb" -D "$dir" -U "$user" --pwfile="$pwfile" --auth=scram-sha-256 \
+    --encoding=UTF8 --locale=C.UTF-8 >/dev/null
+  as_owner rm -f "$pwfile"
+  as_owner tee -a "$dir/postgresql.conf" >/dev/null <<CONF
+listen_addresses = '127.0.0.1'
+port = $primary_port
+unix_socket_directories = '$data'
+wal_level = replica
+max_wal_senders = 10
+hot_standby = on
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+CONF
+  echo "host replication $user 127.0.0.1/32 scram-sha-256" | as_owner tee -a "$dir/pg_hba.conf" >/dev/null
+}
+
+init_replica() {
+  local dir=$data/replica
+  [ -f "$dir/PG_VERSION" ] && return 0
+  as_owner env PGPASSWORD="$password" "$bin/pg_basebackup" -h 127.0.0.1 -p "$primary_port" -U "$user" \
+    -D "$dir" -R -X stream -c fast >/dev/null
+  as_owner tee -a "$dir/postgresql.conf" >/dev/null <<CONF
+port = $replica_port
+unix_socket_directories = '$data'
+CONF
+}
+
+# As root, the postgres user must be able to reach the data folder; when the
+# checkout lives somewhere it cannot (under /root, say), use /tmp instead.
+if [ "$(id -u)" = 0 ] && [ -z "${PG_DATA:-}" ] && id postgres >/dev/null 2>&1; then
+  mkdir -p "$(dirname "$data")"
+  if ! runuser -u postgres -- test -x "$(dirname "$data")"; then
+    data=/tmp/shopfront-pg-$(printf '%s' "$root" | cksum | cut -d' ' -f1)
+  fi
+fi
+
+cmd=${1:-start}
+case $cmd in
+  start)
+    [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1 && die "there is no postgres user to run the servers; install postgresql"
+    init_primary
+    start_cluster "$data/primary"
+    init_replica
+    start_cluster "$data/replica"
+    print_urls
+    ;;
+  stop)
+    for dir in "$data/replica" "$data/primary"; do
+      [ -f "$dir/PG_VERSION" ] && running "$dir" && as_owner "$bin/pg_ctl" -D "$dir" -m fast -w stop >/dev/null
+    done
+    true
+    ;;
+  status)
+    for name in primary replica; do
+      if [ -f "$data/$name/PG_VERSION" ] && running "$data/$name"; then echo "$name: running"; else echo "$name: stopped"; fi
+    done
+    ;;
+  urls) print_urls ;;
+  reset)
+    "$0" stop
+    rm -rf "$data"
+    ;;
+  *) die "unknown command $cmd; use start, stop, status, urls or reset" ;;
+esac
