@@ -84,6 +84,21 @@ enum Command {
         #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_name = "URL")]
         database_url: String,
     },
+    /// Load the content folder into the primary, upserting by slug.
+    ///
+    /// The content is validated exactly as `build` does; any problem aborts the
+    /// import before anything is written. Everything goes in one transaction.
+    /// Unchanged products are left untouched, so importing twice changes nothing.
+    /// Products in the database but not in the content are left alone.
+    Import {
+        /// The content folder to import.
+        #[arg(long, value_name = "DIR", default_value = "content")]
+        content: PathBuf,
+
+        /// The primary, as postgres://user:password@host:port/database.
+        #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_name = "URL")]
+        database_url: String,
+    },
 }
 
 /// Runs the command line and returns the process exit code.
@@ -126,6 +141,31 @@ pub fn run() -> anyhow::Result<ExitCode> {
                     migrated.applied.join(", ")
                 );
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Import {
+            content,
+            database_url,
+        } => {
+            let primary = crate::db::Target::parse(&database_url, crate::db::Role::Primary)?;
+            let catalog = crate::source::content::load(&content)?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let started = Instant::now();
+            let done = runtime.block_on(crate::db::import(&primary, &catalog))?;
+            println!(
+                "imported {} products into {} in {} ms: {} inserted, {} updated, {} unchanged; {} in the database but not in {} (left alone); wanted_version {}",
+                catalog.products.len(),
+                primary.server(),
+                started.elapsed().as_millis(),
+                done.inserted,
+                done.updated,
+                done.unchanged,
+                done.not_in_content,
+                content.display(),
+                done.wanted_version
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve { source, port } => {

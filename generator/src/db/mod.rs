@@ -161,6 +161,95 @@ pub async fn catalog_state(client: &Client, target: &Target) -> Result<(i64, i64
     Ok((row.get(0), row.get(1)))
 }
 
+/// What `import` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Imported {
+    pub inserted: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    /// Rows in the database whose slug is not in the content (left alone).
+    pub not_in_content: u64,
+    /// `wanted_version` after the import.
+    pub wanted_version: i64,
+}
+
+/// Upserts every product of `catalog` by slug, in one transaction and one
+/// statement. Rows whose content is unchanged are skipped by the schema's
+/// trigger, so a repeated import changes nothing and wants no rebuild.
+pub async fn import(
+    primary: &Target,
+    catalog: &crate::catalog::Catalog,
+) -> Result<Imported, DbError> {
+    let mut client = primary.connect().await?;
+    let tx = client
+        .transaction()
+        .await
+        .map_err(primary.query_error("starting the import transaction"))?;
+    let p = &catalog.products;
+    let ids: Vec<i64> = p.iter().map(|p| p.id.get()).collect();
+    let slugs: Vec<&str> = p.iter().map(|p| p.slug.as_str()).collect();
+    let names: Vec<&str> = p.iter().map(|p| p.name.as_str()).collect();
+    let descriptions: Vec<&str> = p.iter().map(|p| p.description.as_str()).collect();
+    // Prices travel as exact decimal text and are cast by the server.
+    let prices: Vec<String> = p.iter().map(|p| p.price.to_string()).collect();
+    let images: Vec<Option<&str>> = p
+        .iter()
+        .map(|p| p.image_url.as_ref().map(|u| u.as_str()))
+        .collect();
+    let categories: Vec<&str> = p.iter().map(|p| p.category.as_str()).collect();
+    let stock: Vec<i32> = p.iter().map(|p| p.stock_quantity.get()).collect();
+    let created: Vec<chrono::DateTime<chrono::Utc>> = p.iter().map(|p| p.created_at).collect();
+    let updated: Vec<chrono::DateTime<chrono::Utc>> = p.iter().map(|p| p.updated_at).collect();
+    let rows = tx
+        .query(
+            "INSERT INTO products (product_id, slug, name, description, price, image_url, category, stock_quantity, created_at, updated_at)
+             SELECT id, slug, name, description, price::numeric(10,2), image_url, category, stock, created_at, updated_at
+             FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[],
+                         $9::timestamptz[], $10::timestamptz[])
+                  AS c(id, slug, name, description, price, image_url, category, stock, created_at, updated_at)
+             ON CONFLICT (slug) DO UPDATE SET
+                 product_id = EXCLUDED.product_id, name = EXCLUDED.name, description = EXCLUDED.description,
+                 price = EXCLUDED.price, image_url = EXCLUDED.image_url, category = EXCLUDED.category,
+                 stock_quantity = EXCLUDED.stock_quantity, created_at = EXCLUDED.created_at,
+                 updated_at = EXCLUDED.updated_at
+             RETURNING (xmax = 0) AS inserted",
+            &[&ids, &slugs, &names, &descriptions, &prices, &images, &categories, &stock, &created, &updated],
+        )
+        .await
+        .map_err(primary.query_error("upserting the products"))?;
+    let inserted = rows.iter().filter(|r| r.get::<_, bool>(0)).count() as u64;
+    let updated = rows.len() as u64 - inserted;
+    tx.execute(
+        "SELECT setval(pg_get_serial_sequence('products', 'product_id'), GREATEST((SELECT max(product_id) FROM products), 1))",
+        &[],
+    )
+    .await
+    .map_err(primary.query_error("advancing the product id sequence"))?;
+    let not_in_content: i64 = tx
+        .query_one(
+            "SELECT count(*) FROM products WHERE slug <> ALL($1::text[])",
+            &[&slugs],
+        )
+        .await
+        .map_err(primary.query_error("counting products not in the content"))?
+        .get(0);
+    let wanted: i64 = tx
+        .query_one("SELECT wanted_version FROM catalog_state WHERE id = 1", &[])
+        .await
+        .map_err(primary.query_error("reading catalog_state"))?
+        .get(0);
+    tx.commit()
+        .await
+        .map_err(primary.query_error("committing the import"))?;
+    Ok(Imported {
+        inserted,
+        updated,
+        unchanged: p.len() as u64 - inserted - updated,
+        not_in_content: not_in_content as u64,
+        wanted_version: wanted,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -189,3 +189,96 @@ fn migrate_command_reports_what_it_did() {
     assert!(!stderr.contains("topsecret"), "{stderr}");
     rt.block_on(db.drop_now());
 }
+
+fn import(db: &FreshDb, content: &std::path::Path) -> std::process::Output {
+    generator_cmd()
+        .args(["import", "--content", content.to_str().unwrap()])
+        .env("DATABASE_URL", &db.url)
+        .output()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn importing_the_shop_twice_changes_nothing_the_second_time() {
+    let db = FreshDb::migrated().await;
+    let content = repo_root().join("content");
+    let first = import(&db, &content);
+    let stdout = String::from_utf8_lossy(&first.stdout);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let catalog = generator::source::content::load(&content).unwrap();
+    let n = catalog.products.len();
+    assert!(
+        stdout.contains(&format!("{n} inserted, 0 updated, 0 unchanged")),
+        "{stdout}"
+    );
+
+    let client = db.client().await;
+    let snapshot = "SELECT string_agg(concat_ws('|', product_id, slug, name, price::text, category, stock_quantity, version, updated_at), ',' ORDER BY slug) FROM products";
+    let before: String = client.query_one(snapshot, &[]).await.unwrap().get(0);
+    let target = Target::parse(&db.url, Role::Primary).unwrap();
+    let state = db::catalog_state(&client, &target).await.unwrap();
+    assert_eq!(state.0, 1, "one import, one wanted version");
+
+    let second = import(&db, &content);
+    let stdout = String::from_utf8_lossy(&second.stdout);
+    assert!(
+        stdout.contains(&format!("0 inserted, 0 updated, {n} unchanged")),
+        "{stdout}"
+    );
+    let after: String = client.query_one(snapshot, &[]).await.unwrap().get(0);
+    assert_eq!(before, after, "no row changed, no version bumped");
+    assert_eq!(
+        db::catalog_state(&client, &target).await.unwrap(),
+        state,
+        "no rebuild wanted"
+    );
+
+    // Prices arrive exact: the database's sum equals the exact decimal sum.
+    let expected: rust_decimal::Decimal = catalog.products.iter().map(|p| p.price.amount()).sum();
+    let sum: String = client
+        .query_one("SELECT sum(price)::text FROM products", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(sum, expected.to_string());
+}
+
+#[tokio::test]
+async fn invalid_content_aborts_the_import_with_nothing_written() {
+    let db = FreshDb::migrated().await;
+    let shop = Shop::new(
+        &[
+            p(1, "Walnut Tray", "Home Office"),
+            p(2, "Oak Lamp", "Lighting"),
+        ],
+        10,
+    );
+    assert!(import(&db, &shop.content()).status.success());
+    let mut edited = p(1, "Walnut Tray", "Home Office");
+    edited.price = "99.00".into();
+    shop.write_product(&edited);
+    let mut bad = p(3, "Bad", "Kitchen");
+    bad.price = "1.234".into();
+    shop.write_product(&bad);
+
+    let out = import(&db, &shop.content());
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("bad.md:5: field `price`: \"1.234\" has 3 decimal places"),
+        "{stderr}"
+    );
+    let client = db.client().await;
+    let row = client
+        .query_one("SELECT count(*), max(price)::text FROM products", &[])
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, i64>(0), 2, "nothing inserted");
+    assert_eq!(row.get::<_, String>(1), "49.90", "nothing updated");
+    let target = Target::parse(&db.url, Role::Primary).unwrap();
+    assert_eq!(db::catalog_state(&client, &target).await.unwrap().0, 1);
+}
