@@ -37,14 +37,47 @@ enum LogFormat {
 
 #[derive(Debug, Clone, clap::Args)]
 struct SourceArgs {
-    /// The content folder: site.toml, products/*.md, images/ and optional templates/.
-    #[arg(long, value_name = "DIR", default_value = "content")]
-    content: PathBuf,
+    /// The content folder: site.toml, products/*.md, images/ and optional
+    /// templates/ [default: content]
+    #[arg(long, value_name = "DIR")]
+    content: Option<PathBuf>,
 
     /// The folder of themes; the theme named in site.toml is read from here, or
     /// the built-in default theme is used if it is not there.
     #[arg(long, value_name = "DIR", default_value = "themes")]
     themes: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum SourceKind {
+    Content,
+    Postgres,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+struct DbArgs {
+    /// The primary, as postgres://user:password@host:port/database.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_name = "URL")]
+    database_url: Option<String>,
+
+    /// The read replica; unset means reads go to the primary.
+    #[arg(
+        long,
+        env = "DATABASE_REPLICA_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    database_replica_url: Option<String>,
+
+    /// How long to wait for the replica to catch up with the primary before
+    /// reading from the primary instead.
+    #[arg(
+        long,
+        env = "REPLICA_WAIT_SECS",
+        value_name = "SECONDS",
+        default_value_t = 10.0
+    )]
+    replica_wait: f64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -58,6 +91,15 @@ enum Command {
     Build {
         #[command(flatten)]
         source: SourceArgs,
+
+        /// Where the products come from. Defaults to postgres when DATABASE_URL
+        /// is set and --content is not given, else content. With postgres,
+        /// site.toml, images and templates still come from the content folder.
+        #[arg(long = "source", value_enum, value_name = "SOURCE")]
+        from: Option<SourceKind>,
+
+        #[command(flatten)]
+        db: DbArgs,
 
         /// Where to write the site. Replaced whole; it must be empty or a previous output.
         #[arg(long, value_name = "DIR", default_value = "public")]
@@ -109,10 +151,23 @@ pub fn run() -> anyhow::Result<ExitCode> {
         && std::io::stderr().is_terminal()
         && std::env::var_os("CI").is_none();
     match cli.command {
-        Command::Build { source, out } => {
+        Command::Build {
+            source,
+            from,
+            db,
+            out,
+        } => {
             let config = build_config(&source, progress)?;
             let started = Instant::now();
-            let built = pipeline::build_from_content(&config)?;
+            let from = from.unwrap_or(if source.content.is_none() && db.database_url.is_some() {
+                SourceKind::Postgres
+            } else {
+                SourceKind::Content
+            });
+            let built = match from {
+                SourceKind::Content => pipeline::build_from_content(&config)?,
+                SourceKind::Postgres => pipeline::build_from_postgres(&config, &pg_source(&db)?)?.0,
+            };
             publish::dir::write_site(&built.site, &out)?;
             println!(
                 "built {} pages ({} files, {}) from {} products in {} ms → {}",
@@ -179,14 +234,39 @@ pub fn run() -> anyhow::Result<ExitCode> {
     }
 }
 
-fn build_config(source: &SourceArgs, progress: bool) -> anyhow::Result<BuildConfig> {
+fn pg_source(db: &DbArgs) -> anyhow::Result<crate::source::postgres::PgSource> {
+    use crate::db::{Role, Target};
     anyhow::ensure!(
-        source.content.join("site.toml").is_file(),
+        db.replica_wait.is_finite() && (0.0..=3600.0).contains(&db.replica_wait),
+        "--replica-wait must be between 0 and 3600 seconds"
+    );
+    Ok(crate::source::postgres::PgSource {
+        primary: db
+            .database_url
+            .as_deref()
+            .map(|u| Target::parse(u, Role::Primary))
+            .transpose()?,
+        replica: db
+            .database_replica_url
+            .as_deref()
+            .map(|u| Target::parse(u, Role::Replica))
+            .transpose()?,
+        replica_wait: std::time::Duration::from_secs_f64(db.replica_wait),
+    })
+}
+
+fn build_config(source: &SourceArgs, progress: bool) -> anyhow::Result<BuildConfig> {
+    let content = source
+        .content
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("content"));
+    anyhow::ensure!(
+        content.join("site.toml").is_file(),
         "{} is not a content folder (it has no site.toml); pass --content DIR or run from the shop's folder",
-        source.content.display()
+        content.display()
     );
     Ok(BuildConfig {
-        content_dir: source.content.clone(),
+        content_dir: content,
         themes_dir: source.themes.clone(),
         generated_at: source_date_epoch()?,
         progress,

@@ -35,6 +35,10 @@ pub enum BuildError {
     Theme(#[from] ThemeError),
     #[error(transparent)]
     Render(#[from] RenderError),
+    #[error(transparent)]
+    Postgres(#[from] crate::source::postgres::PgSourceError),
+    #[error("cannot start the database client: {0}")]
+    Runtime(std::io::Error),
 }
 
 /// A rendered site and what it took.
@@ -78,6 +82,35 @@ pub fn build_from_content(config: &BuildConfig) -> Result<Built, BuildError> {
         load_time,
         render_time,
     })
+}
+
+/// Builds the site from PostgreSQL by the rebuild protocol: products from the
+/// replica (or the primary, when the replica is behind or down); `site.toml`,
+/// images and template overrides from the content folder.
+pub fn build_from_postgres(
+    config: &BuildConfig,
+    source: &crate::source::postgres::PgSource,
+) -> Result<(Built, crate::source::postgres::ReadFrom, i64), BuildError> {
+    let started = Instant::now();
+    let settings =
+        content::load_settings(&config.content_dir.join("site.toml")).map_err(ContentErrors)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(BuildError::Runtime)?;
+    let loaded = runtime.block_on(crate::source::postgres::load(source, settings))?;
+    let images = content::load_images(&config.content_dir)?;
+    let load_time = started.elapsed();
+    let theme = Theme::load(&config.theme_location(&loaded.catalog))?;
+    let site = render_catalog(&loaded.catalog, &theme, &images, config)?;
+    let render_time = started.elapsed() - load_time;
+    let built = Built {
+        site,
+        catalog: loaded.catalog,
+        load_time,
+        render_time,
+    };
+    Ok((built, loaded.from, loaded.version))
 }
 
 /// Renders a loaded catalog (the step every source shares).

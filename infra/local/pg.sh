@@ -3,7 +3,7 @@
 # for development and tests. Mirrors RDS (primary + read replica).
 #
 #   infra/local/pg.sh start    # idempotent; prints the two URLs as shell exports
-#   infra/local/pg.sh stop
+#   infra/local/pg.sh stop [primary|replica]   # both by default
 #   infra/local/pg.sh status
 #   infra/local/pg.sh urls     # the exports again
 #   infra/local/pg.sh reset    # stop and delete the data
@@ -111,7 +111,11 @@ case $cmd in
     print_urls
     ;;
   stop)
-    for dir in "$data/replica" "$data/primary"; do
+    nodes="replica primary"
+    [ -n "${2:-}" ] && nodes=$2
+    for node in $nodes; do
+      dir=$data/$node
+      case $node in primary|replica) ;; *) die "unknown node $node; use primary or replica" ;; esac
       [ -f "$dir/PG_VERSION" ] && running "$dir" && as_owner "$bin/pg_ctl" -D "$dir" -m fast -w stop >/dev/null
     done
     true

@@ -42,8 +42,9 @@ pub enum DbError {
         server: String,
         source: tokio_postgres::Error,
     },
-    #[error("{operation} on {server} failed: {source}")]
+    #[error("{operation} on {server} failed: {detail}")]
     Query {
+        detail: String,
         operation: &'static str,
         server: String,
         source: tokio_postgres::Error,
@@ -117,8 +118,17 @@ impl Target {
         move |source| DbError::Query {
             operation,
             server: self.server(),
+            detail: describe(&source),
             source,
         }
+    }
+}
+
+/// The server's own words for a database error, else the client's.
+fn describe(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => e.to_string(),
     }
 }
 
@@ -248,6 +258,81 @@ pub async fn import(
         not_in_content: not_in_content as u64,
         wanted_version: wanted,
     })
+}
+
+/// One `products` row, as stored. Turned into a validated `Product` by
+/// `source::postgres`.
+#[derive(Debug, Clone)]
+pub struct ProductRow {
+    pub product_id: i64,
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub price: rust_decimal::Decimal,
+    pub image_url: Option<String>,
+    pub category: Option<String>,
+    pub stock_quantity: i32,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The catalog at one moment: every product and the `wanted_version` they
+/// make up, read in one REPEATABLE READ snapshot.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub version: i64,
+    pub rows: Vec<ProductRow>,
+}
+
+/// `wanted_version` as this server sees it (on a replica: as replayed so far).
+pub async fn wanted_version(client: &Client, target: &Target) -> Result<i64, DbError> {
+    catalog_state(client, target)
+        .await
+        .map(|(wanted, _)| wanted)
+}
+
+/// Reads the whole catalog in one read-only REPEATABLE READ transaction, so
+/// the products and the version agree. Works on a hot standby too.
+pub async fn read_snapshot(client: &mut Client, target: &Target) -> Result<Snapshot, DbError> {
+    let tx = client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
+        .map_err(target.query_error("starting the catalog snapshot"))?;
+    let version: i64 = tx
+        .query_one("SELECT wanted_version FROM catalog_state WHERE id = 1", &[])
+        .await
+        .map_err(target.query_error("reading catalog_state"))?
+        .get(0);
+    let rows = tx
+        .query(
+            "SELECT product_id, slug, name, coalesce(description, ''), price, image_url, category, stock_quantity,
+                    created_at, updated_at
+             FROM products ORDER BY product_id",
+            &[],
+        )
+        .await
+        .map_err(target.query_error("reading the products"))?
+        .into_iter()
+        .map(|r| ProductRow {
+            product_id: r.get(0),
+            slug: r.get(1),
+            name: r.get(2),
+            description: r.get(3),
+            price: r.get(4),
+            image_url: r.get(5),
+            category: r.get(6),
+            stock_quantity: r.get(7),
+            created_at: r.get(8),
+            updated_at: r.get(9),
+        })
+        .collect();
+    tx.commit()
+        .await
+        .map_err(target.query_error("ending the catalog snapshot"))?;
+    Ok(Snapshot { version, rows })
 }
 
 #[cfg(test)]

@@ -454,7 +454,8 @@ fn default_per_page() -> Spanned<i64> {
     Spanned::new(0..0, 24)
 }
 
-fn load_settings(path: &Path) -> Result<SiteSettings, Vec<ContentError>> {
+/// Reads and validates `site.toml`.
+pub fn load_settings(path: &Path) -> Result<SiteSettings, Vec<ContentError>> {
     let text = std::fs::read_to_string(path).map_err(|source| {
         vec![ContentError::Read {
             path: path.to_owned(),

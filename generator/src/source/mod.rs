@@ -1,3 +1,4 @@
 //! Catalog sources. Each one produces the same [`crate::catalog::Catalog`].
 
 pub mod content;
+pub mod postgres;

@@ -273,3 +273,86 @@ impl Drop for FreshDb {
         .join();
     }
 }
+
+/// A PostgreSQL primary + streaming replica of the test's own, started with
+/// `infra/local/pg.sh` on free ports; stopped and deleted when dropped.
+pub struct Pair {
+    data: tempfile::TempDir,
+    pub primary_port: u16,
+    pub replica_port: u16,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Pair {
+    pub fn start() -> Self {
+        let data = tempfile::tempdir().unwrap();
+        let (primary_port, mut replica_port) = (free_port(), free_port());
+        while replica_port == primary_port {
+            replica_port = free_port();
+        }
+        let pair = Self {
+            data,
+            primary_port,
+            replica_port,
+        };
+        let out = pair.script(&["start"]);
+        assert!(
+            out.status.success(),
+            "pg.sh start failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        pair
+    }
+
+    fn script(&self, args: &[&str]) -> Output {
+        Command::new(repo_root().join("infra/local/pg.sh"))
+            .args(args)
+            .env("PG_DATA", self.data.path())
+            .env("PG_PRIMARY_PORT", self.primary_port.to_string())
+            .env("PG_REPLICA_PORT", self.replica_port.to_string())
+            .output()
+            .unwrap()
+    }
+
+    pub fn primary_url(&self) -> String {
+        format!(
+            "postgres://postgres:shopfront-local@127.0.0.1:{}/postgres",
+            self.primary_port
+        )
+    }
+
+    pub fn replica_url(&self) -> String {
+        format!(
+            "postgres://postgres:shopfront-local@127.0.0.1:{}/postgres",
+            self.replica_port
+        )
+    }
+
+    /// Starts whatever is stopped (the script is idempotent).
+    pub fn restart(&self) -> Output {
+        self.script(&["start"])
+    }
+
+    /// Stops one node: "primary" or "replica".
+    pub fn stop(&self, node: &str) {
+        let out = self.script(&["stop", node]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for Pair {
+    fn drop(&mut self) {
+        let _ = self.script(&["stop"]);
+    }
+}

@@ -4,6 +4,7 @@ mod common;
 
 mod cli;
 mod db;
+mod replica;
 mod serve;
 mod site_set;
 mod snapshots;

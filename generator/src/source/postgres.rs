@@ -1,0 +1,227 @@
+//! The catalog from PostgreSQL, read from the replica without ever building a
+//! catalog older than the newest write (the rebuild protocol in DESIGN.md):
+//!
+//! 1. read the target `wanted_version` from the primary;
+//! 2. wait, up to a timeout, until the replica has replayed it, then read there;
+//! 3. if the replica is still behind, or down, read from the primary and say why;
+//! 4. if the primary is down, read from the replica and say that freshness
+//!    could not be checked;
+//! 5. if both are down, fail: nothing is built.
+
+use std::time::{Duration, Instant};
+
+use crate::catalog::{
+    self, Catalog, CatalogErrors, CategoryName, ImageUrl, Invalid, Origin, Price, Product,
+    ProductId, ProductName, SiteSettings, Slug, StockQuantity,
+};
+use crate::db::{self, DbError, ProductRow, Snapshot, Target};
+
+/// Where to read and how long to wait for the replica.
+#[derive(Debug, Clone)]
+pub struct PgSource {
+    pub primary: Option<Target>,
+    pub replica: Option<Target>,
+    /// How long to wait for the replica to replay the wanted version.
+    pub replica_wait: Duration,
+}
+
+/// Which server the catalog was read from, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadFrom {
+    /// The replica had replayed the wanted version (after waiting this long).
+    Replica { waited: Duration },
+    /// No replica is configured.
+    PrimaryOnly,
+    /// The replica was behind or down; the message says which.
+    PrimaryFallback { reason: String },
+    /// The primary was down, so freshness could not be checked.
+    ReplicaUnchecked { reason: String },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PgSourceError {
+    #[error("no database is configured; set DATABASE_URL (and DATABASE_REPLICA_URL)")]
+    NotConfigured,
+    #[error("cannot read the catalog from either server: {primary}; and {replica}")]
+    BothDown { primary: String, replica: String },
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("the database holds products the storefront cannot render:\n  {}", .0.join("\n  "))]
+    BadRows(Vec<String>),
+    #[error("the database catalog has problems:\n{0}")]
+    Catalog(CatalogErrors),
+}
+
+/// A catalog read from PostgreSQL.
+#[derive(Debug)]
+pub struct Loaded {
+    pub catalog: Catalog,
+    /// `catalog_state.wanted_version` in the snapshot that was read.
+    pub version: i64,
+    pub from: ReadFrom,
+}
+
+/// Reads the catalog by the protocol above and validates every row.
+pub async fn load(source: &PgSource, settings: SiteSettings) -> Result<Loaded, PgSourceError> {
+    let (snapshot, from) = read(source).await?;
+    match &from {
+        ReadFrom::Replica { waited } => {
+            tracing::info!(
+                version = snapshot.version,
+                waited_ms = waited.as_millis() as u64,
+                "read the catalog from the replica"
+            )
+        }
+        ReadFrom::PrimaryOnly => tracing::info!(
+            version = snapshot.version,
+            "read the catalog from the primary (no replica configured)"
+        ),
+        ReadFrom::PrimaryFallback { reason } => {
+            tracing::warn!("{reason}; read the catalog from the primary instead")
+        }
+        ReadFrom::ReplicaUnchecked { reason } => {
+            tracing::warn!(
+                "{reason}; read the catalog from the replica, whose freshness could not be checked"
+            )
+        }
+    }
+    let catalog = to_catalog(settings, snapshot.rows)?;
+    Ok(Loaded {
+        catalog,
+        version: snapshot.version,
+        from,
+    })
+}
+
+async fn read(source: &PgSource) -> Result<(Snapshot, ReadFrom), PgSourceError> {
+    let (primary, replica) = match (&source.primary, &source.replica) {
+        (None, None) => return Err(PgSourceError::NotConfigured),
+        (Some(p), None) => {
+            let mut client = p.connect().await?;
+            return Ok((
+                db::read_snapshot(&mut client, p).await?,
+                ReadFrom::PrimaryOnly,
+            ));
+        }
+        (None, Some(r)) => {
+            let mut client = r.connect().await?;
+            let reason = "no primary is configured".to_owned();
+            return Ok((
+                db::read_snapshot(&mut client, r).await?,
+                ReadFrom::ReplicaUnchecked { reason },
+            ));
+        }
+        (Some(p), Some(r)) => (p, r),
+    };
+
+    // 1. The version the build must reach.
+    let mut primary_client = match primary.connect().await {
+        Ok(c) => c,
+        Err(primary_error) => {
+            let mut client =
+                replica
+                    .connect()
+                    .await
+                    .map_err(|replica_error| PgSourceError::BothDown {
+                        primary: primary_error.to_string(),
+                        replica: replica_error.to_string(),
+                    })?;
+            let reason = format!("{primary_error}");
+            return Ok((
+                db::read_snapshot(&mut client, replica).await?,
+                ReadFrom::ReplicaUnchecked { reason },
+            ));
+        }
+    };
+    let target = db::wanted_version(&primary_client, primary).await?;
+
+    // 2. Wait for the replica to replay it.
+    let started = Instant::now();
+    let reason = match replica.connect().await {
+        Err(e) => format!("{e}"),
+        Ok(mut client) => loop {
+            match db::wanted_version(&client, replica).await {
+                Ok(v) if v >= target => {
+                    let snapshot = db::read_snapshot(&mut client, replica).await?;
+                    if snapshot.version >= target {
+                        return Ok((
+                            snapshot,
+                            ReadFrom::Replica {
+                                waited: started.elapsed(),
+                            },
+                        ));
+                    }
+                }
+                Ok(v) if started.elapsed() >= source.replica_wait => {
+                    break format!(
+                        "the replica at {} has replayed catalog version {v} but the primary wants {target}, after waiting {} ms",
+                        replica.server(),
+                        started.elapsed().as_millis()
+                    );
+                }
+                Ok(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+                // A replica that has not replayed the schema yet is behind too.
+                Err(e) if started.elapsed() >= source.replica_wait => break format!("{e}"),
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        },
+    };
+    // 3. Fall back to the primary.
+    let snapshot = db::read_snapshot(&mut primary_client, primary).await?;
+    Ok((snapshot, ReadFrom::PrimaryFallback { reason }))
+}
+
+/// Validates rows with the same rules as the content folder; every problem
+/// names its product_id.
+pub fn to_catalog(settings: SiteSettings, rows: Vec<ProductRow>) -> Result<Catalog, PgSourceError> {
+    let mut problems = Vec::new();
+    let mut products = Vec::with_capacity(rows.len());
+    for row in rows {
+        match to_product(&row) {
+            Ok(p) => {
+                let origin = Origin::Row(p.id);
+                products.push((p, origin));
+            }
+            Err((field, invalid)) => problems.push(format!(
+                "product_id {}: field `{field}`: {invalid}",
+                row.product_id
+            )),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(PgSourceError::BadRows(problems));
+    }
+    Catalog::assemble(settings, products).map_err(PgSourceError::Catalog)
+}
+
+fn to_product(row: &ProductRow) -> Result<Product, (&'static str, Invalid)> {
+    let field = |name: &'static str| move |e: Invalid| (name, e);
+    let category = row.category.as_deref().ok_or_else(|| {
+        (
+            "category",
+            Invalid {
+                problem: "is missing".into(),
+                expected: CategoryName::EXPECTED,
+            },
+        )
+    })?;
+    catalog::check_description(&row.description).map_err(field("description"))?;
+    Ok(Product {
+        id: ProductId::new(row.product_id).map_err(field("product_id"))?,
+        slug: Slug::parse(&row.slug).map_err(field("slug"))?,
+        name: ProductName::parse(&row.name).map_err(field("name"))?,
+        description: row.description.clone(),
+        price: Price::from_decimal(row.price).map_err(field("price"))?,
+        image_url: row
+            .image_url
+            .as_deref()
+            .map(ImageUrl::parse)
+            .transpose()
+            .map_err(field("image_url"))?,
+        category: CategoryName::parse(category).map_err(field("category"))?,
+        stock_quantity: StockQuantity::new(i64::from(row.stock_quantity))
+            .map_err(field("stock_quantity"))?,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}

@@ -1,0 +1,229 @@
+//! Building from PostgreSQL through the replica, by the rebuild protocol:
+//! never older than the newest write, whatever state the servers are in.
+//! Each test runs a primary + replica pair of its own.
+
+use generator::db::{self, Role, Target};
+use generator::pipeline;
+use generator::source::postgres::{PgSource, ReadFrom};
+
+use crate::common::*;
+
+fn pg_source(pair: &Pair, wait_ms: u64) -> PgSource {
+    PgSource {
+        primary: Some(Target::parse(&pair.primary_url(), Role::Primary).unwrap()),
+        replica: Some(Target::parse(&pair.replica_url(), Role::Replica).unwrap()),
+        replica_wait: std::time::Duration::from_millis(wait_ms),
+    }
+}
+
+fn setup(pair: &Pair) {
+    for args in [
+        vec!["migrate"],
+        vec![
+            "import",
+            "--content",
+            repo_root().join("content").to_str().unwrap(),
+        ],
+    ] {
+        let out = generator_cmd()
+            .args(&args)
+            .env("DATABASE_URL", pair.primary_url())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// `generator build --source postgres` with the shop's site.toml, into `out`.
+fn cli_build(pair: &Pair, out: &std::path::Path) -> std::process::Output {
+    generator_cmd()
+        .args([
+            "build",
+            "--source",
+            "postgres",
+            "--replica-wait",
+            "1",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .current_dir(repo_root())
+        .env("DATABASE_URL", pair.primary_url())
+        .env("DATABASE_REPLICA_URL", pair.replica_url())
+        .env("SOURCE_DATE_EPOCH", "1767225600")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_replica_build_equals_the_content_build_and_a_paused_replica_never_serves_stale_data() {
+    let pair = Pair::start();
+    setup(&pair);
+    let content = repo_root().join("content");
+    let config = config_for(&content);
+
+    // (a) Same catalog, same bytes, whichever source.
+    let (from_db, read_from, version) =
+        pipeline::build_from_postgres(&config, &pg_source(&pair, 5_000)).unwrap();
+    assert!(
+        matches!(read_from, ReadFrom::Replica { .. }),
+        "{read_from:?}"
+    );
+    assert_eq!(version, 1);
+    let from_content = pipeline::build_from_content(&config).unwrap();
+    assert_eq!(from_db.catalog.version, from_content.catalog.version);
+    assert!(
+        from_db.site == from_content.site,
+        "the PostgreSQL build is byte-identical to the content build"
+    );
+
+    // (b) Replay paused: an update on the primary still reaches the build.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let replica = Target::parse(&pair.replica_url(), Role::Replica)
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        replica
+            .batch_execute("SELECT pg_wal_replay_pause()")
+            .await
+            .unwrap();
+        let primary = Target::parse(&pair.primary_url(), Role::Primary)
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        primary
+            .batch_execute(
+                "UPDATE products SET price = 1234.56 WHERE slug = 'cafe-pour-over-kettle'",
+            )
+            .await
+            .unwrap();
+    });
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = cli_build(&pair, &out_dir.path().join("public"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("has replayed catalog version 1 but the primary wants 2"),
+        "the log says why: {stderr}"
+    );
+    assert!(
+        stderr.contains("read the catalog from the primary instead"),
+        "the log says which: {stderr}"
+    );
+    let page = std::fs::read_to_string(
+        out_dir
+            .path()
+            .join("public/products/cafe-pour-over-kettle/index.html"),
+    )
+    .unwrap();
+    assert!(page.contains("€1,234.56"), "the build has the update");
+
+    // Once replay resumes, the replica catches up and serves the build itself.
+    rt.block_on(async {
+        let replica = Target::parse(&pair.replica_url(), Role::Replica)
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        replica
+            .batch_execute("SELECT pg_wal_replay_resume()")
+            .await
+            .unwrap();
+    });
+    let (caught_up, read_from, version) =
+        pipeline::build_from_postgres(&config, &pg_source(&pair, 10_000)).unwrap();
+    assert!(
+        matches!(read_from, ReadFrom::Replica { .. }),
+        "{read_from:?}"
+    );
+    assert_eq!(version, 2);
+    let json = String::from_utf8(
+        caught_up
+            .site
+            .get("products.json")
+            .unwrap()
+            .body
+            .bytes()
+            .into_owned(),
+    )
+    .unwrap();
+    assert!(json.contains("\"price\":\"1234.56\""));
+    let client = rt
+        .block_on(
+            Target::parse(&pair.primary_url(), Role::Primary)
+                .unwrap()
+                .connect(),
+        )
+        .unwrap();
+    let target = Target::parse(&pair.primary_url(), Role::Primary).unwrap();
+    assert_eq!(
+        rt.block_on(db::catalog_state(&client, &target)).unwrap().0,
+        2
+    );
+}
+
+#[test]
+fn a_build_survives_one_server_down_and_fails_cleanly_with_both_down() {
+    let pair = Pair::start();
+    setup(&pair);
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = out_dir.path().join("public");
+
+    // (c) Replica down: built from the primary, with a warning.
+    pair.stop("replica");
+    let result = cli_build(&pair, &out);
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(result.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("cannot connect to the replica (DATABASE_REPLICA_URL) at 127.0.0.1:"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("read the catalog from the primary instead"),
+        "{stderr}"
+    );
+
+    // (d) Primary down, replica up: built from the replica, freshness unchecked.
+    let out2 = out_dir.path().join("public2");
+    assert!(pair.restart().status.success());
+    pair.stop("primary");
+    let result = cli_build(&pair, &out2);
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(result.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("cannot connect to the primary (DATABASE_URL)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("whose freshness could not be checked"),
+        "{stderr}"
+    );
+    assert!(
+        out2.join("products/cafe-pour-over-kettle/index.html")
+            .is_file()
+    );
+
+    // (e) Both down: a clear error, and the previous output is untouched.
+    let before = std::fs::read(out.join("products.json")).unwrap();
+    pair.stop("replica");
+    let result = cli_build(&pair, &out);
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert_eq!(result.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "error: cannot read the catalog from either server: cannot connect to the primary"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("shopfront-local"),
+        "no password in errors: {stderr}"
+    );
+    assert_eq!(std::fs::read(out.join("products.json")).unwrap(), before);
+}
