@@ -282,3 +282,50 @@ async fn invalid_content_aborts_the_import_with_nothing_written() {
     let target = Target::parse(&db.url, Role::Primary).unwrap();
     assert_eq!(db::catalog_state(&client, &target).await.unwrap().0, 1);
 }
+
+#[tokio::test]
+async fn rows_the_schema_allows_but_the_storefront_rejects_fail_the_build_by_product_id() {
+    use generator::source::postgres::{self, PgSource};
+    let db = FreshDb::migrated().await;
+    let client = db.client().await;
+    client
+        .batch_execute(
+            "INSERT INTO products (product_id, slug, name, price, category) VALUES
+                (7, 'no-category', 'No Category', 1, NULL),
+                (8, 'mug', 'Mug', 1, 'Coffee & Tea'),
+                (9, 'cup', 'Cup', 1, 'Coffee Tea')",
+        )
+        .await
+        .unwrap();
+    let source = PgSource {
+        primary: Some(Target::parse(&db.url, Role::Primary).unwrap()),
+        replica: None,
+        replica_wait: std::time::Duration::ZERO,
+    };
+    let settings = generator::source::content::parse_settings(
+        std::path::Path::new("site.toml"),
+        "title = \"Shop\"\nbase_url = \"https://s.example\"\ncurrency = \"EUR\"\n",
+    )
+    .unwrap();
+    let err = postgres::load(&source, settings.clone())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("product_id 7: field `category`: is missing"),
+        "{err}"
+    );
+
+    client
+        .batch_execute("UPDATE products SET category = 'Kitchen' WHERE product_id = 7")
+        .await
+        .unwrap();
+    let err = postgres::load(&source, settings)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("categories \"Coffee & Tea\" (product_id 8) and \"Coffee Tea\" (product_id 9) both map to the URL /categories/coffee-tea/"),
+        "{err}"
+    );
+}
