@@ -35,12 +35,12 @@ pub enum DbError {
     )]
     BadUrl { role: Role, reason: String },
     #[error(
-        "cannot connect to {role} at {server}: {source}; check that the server is running and the URL is right"
+        "cannot connect to {role} at {server}: {detail}; check that the server is running and the URL is right"
     )]
     Connect {
         role: Role,
         server: String,
-        source: tokio_postgres::Error,
+        detail: String,
     },
     #[error("{operation} on {server} failed: {detail}")]
     Query {
@@ -57,11 +57,33 @@ pub enum DbError {
 }
 
 /// A parsed connection target.
+/// A server to talk to: its parsed URL and a connection pool (deadpool). The
+/// pool opens connections lazily, on the runtime that first asks for one.
 #[derive(Clone)]
 pub struct Target {
     pub role: Role,
     config: Config,
+    pool: deadpool_postgres::Pool,
 }
+
+/// Pool size and connect timeout.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub pool_size: usize,
+    pub connect_timeout: std::time::Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            pool_size: 4,
+            connect_timeout: std::time::Duration::from_secs(5),
+        }
+    }
+}
+
+/// A pooled connection; use it as a `tokio_postgres::Client`.
+pub type Connection = deadpool_postgres::Object;
 
 impl std::fmt::Debug for Target {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -71,13 +93,34 @@ impl std::fmt::Debug for Target {
 
 impl Target {
     pub fn parse(url: &str, role: Role) -> Result<Self, DbError> {
+        Self::with_limits(url, role, Limits::default())
+    }
+
+    pub fn with_limits(url: &str, role: Role, limits: Limits) -> Result<Self, DbError> {
         let mut config = Config::from_str(url).map_err(|e| DbError::BadUrl {
             role,
             reason: e.to_string(),
         })?;
         config.application_name("shopfront-generator");
-        config.connect_timeout(std::time::Duration::from_secs(5));
-        Ok(Self { role, config })
+        config.connect_timeout(limits.connect_timeout);
+        let manager = deadpool_postgres::Manager::from_config(
+            config.clone(),
+            NoTls,
+            deadpool_postgres::ManagerConfig {
+                recycling_method: deadpool_postgres::RecyclingMethod::Fast,
+            },
+        );
+        let pool = deadpool_postgres::Pool::builder(manager)
+            .max_size(limits.pool_size.max(1))
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .create_timeout(Some(limits.connect_timeout))
+            .wait_timeout(Some(limits.connect_timeout.saturating_mul(2)))
+            .build()
+            .map_err(|e| DbError::BadUrl {
+                role,
+                reason: e.to_string(),
+            })?;
+        Ok(Self { role, config, pool })
     }
 
     /// `host:port` of the server, for messages.
@@ -92,23 +135,18 @@ impl Target {
         format!("{host}:{port}")
     }
 
-    /// Opens one connection; the connection task runs on the current runtime.
-    pub async fn connect(&self) -> Result<Client, DbError> {
-        let (client, connection) =
-            self.config
-                .connect(NoTls)
-                .await
-                .map_err(|source| DbError::Connect {
-                    role: self.role,
-                    server: self.server(),
-                    source,
-                })?;
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!("database connection closed: {e}");
-            }
-        });
-        Ok(client)
+    /// A connection from the pool.
+    pub async fn connect(&self) -> Result<Connection, DbError> {
+        use deadpool_postgres::PoolError;
+        self.pool.get().await.map_err(|e| DbError::Connect {
+            role: self.role,
+            server: self.server(),
+            detail: match e {
+                PoolError::Backend(e) => describe(&e),
+                PoolError::Timeout(_) => "timed out".to_owned(),
+                other => other.to_string(),
+            },
+        })
     }
 
     pub(crate) fn query_error(
@@ -142,10 +180,11 @@ pub struct Migrated {
 /// Applies the embedded migrations that the database lacks. A second run is
 /// a no-op.
 pub async fn migrate(primary: &Target) -> Result<Migrated, DbError> {
-    let mut client = primary.connect().await?;
+    let mut connection = primary.connect().await?;
+    let client: &mut Client = &mut connection;
     let report = embedded::migrations::runner()
         .set_abort_divergent(true)
-        .run_async(&mut client)
+        .run_async(client)
         .await
         .map_err(|source| DbError::Migrate {
             server: primary.server(),

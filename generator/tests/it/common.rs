@@ -236,7 +236,7 @@ impl FreshDb {
         db
     }
 
-    pub async fn client(&self) -> tokio_postgres::Client {
+    pub async fn client(&self) -> generator::db::Connection {
         generator::db::Target::parse(&self.url, generator::db::Role::Primary)
             .unwrap()
             .connect()
