@@ -78,6 +78,24 @@ struct DbArgs {
         default_value_t = 10.0
     )]
     replica_wait: f64,
+
+    /// Connections each server's pool may open.
+    #[arg(
+        long,
+        env = "DATABASE_POOL_SIZE",
+        value_name = "N",
+        default_value_t = 4
+    )]
+    pool_size: usize,
+
+    /// How long to wait for a connection before treating a server as down.
+    #[arg(
+        long,
+        env = "DATABASE_CONNECT_TIMEOUT_SECS",
+        value_name = "SECONDS",
+        default_value_t = 5
+    )]
+    connect_timeout: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -240,17 +258,18 @@ fn pg_source(db: &DbArgs) -> anyhow::Result<crate::source::postgres::PgSource> {
         db.replica_wait.is_finite() && (0.0..=3600.0).contains(&db.replica_wait),
         "--replica-wait must be between 0 and 3600 seconds"
     );
+    let limits = crate::db::Limits {
+        pool_size: db.pool_size.clamp(1, 64),
+        connect_timeout: std::time::Duration::from_secs(db.connect_timeout.clamp(1, 600)),
+    };
+    let target = |url: &Option<String>, role| {
+        url.as_deref()
+            .map(|u| Target::with_limits(u, role, limits))
+            .transpose()
+    };
     Ok(crate::source::postgres::PgSource {
-        primary: db
-            .database_url
-            .as_deref()
-            .map(|u| Target::parse(u, Role::Primary))
-            .transpose()?,
-        replica: db
-            .database_replica_url
-            .as_deref()
-            .map(|u| Target::parse(u, Role::Replica))
-            .transpose()?,
+        primary: target(&db.database_url, Role::Primary)?,
+        replica: target(&db.database_replica_url, Role::Replica)?,
         replica_wait: std::time::Duration::from_secs_f64(db.replica_wait),
     })
 }
