@@ -54,6 +54,23 @@ enum SourceKind {
     Postgres,
 }
 
+/// The primary, for the commands that write to it.
+#[derive(Debug, Clone, clap::Args)]
+struct PrimaryArgs {
+    /// The primary, as postgres://user:password@host:port/database.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_name = "URL")]
+    database_url: String,
+}
+
+impl PrimaryArgs {
+    fn target(&self) -> anyhow::Result<crate::db::Target> {
+        Ok(crate::db::Target::parse(
+            &self.database_url,
+            crate::db::Role::Primary,
+        )?)
+    }
+}
+
 #[derive(Debug, Clone, clap::Args)]
 struct DbArgs {
     /// The primary, as postgres://user:password@host:port/database.
@@ -140,9 +157,8 @@ enum Command {
     /// Migrations are embedded in the binary and applied in order, each once;
     /// running this again is a no-op.
     Migrate {
-        /// The primary, as postgres://user:password@host:port/database.
-        #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_name = "URL")]
-        database_url: String,
+        #[command(flatten)]
+        primary: PrimaryArgs,
     },
     /// Load the content folder into the primary, upserting by slug.
     ///
@@ -155,9 +171,8 @@ enum Command {
         #[arg(long, value_name = "DIR", default_value = "content")]
         content: PathBuf,
 
-        /// The primary, as postgres://user:password@host:port/database.
-        #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_name = "URL")]
-        database_url: String,
+        #[command(flatten)]
+        primary: PrimaryArgs,
     },
 }
 
@@ -198,12 +213,9 @@ pub fn run() -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Migrate { database_url } => {
-            let primary = crate::db::Target::parse(&database_url, crate::db::Role::Primary)?;
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            let migrated = runtime.block_on(crate::db::migrate(&primary))?;
+        Command::Migrate { primary } => {
+            let primary = primary.target()?;
+            let migrated = crate::db::runtime()?.block_on(crate::db::migrate(&primary))?;
             if migrated.applied.is_empty() {
                 println!("the database on {} is up to date", primary.server());
             } else {
@@ -216,15 +228,10 @@ pub fn run() -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Import {
-            content,
-            database_url,
-        } => {
-            let primary = crate::db::Target::parse(&database_url, crate::db::Role::Primary)?;
+        Command::Import { content, primary } => {
+            let primary = primary.target()?;
             let catalog = crate::source::content::load(&content)?;
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
+            let runtime = crate::db::runtime()?;
             let started = Instant::now();
             let done = runtime.block_on(crate::db::import(&primary, &catalog))?;
             println!(

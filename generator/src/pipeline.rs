@@ -65,6 +65,16 @@ impl BuildConfig {
 pub fn build_from_content(config: &BuildConfig) -> Result<Built, BuildError> {
     let started = Instant::now();
     let catalog = content::load(&config.content_dir)?;
+    render_loaded(config, catalog, started)
+}
+
+/// The steps after loading, whatever the source: the content folder's
+/// images, the theme, the render.
+fn render_loaded(
+    config: &BuildConfig,
+    catalog: Catalog,
+    started: Instant,
+) -> Result<Built, BuildError> {
     let images = content::load_images(&config.content_dir)?;
     let load_time = started.elapsed();
     tracing::debug!(
@@ -94,22 +104,9 @@ pub fn build_from_postgres(
     let started = Instant::now();
     let settings =
         content::load_settings(&config.content_dir.join("site.toml")).map_err(ContentErrors)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(BuildError::Runtime)?;
+    let runtime = crate::db::runtime().map_err(BuildError::Runtime)?;
     let loaded = runtime.block_on(crate::source::postgres::load(source, settings))?;
-    let images = content::load_images(&config.content_dir)?;
-    let load_time = started.elapsed();
-    let theme = Theme::load(&config.theme_location(&loaded.catalog))?;
-    let site = render_catalog(&loaded.catalog, &theme, &images, config)?;
-    let render_time = started.elapsed() - load_time;
-    let built = Built {
-        site,
-        catalog: loaded.catalog,
-        load_time,
-        render_time,
-    };
+    let built = render_loaded(config, loaded.catalog, started)?;
     Ok((built, loaded.from, loaded.version))
 }
 

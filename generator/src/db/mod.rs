@@ -44,10 +44,10 @@ pub enum DbError {
     },
     #[error("{operation} on {server} failed: {detail}")]
     Query {
-        detail: String,
         operation: &'static str,
         server: String,
-        source: tokio_postgres::Error,
+        /// The server's words for it (see `describe`).
+        detail: String,
     },
     #[error("migrating the database on {server} failed: {source}")]
     Migrate {
@@ -56,7 +56,6 @@ pub enum DbError {
     },
 }
 
-/// A parsed connection target.
 /// A server to talk to: its parsed URL and a connection pool (deadpool). The
 /// pool opens connections lazily, on the runtime that first asks for one.
 #[derive(Clone)]
@@ -157,9 +156,15 @@ impl Target {
             operation,
             server: self.server(),
             detail: describe(&source),
-            source,
         }
     }
+}
+
+/// A runtime for the database client, for the command line's one-shot work.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
 }
 
 /// The server's own words for a database error, else the client's.

@@ -38,6 +38,11 @@ pub const REQUIRED_TEMPLATES: [&str; 7] = [
 /// The site header, rendered once per variant (plain, home, each category)
 /// and handed to every page as `header_html`.
 pub const HEADER_TEMPLATE: &str = "partials/header.html";
+/// The header variants, in `Renderer::headers`: plain, page 1 of the catalog,
+/// then one per category in catalog order.
+const PLAIN_HEADER: usize = 0;
+const HOME_HEADER: usize = 1;
+const FIRST_CATEGORY_HEADER: usize = 2;
 /// A product card, rendered once per product and shared by every listing.
 pub const CARD_TEMPLATE: &str = "partials/card.html";
 /// What pages are rendered with in place of `header_html`; the shared header
@@ -128,18 +133,21 @@ pub fn render(
     let all: Vec<usize> = (0..catalog.products.len()).collect();
     let mut listings: Vec<Job<'_>> = Vec::new();
     for page in 1..=views::page_count(all.len(), per_page) {
+        let header = if page == 1 { HOME_HEADER } else { PLAIN_HEADER };
         listings.push(Job::Listing {
             category: None,
             indexes: &all,
             page,
+            header,
         });
     }
-    for category in &catalog.categories {
+    for (i, category) in catalog.categories.iter().enumerate() {
         for page in 1..=views::page_count(category.products.len(), per_page) {
             listings.push(Job::Listing {
                 category: Some(category),
                 indexes: &category.products,
                 page,
+                header: FIRST_CATEGORY_HEADER + i,
             });
         }
     }
@@ -211,6 +219,8 @@ enum Job<'a> {
         category: Option<&'a Category>,
         indexes: &'a [usize],
         page: usize,
+        /// Which header variant the page shows (an index into `Renderer::headers`).
+        header: usize,
     },
     Search,
     NotFound,
@@ -365,7 +375,7 @@ impl<'a> Renderer<'a> {
     ) -> Result<(String, Body), RenderError> {
         let s = &self.catalog.settings;
         let mut ctx = self.context();
-        let mut header = &self.headers[0];
+        let mut header = &self.headers[PLAIN_HEADER];
         let (template, url) = match job {
             Job::Product(index, product) => {
                 let url = urls::product(&product.slug);
@@ -419,7 +429,9 @@ impl<'a> Renderer<'a> {
                 category,
                 indexes,
                 page,
+                header: variant,
             } => {
+                header = &self.headers[*variant];
                 let per_page = s.products_per_page;
                 let total = views::page_count(indexes.len(), per_page);
                 let shown = indexes.iter().skip((page - 1) * per_page).take(per_page);
@@ -435,9 +447,6 @@ impl<'a> Renderer<'a> {
                     None => {
                         let p = Pagination::new(*page, total, urls::home);
                         let links = views::page_links(&p, urls::home);
-                        if *page == 1 {
-                            header = &self.headers[1];
-                        }
                         (
                             s.title.clone(),
                             urls::home(*page),
@@ -456,14 +465,6 @@ impl<'a> Renderer<'a> {
                             s.title,
                             c.products.len()
                         );
-                        if let Some(at) = self
-                            .catalog
-                            .categories
-                            .iter()
-                            .position(|x| x.slug == c.slug)
-                        {
-                            header = &self.headers[2 + at];
-                        }
                         (
                             c.name.as_str().to_owned(),
                             urls::category(&c.slug, *page),

@@ -20,17 +20,25 @@ fn snapshot_dir(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         .collect()
 }
 
-fn build(shop: &Shop) -> std::process::Output {
+/// `generator build` of the shop into its `public/`.
+fn build_cmd(shop: &Shop) -> std::process::Command {
     let themes = repo_root().join("themes");
-    shop.run(&[
+    let mut cmd = generator_cmd();
+    cmd.args([
         "build",
         "--content",
         "content",
         "--out",
         "public",
         "--themes",
-        themes.to_str().unwrap(),
     ])
+    .arg(themes)
+    .current_dir(shop.dir.path());
+    cmd
+}
+
+fn build(shop: &Shop) -> std::process::Output {
+    build_cmd(shop).output().unwrap()
 }
 
 fn stderr(out: &std::process::Output) -> String {
@@ -266,21 +274,9 @@ fn help_explains_the_commands() {
 #[test]
 fn source_date_epoch_makes_builds_reproducible() {
     let shop = Shop::new(&[p(1, "Walnut Tray", "Home Office")], 10);
-    let themes = repo_root().join("themes");
-    let args = [
-        "build",
-        "--content",
-        "content",
-        "--out",
-        "public",
-        "--themes",
-        themes.to_str().unwrap(),
-    ];
     let run = || {
-        let out = generator_cmd()
-            .args(args)
+        let out = build_cmd(&shop)
             .env("SOURCE_DATE_EPOCH", "1767225600")
-            .current_dir(shop.dir.path())
             .output()
             .unwrap();
         assert!(out.status.success(), "{}", stderr(&out));

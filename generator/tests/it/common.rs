@@ -143,15 +143,6 @@ impl Shop {
     pub fn build(&self) -> Result<Built, BuildError> {
         build_from_content(&self.config())
     }
-
-    /// Runs the `generator` binary with this shop's folders.
-    pub fn run(&self, args: &[&str]) -> Output {
-        generator_cmd()
-            .args(args)
-            .current_dir(self.dir.path())
-            .output()
-            .unwrap()
-    }
 }
 
 pub fn config_for(content: &Path) -> BuildConfig {
@@ -282,7 +273,7 @@ pub struct Pair {
     pub replica_port: u16,
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

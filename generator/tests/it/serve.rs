@@ -50,14 +50,6 @@ fn poll(port: u16, since: u64) -> serde_json::Value {
     serde_json::from_str(&body[start..=end]).unwrap()
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[test]
 fn serves_reloads_and_survives_a_bad_edit() {
     let shop = Shop::new(&[p(1, "Walnut Tray", "Home Office")], 10);
