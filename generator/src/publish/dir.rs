@@ -96,7 +96,16 @@ fn write_tree(site: &Site, root: &Path) -> Result<(), DirError> {
         let path = root.join(key);
         let write = || -> std::io::Result<()> {
             if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent)?;
+                // Most pages have a folder of their own: make it directly,
+                // and make its parents only when they are missing.
+                match std::fs::create_dir(parent) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        std::fs::create_dir_all(parent)?
+                    }
+                    Err(e) => return Err(e),
+                }
             }
             let mut file = std::fs::File::create(&path)?;
             write_parts(&mut file, page.body.parts())
