@@ -9,8 +9,10 @@ use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::pipeline::{self, BuildConfig};
-use crate::publish;
+use crate::pipeline::BuildConfig;
+use crate::publish::plan::{Guards, Invalidation};
+use crate::publish::{self, Destination, PublishError, Summary, s3};
+use crate::rebuild;
 use crate::serve::{self, ServeConfig};
 
 /// Builds and serves the Shopfront storefront.
@@ -115,14 +117,72 @@ struct DbArgs {
     connect_timeout: u64,
 }
 
+/// Where and how to publish.
+#[derive(Debug, Clone, clap::Args)]
+struct PublishArgs {
+    /// The bucket to publish to. Unset: publish to the local folder --out.
+    #[arg(long, env = "S3_BUCKET", value_name = "NAME")]
+    bucket: Option<String>,
+
+    /// A folder in the bucket to publish under (CloudFront's origin path).
+    #[arg(long, env = "S3_PREFIX", value_name = "PREFIX", default_value = "")]
+    prefix: String,
+
+    /// The CloudFront distribution to invalidate. Unset: no invalidation.
+    #[arg(long, env = "CLOUDFRONT_DISTRIBUTION_ID", value_name = "ID")]
+    distribution_id: Option<String>,
+
+    /// The bucket's region [default: from the AWS profile]
+    #[arg(long, env = "AWS_REGION", value_name = "REGION")]
+    region: Option<String>,
+
+    /// An S3- and CloudFront-compatible endpoint, such as the local stack's.
+    #[arg(long, env = "AWS_ENDPOINT_URL", value_name = "URL")]
+    endpoint_url: Option<String>,
+
+    /// The local folder to publish to when no bucket is set.
+    #[arg(long, value_name = "DIR", default_value = "public")]
+    out: PathBuf,
+
+    /// Print the plan (uploads, deletes, invalidation) and change nothing.
+    #[arg(long)]
+    dry_run: bool,
+
+    /// Ignore the manifest: compare against the bucket's listing and each
+    /// object's metadata (slower; for a missing or doubtful manifest).
+    #[arg(long)]
+    verify: bool,
+
+    /// Refuse to delete more than N objects [default: half of the live ones]
+    #[arg(long, env = "PUBLISH_MAX_DELETES", value_name = "N")]
+    max_deletes: Option<usize>,
+
+    /// Past this many changed paths, invalidate /* instead (one path, as
+    /// CloudFront bills it).
+    #[arg(long, value_name = "N", default_value_t = 300)]
+    max_invalidation_paths: usize,
+
+    /// Publish even if the delete guard or the empty-catalog guard objects.
+    #[arg(long)]
+    force: bool,
+
+    /// Requests to S3 in flight at once.
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    concurrency: usize,
+
+    /// Print the summary as JSON on stdout, for automation.
+    #[arg(long)]
+    json: bool,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Render the whole site and write it to a folder.
     ///
     /// Every page is rendered in memory first; the output folder is replaced in
     /// one swap only if all of them succeeded, so a failed build leaves the
-    /// previous output untouched. Set SOURCE_DATE_EPOCH for a reproducible
-    /// `generated_at` in products.json.
+    /// previous output untouched. `generated_at` in products.json is the
+    /// catalog's latest `updated_at`, or SOURCE_DATE_EPOCH if set.
     Build {
         #[command(flatten)]
         source: SourceArgs,
@@ -151,6 +211,49 @@ enum Command {
         /// The port to listen on.
         #[arg(long, short, default_value_t = 8000)]
         port: u16,
+    },
+    /// Render the site and publish it: to S3 + CloudFront when a bucket is
+    /// set, else to the local folder --out.
+    ///
+    /// Only objects whose bytes changed are uploaded (decided by SHA-256, kept
+    /// in each object's metadata and in a manifest written last). Uploads go
+    /// in order: assets, product pages, then listings and feeds; stale objects
+    /// are deleted last, behind the delete and empty-catalog guards; changed
+    /// paths are invalidated on CloudFront. A publish that fails part way
+    /// deletes nothing, and running it again completes it.
+    Publish {
+        #[command(flatten)]
+        source: SourceArgs,
+
+        /// Where the products come from; as for `build`.
+        #[arg(long = "source", value_enum, value_name = "SOURCE")]
+        from: Option<SourceKind>,
+
+        #[command(flatten)]
+        db: DbArgs,
+
+        #[command(flatten)]
+        publish: PublishArgs,
+    },
+    /// Wait for the replica, build, publish, and record the build in
+    /// site_builds: what ops run, and what the api's rebuild worker runs.
+    ///
+    /// With DATABASE_URL, one build runs at a time across the fleet (an
+    /// advisory lock), and a successful publish moves published_version
+    /// forward. Without it, the site is built from the content folder.
+    Rebuild {
+        #[command(flatten)]
+        source: SourceArgs,
+
+        #[command(flatten)]
+        db: DbArgs,
+
+        #[command(flatten)]
+        publish: PublishArgs,
+
+        /// Why this build runs, as recorded in site_builds.
+        #[arg(long, value_name = "WORD", default_value = "cli")]
+        trigger: String,
     },
     /// Apply the database migrations to the primary.
     ///
@@ -192,15 +295,9 @@ pub fn run() -> anyhow::Result<ExitCode> {
         } => {
             let config = build_config(&source, progress)?;
             let started = Instant::now();
-            let from = from.unwrap_or(if source.content.is_none() && db.database_url.is_some() {
-                SourceKind::Postgres
-            } else {
-                SourceKind::Content
-            });
-            let built = match from {
-                SourceKind::Content => pipeline::build_from_content(&config)?,
-                SourceKind::Postgres => pipeline::build_from_postgres(&config, &pg_source(&db)?)?.0,
-            };
+            let database = database(from, &source, &db)?;
+            let runtime = crate::db::runtime()?;
+            let (built, ..) = runtime.block_on(rebuild::build(&config, database.as_ref()))?;
             publish::dir::write_site(&built.site, &out)?;
             println!(
                 "built {} pages ({} files, {}) from {} products in {} ms → {}",
@@ -212,6 +309,68 @@ pub fn run() -> anyhow::Result<ExitCode> {
                 out.display()
             );
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Publish {
+            source,
+            from,
+            db,
+            publish,
+        } => {
+            let config = build_config(&source, progress && !publish.json)?;
+            let database = database(from, &source, &db)?;
+            let runtime = crate::db::runtime()?;
+            let destination = runtime.block_on(destination(&publish, progress))?;
+            let done = runtime.block_on(async {
+                let (built, ..) = rebuild::build(&config, database.as_ref()).await?;
+                publish::publish(&built.site, &destination)
+                    .await
+                    .map_err(anyhow::Error::from)
+            });
+            match done {
+                Ok(summary) => {
+                    report(&summary, publish.json)?;
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => Err(report_stopped(e, publish.json)),
+            }
+        }
+        Command::Rebuild {
+            source,
+            db,
+            publish,
+            trigger,
+        } => {
+            let config = build_config(&source, progress && !publish.json)?;
+            let database = database(None, &source, &db)?;
+            let runtime = crate::db::runtime()?;
+            let destination = runtime.block_on(destination(&publish, progress))?;
+            let job = rebuild::Job {
+                build: &config,
+                database: database.as_ref(),
+                destination: &destination,
+                trigger: &trigger,
+            };
+            match runtime.block_on(rebuild::rebuild(&job)) {
+                Ok(outcome) if publish.json => {
+                    println!("{}", serde_json::to_string_pretty(&outcome)?);
+                    Ok(ExitCode::SUCCESS)
+                }
+                Ok(outcome) => {
+                    let version = outcome
+                        .catalog_version
+                        .map_or(String::new(), |v| format!(" at catalog version {v}"));
+                    let build = outcome
+                        .build_id
+                        .map_or(String::new(), |id| format!(" (build {id})"));
+                    println!(
+                        "rebuilt {} products from the {}{version}{build}",
+                        outcome.products, outcome.read_from
+                    );
+                    report(&outcome.publish, false)?;
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => Err(report_stopped(e.into(), publish.json)),
+            }
         }
         Command::Migrate { primary } => {
             let primary = primary.target()?;
@@ -257,6 +416,138 @@ pub fn run() -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The database to build from, if the products come from PostgreSQL:
+/// `--source`, else PostgreSQL when DATABASE_URL is set and --content is not.
+fn database(
+    from: Option<SourceKind>,
+    source: &SourceArgs,
+    db: &DbArgs,
+) -> anyhow::Result<Option<crate::source::postgres::PgSource>> {
+    let from = from.unwrap_or(if source.content.is_none() && db.database_url.is_some() {
+        SourceKind::Postgres
+    } else {
+        SourceKind::Content
+    });
+    match from {
+        SourceKind::Content => Ok(None),
+        SourceKind::Postgres => pg_source(db).map(Some),
+    }
+}
+
+async fn destination(args: &PublishArgs, progress: bool) -> anyhow::Result<Destination> {
+    let Some(bucket) = args.bucket.as_deref().filter(|b| !b.is_empty()) else {
+        return Ok(Destination::Dir {
+            out: args.out.clone(),
+            dry_run: args.dry_run,
+        });
+    };
+    let settings = s3::AwsSettings {
+        region: args.region.clone().filter(|r| !r.is_empty()),
+        endpoint_url: args.endpoint_url.clone().filter(|u| !u.is_empty()),
+    };
+    Ok(Destination::S3 {
+        clients: s3::clients(&settings).await?,
+        target: s3::Target::new(bucket, &args.prefix, args.distribution_id.as_deref()),
+        options: s3::Options {
+            dry_run: args.dry_run,
+            verify: args.verify,
+            guards: Guards {
+                max_deletes: args.max_deletes,
+                max_invalidation_paths: args.max_invalidation_paths.max(1),
+                force: args.force,
+                ..Guards::default()
+            },
+            concurrency: args.concurrency.clamp(1, 256),
+            progress: progress && !args.json,
+        },
+    })
+}
+
+/// Prints a publish's summary: the plan in full for a dry run, else one line.
+fn report(summary: &Summary, json: bool) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match write_report(&mut out, summary, json).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+fn write_report(
+    out: &mut impl std::io::Write,
+    summary: &Summary,
+    json: bool,
+) -> std::io::Result<()> {
+    if json {
+        serde_json::to_writer_pretty(&mut *out, summary)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    let invalidated = match &summary.invalidation {
+        Invalidation::None => "nothing".to_owned(),
+        Invalidation::Everything => "/* (too many paths to list)".to_owned(),
+        Invalidation::Paths(paths) => format!("{} paths", paths.len()),
+    };
+    if summary.dry_run {
+        writeln!(
+            out,
+            "dry run for {}: would upload {} objects ({}), leave {} unchanged, delete {} and invalidate {}; nothing was changed",
+            summary.target,
+            summary.uploads.len(),
+            human_bytes(summary.upload_bytes),
+            summary.unchanged,
+            summary.deletes.len(),
+            invalidated
+        )?;
+        for key in &summary.uploads {
+            writeln!(out, "  upload      {key}")?;
+        }
+        for key in &summary.deletes {
+            writeln!(out, "  delete      {key}")?;
+        }
+        for path in summary.invalidation.paths() {
+            writeln!(out, "  invalidate  {path}")?;
+        }
+        return Ok(());
+    }
+    let id = summary
+        .invalidation_id
+        .as_deref()
+        .map_or(String::new(), |id| format!(" (invalidation {id})"));
+    writeln!(
+        out,
+        "published to {} in {} ms: uploaded {} objects ({}), {} unchanged, deleted {}, invalidated {}{id}",
+        summary.target,
+        summary.elapsed_ms,
+        summary.uploads.len(),
+        human_bytes(summary.upload_bytes),
+        summary.unchanged,
+        summary.deletes.len(),
+        invalidated
+    )
+}
+
+/// A failed publish: with --json, the summary of what was done goes to stdout
+/// first; the error itself goes to stderr.
+fn report_stopped(e: anyhow::Error, json: bool) -> anyhow::Error {
+    let publish_error = e.downcast_ref::<PublishError>().or_else(|| {
+        match e.downcast_ref::<rebuild::RebuildError>() {
+            Some(rebuild::RebuildError::Publish(p)) => Some(p),
+            _ => None,
+        }
+    });
+    let stopped = match publish_error {
+        Some(PublishError::Stopped { summary, .. }) => Some(summary),
+        _ => None,
+    };
+    if let (true, Some(summary)) = (json, stopped) {
+        if let Ok(text) = serde_json::to_string_pretty(summary) {
+            println!("{text}");
+        }
+    }
+    e
 }
 
 fn pg_source(db: &DbArgs) -> anyhow::Result<crate::source::postgres::PgSource> {

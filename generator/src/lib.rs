@@ -25,6 +25,7 @@ pub mod cli;
 pub mod db;
 pub mod pipeline;
 pub mod publish;
+pub mod rebuild;
 pub mod render;
 pub mod serve;
 pub mod site;

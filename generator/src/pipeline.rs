@@ -19,7 +19,8 @@ pub struct BuildConfig {
     pub content_dir: PathBuf,
     /// The folder holding theme folders; the default theme is embedded if it is absent.
     pub themes_dir: PathBuf,
-    /// The `generated_at` of `products.json`; now if unset.
+    /// The `generated_at` of `products.json`; when the catalog last changed
+    /// if unset.
     pub generated_at: Option<DateTime<Utc>>,
     /// Show a progress bar for the render step.
     pub progress: bool,
@@ -37,8 +38,6 @@ pub enum BuildError {
     Render(#[from] RenderError),
     #[error(transparent)]
     Postgres(#[from] crate::source::postgres::PgSourceError),
-    #[error("cannot start the database client: {0}")]
-    Runtime(std::io::Error),
 }
 
 /// A rendered site and what it took.
@@ -96,16 +95,16 @@ fn render_loaded(
 
 /// Builds the site from PostgreSQL by the rebuild protocol: products from the
 /// replica (or the primary, when the replica is behind or down); `site.toml`,
-/// images and template overrides from the content folder.
-pub fn build_from_postgres(
+/// images and template overrides from the content folder. The render runs on
+/// the calling thread (and rayon's).
+pub async fn build_from_postgres(
     config: &BuildConfig,
     source: &crate::source::postgres::PgSource,
 ) -> Result<(Built, crate::source::postgres::ReadFrom, i64), BuildError> {
     let started = Instant::now();
     let settings =
         content::load_settings(&config.content_dir.join("site.toml")).map_err(ContentErrors)?;
-    let runtime = crate::db::runtime().map_err(BuildError::Runtime)?;
-    let loaded = runtime.block_on(crate::source::postgres::load(source, settings))?;
+    let loaded = crate::source::postgres::load(source, settings).await?;
     let built = render_loaded(config, loaded.catalog, started)?;
     Ok((built, loaded.from, loaded.version))
 }
@@ -126,7 +125,9 @@ pub fn render_catalog(
         ProgressBar::hidden()
     };
     let options = RenderOptions {
-        generated_at: config.generated_at.unwrap_or_else(Utc::now),
+        generated_at: config
+            .generated_at
+            .unwrap_or_else(|| catalog.last_changed()),
         progress,
     };
     render::render(catalog, theme, files, &options)

@@ -154,6 +154,17 @@ pub struct Catalog {
 }
 
 impl Catalog {
+    /// When the catalog last changed: its latest `updated_at` (the epoch for
+    /// an empty catalog). The default `generated_at` of products.json, so an
+    /// unchanged catalog renders to the same bytes.
+    pub fn last_changed(&self) -> DateTime<Utc> {
+        self.products
+            .iter()
+            .map(|p| p.updated_at)
+            .max()
+            .unwrap_or(DateTime::UNIX_EPOCH)
+    }
+
     /// Checks the rules that span products and orders everything for rendering.
     pub fn assemble(
         settings: SiteSettings,

@@ -160,9 +160,10 @@ impl Target {
     }
 }
 
-/// A runtime for the database client, for the command line's one-shot work.
+/// A runtime for the command line's one-shot work: the database, S3 and
+/// CloudFront clients.
 pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
+    tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
 }
@@ -377,6 +378,119 @@ pub async fn read_snapshot(client: &mut Client, target: &Target) -> Result<Snaps
         .await
         .map_err(target.query_error("ending the catalog snapshot"))?;
     Ok(Snapshot { version, rows })
+}
+
+/// The advisory lock that lets one build run at a time across the fleet.
+const BUILD_LOCK: i64 = 0x5348_4f50_4652_4f4e; // "SHOPFRON"
+
+/// A session on the primary holding the build lock; the lock goes with the
+/// session, however the build ends.
+pub struct BuildLock {
+    client: deadpool_postgres::ClientWrapper,
+}
+
+impl std::ops::Deref for BuildLock {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
+impl std::ops::DerefMut for BuildLock {
+    fn deref_mut(&mut self) -> &mut Client {
+        &mut self.client
+    }
+}
+
+/// Takes the build lock, waiting for a build elsewhere to finish. The session
+/// leaves the pool, so the lock is released when the returned value drops.
+pub async fn lock_builds(primary: &Target) -> Result<BuildLock, DbError> {
+    let client = deadpool_postgres::Object::take(primary.connect().await?);
+    let got: bool = client
+        .query_one("SELECT pg_try_advisory_lock($1)", &[&BUILD_LOCK])
+        .await
+        .map_err(primary.query_error("taking the build lock"))?
+        .get(0);
+    if !got {
+        tracing::info!("another build is running; waiting for it to finish");
+        client
+            .execute("SELECT pg_advisory_lock($1)", &[&BUILD_LOCK])
+            .await
+            .map_err(primary.query_error("waiting for the build lock"))?;
+    }
+    Ok(BuildLock { client })
+}
+
+/// How a build ended, for `site_builds`.
+#[derive(Debug, Clone, Default)]
+pub struct BuildRecord {
+    pub catalog_version: Option<i64>,
+    /// Where the catalog was read: `replica`, `primary` or `content`.
+    pub source: Option<String>,
+    pub pages_uploaded: Option<i32>,
+    pub pages_deleted: Option<i32>,
+    pub paths_invalidated: Option<i32>,
+    pub error: Option<String>,
+}
+
+/// Records that a build started; returns its `build_id`.
+pub async fn build_started(
+    client: &Client,
+    primary: &Target,
+    trigger: &str,
+) -> Result<i64, DbError> {
+    Ok(client
+        .query_one(
+            "INSERT INTO site_builds (trigger) VALUES ($1) RETURNING build_id",
+            &[&trigger],
+        )
+        .await
+        .map_err(primary.query_error("recording the build in site_builds"))?
+        .get(0))
+}
+
+/// Records how a build ended. A build that published moves
+/// `published_version` forward (never back), in the same transaction.
+pub async fn build_finished(
+    client: &mut Client,
+    primary: &Target,
+    build_id: i64,
+    record: &BuildRecord,
+) -> Result<(), DbError> {
+    let tx = client
+        .transaction()
+        .await
+        .map_err(primary.query_error("recording the build's end"))?;
+    tx.execute(
+        "UPDATE site_builds SET finished_at = clock_timestamp(),
+                duration_ms = (extract(epoch FROM clock_timestamp() - started_at) * 1000)::bigint,
+                catalog_version = $2, source = $3, pages_uploaded = $4, pages_deleted = $5,
+                paths_invalidated = $6, error = $7
+         WHERE build_id = $1",
+        &[
+            &build_id,
+            &record.catalog_version,
+            &record.source,
+            &record.pages_uploaded,
+            &record.pages_deleted,
+            &record.paths_invalidated,
+            &record.error,
+        ],
+    )
+    .await
+    .map_err(primary.query_error("recording the build's end"))?;
+    if let (None, Some(version)) = (&record.error, record.catalog_version) {
+        tx.execute(
+            "UPDATE catalog_state SET published_version = greatest(published_version, $1),
+                    updated_at = now() WHERE id = 1",
+            &[&version],
+        )
+        .await
+        .map_err(primary.query_error("recording the published version"))?;
+    }
+    tx.commit()
+        .await
+        .map_err(primary.query_error("recording the build's end"))
 }
 
 #[cfg(test)]

@@ -1,4 +1,101 @@
-//! Publish targets: where a rendered [`crate::site::Site`] goes.
+//! Publish targets: where a rendered [`crate::site::Site`] goes. A local
+//! folder ([`dir`]) by default, or S3 + CloudFront ([`s3`]) by the plan of
+//! [`plan`].
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::site::Site;
+use plan::Invalidation;
+pub use s3::PublishError;
 
 pub mod dir;
 pub mod plan;
+pub mod s3;
+
+/// What the live state was compared with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Compared {
+    /// The manifest of the last publish.
+    Manifest,
+    /// The bucket's listing and every object's metadata.
+    Listing,
+    /// Nothing: the bucket holds no site yet.
+    Nothing,
+}
+
+/// What a publish did, or with `dry_run`, would do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// `s3://bucket/prefix`.
+    pub target: String,
+    pub distribution_id: Option<String>,
+    pub dry_run: bool,
+    pub compared_with: Compared,
+    /// Keys uploaded, in the order they went up.
+    pub uploads: Vec<String>,
+    pub upload_bytes: u64,
+    /// Objects already live with the same bytes, type and cache policy.
+    pub unchanged: usize,
+    /// Keys deleted.
+    pub deletes: Vec<String>,
+    pub invalidation: Invalidation,
+    /// CloudFront's id for the invalidation made.
+    pub invalidation_id: Option<String>,
+    pub elapsed_ms: u64,
+}
+
+/// Where a publish goes.
+#[derive(Debug, Clone)]
+pub enum Destination {
+    /// A local folder, replaced whole in one swap.
+    Dir { out: PathBuf, dry_run: bool },
+    /// A bucket and the distribution in front of it.
+    S3 {
+        clients: s3::Clients,
+        target: s3::Target,
+        options: s3::Options,
+    },
+}
+
+impl Destination {
+    pub fn is_dry_run(&self) -> bool {
+        match self {
+            Self::Dir { dry_run, .. } => *dry_run,
+            Self::S3 { options, .. } => options.dry_run,
+        }
+    }
+}
+
+/// Publishes `site` to `destination`.
+pub async fn publish(site: &Site, destination: &Destination) -> Result<Summary, PublishError> {
+    match destination {
+        Destination::Dir { out, dry_run } => {
+            let started = Instant::now();
+            if !dry_run {
+                dir::write_site(site, out)?;
+            }
+            Ok(Summary {
+                target: out.display().to_string(),
+                distribution_id: None,
+                dry_run: *dry_run,
+                compared_with: Compared::Nothing,
+                uploads: site.iter().map(|(k, _)| k.to_owned()).collect(),
+                upload_bytes: site.total_bytes(),
+                unchanged: 0,
+                deletes: Vec::new(),
+                invalidation: Invalidation::None,
+                invalidation_id: None,
+                elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            })
+        }
+        Destination::S3 {
+            clients,
+            target,
+            options,
+        } => s3::publish(clients, target, site, options).await,
+    }
+}

@@ -22,10 +22,15 @@ pub struct Entry {
 }
 
 /// Every object of a published site. Written last by a publish, so a manifest
-/// only ever describes objects that are all there.
+/// only ever describes objects that are all there. A publish that stops part
+/// way writes what did change, and the CDN paths it still owes an
+/// invalidation, so the next one picks up exactly where it stopped.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
     pub objects: BTreeMap<String, Entry>,
+    /// CDN paths changed by a publish that stopped before invalidating them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending_invalidation: Vec<String>,
 }
 
 /// The SHA-256 of a page's bytes, in hex.
@@ -50,7 +55,10 @@ impl Manifest {
                 (key.to_owned(), entry)
             })
             .collect();
-        Self { objects }
+        Self {
+            objects,
+            pending_invalidation: Vec::new(),
+        }
     }
 }
 
@@ -88,6 +96,17 @@ pub enum Invalidation {
     Paths(Vec<String>),
     /// Too many paths: `/*` costs as one.
     Everything,
+}
+
+impl Invalidation {
+    /// The paths to send to the CDN.
+    pub fn paths(&self) -> Vec<String> {
+        match self {
+            Self::None => Vec::new(),
+            Self::Paths(paths) => paths.clone(),
+            Self::Everything => vec!["/*".to_owned()],
+        }
+    }
 }
 
 /// The guards' settings.
@@ -195,17 +214,19 @@ pub fn plan(new: &Manifest, live: Option<&Manifest>, guards: &Guards) -> Result<
 
     // Only objects that were live and changed or went away can be stale in a
     // cache; new keys were never cached, and fingerprinted assets never change.
+    // Paths a stopped publish still owes are added.
     let mut paths: Vec<String> = changed_live
         .into_iter()
         .chain(deletes.iter().map(String::as_str))
         .filter(|k| CachePolicy::for_key(k) != CachePolicy::Immutable)
         .flat_map(urls::urls_for_key)
+        .chain(live.pending_invalidation.iter().cloned())
         .collect();
     paths.sort();
     paths.dedup();
     let invalidation = if paths.is_empty() {
         Invalidation::None
-    } else if paths.len() > guards.max_invalidation_paths {
+    } else if paths.len() > guards.max_invalidation_paths || paths.iter().any(|p| p == "/*") {
         Invalidation::Everything
     } else {
         Invalidation::Paths(paths)
@@ -358,6 +379,21 @@ mod tests {
             ..Guards::default()
         };
         let p = plan(&shop("2"), Some(&shop("1")), &guards).unwrap();
+        assert_eq!(p.invalidation, Invalidation::Everything);
+    }
+
+    #[test]
+    fn paths_a_stopped_publish_owes_are_invalidated_next_time() {
+        let mut live = shop("1");
+        live.pending_invalidation = vec!["/products/cup/".into(), "/".into()];
+        let p = plan(&shop("1"), Some(&live), &Guards::default()).unwrap();
+        assert!(p.uploads.is_empty());
+        assert_eq!(
+            p.invalidation.paths(),
+            ["/", "/products/cup/"].map(String::from)
+        );
+        live.pending_invalidation = vec!["/*".into()];
+        let p = plan(&shop("1"), Some(&live), &Guards::default()).unwrap();
         assert_eq!(p.invalidation, Invalidation::Everything);
     }
 

@@ -75,8 +75,13 @@ fn the_replica_build_equals_the_content_build_and_a_paused_replica_never_serves_
     let config = config_for(&content);
 
     // (a) Same catalog, same bytes, whichever source.
-    let (from_db, read_from, version) =
-        pipeline::build_from_postgres(&config, &pg_source(&pair, 5_000)).unwrap();
+    let (from_db, read_from, version) = generator::db::runtime()
+        .unwrap()
+        .block_on(pipeline::build_from_postgres(
+            &config,
+            &pg_source(&pair, 5_000),
+        ))
+        .unwrap();
     assert!(
         matches!(read_from, ReadFrom::Replica { .. }),
         "{read_from:?}"
@@ -142,8 +147,13 @@ fn the_replica_build_equals_the_content_build_and_a_paused_replica_never_serves_
             .await
             .unwrap();
     });
-    let (caught_up, read_from, version) =
-        pipeline::build_from_postgres(&config, &pg_source(&pair, 10_000)).unwrap();
+    let (caught_up, read_from, version) = generator::db::runtime()
+        .unwrap()
+        .block_on(pipeline::build_from_postgres(
+            &config,
+            &pg_source(&pair, 10_000),
+        ))
+        .unwrap();
     assert!(
         matches!(read_from, ReadFrom::Replica { .. }),
         "{read_from:?}"
