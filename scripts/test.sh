@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: formatting, lints, the Rust unit and integration
 # tests, and the browser tests in headless Chromium. Installs what the tests
-# need (Debian's chromium, the PostgreSQL server, the browser tests' npm
-# packages) when it is missing, and starts a PostgreSQL primary and streaming
-# replica for the tests, stopping them at the end.
+# need (Debian's chromium, the PostgreSQL server, moto in a virtualenv under
+# infra/local/.data, the browser tests' npm packages) when it is missing, and
+# starts a PostgreSQL primary and streaming replica and the local S3 +
+# CloudFront stand-in (moto_server) for the tests, stopping them at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -26,6 +27,8 @@ have_postgres_server() { ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 |
 
 command -v cargo >/dev/null || die "cargo is missing; install Rust from https://rustup.rs"
 command -v node >/dev/null && command -v npm >/dev/null || die "node and npm are missing; install Node.js 20 or later"
+command -v python3 >/dev/null || die "python3 is missing; install Python 3.9 or later (the local S3 stand-in runs on it)"
+need_debian_package curl curl
 need_debian_package chromium chromium
 if ! have_postgres_server; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -49,8 +52,17 @@ step "starting the local PostgreSQL primary and replica"
 # A pair of its own, on its own ports, so a developer's pair is left alone.
 export PG_DATA=${PG_DATA:-$(mktemp -d /tmp/shopfront-test-pg.XXXXXX)}
 export PG_PRIMARY_PORT=${PG_PRIMARY_PORT:-54331} PG_REPLICA_PORT=${PG_REPLICA_PORT:-54332}
-trap 'infra/local/pg.sh stop; rm -rf "$PG_DATA"' EXIT
+export MOTO_DATA=${MOTO_DATA:-$(mktemp -d /tmp/shopfront-test-moto.XXXXXX)} MOTO_PORT=${MOTO_PORT:-54351}
+cleanup() {
+  infra/local/pg.sh stop || true
+  infra/local/moto.sh stop || true
+  rm -rf "$PG_DATA" "$MOTO_DATA"
+}
+trap cleanup EXIT
 eval "$(infra/local/pg.sh start)"
+
+step "starting the local S3 + CloudFront stand-in (moto_server)"
+eval "$(infra/local/moto.sh start)"
 
 step "cargo test"
 cargo test --workspace --locked

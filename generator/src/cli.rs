@@ -542,10 +542,10 @@ fn report_stopped(e: anyhow::Error, json: bool) -> anyhow::Error {
         Some(PublishError::Stopped { summary, .. }) => Some(summary),
         _ => None,
     };
-    if let (true, Some(summary)) = (json, stopped) {
-        if let Ok(text) = serde_json::to_string_pretty(summary) {
-            println!("{text}");
-        }
+    if let (true, Some(summary)) = (json, stopped)
+        && let Ok(text) = serde_json::to_string_pretty(summary)
+    {
+        println!("{text}");
     }
     e
 }

@@ -4,6 +4,8 @@ mod common;
 
 mod cli;
 mod db;
+mod proxy;
+mod publish;
 mod replica;
 mod serve;
 mod site_set;
