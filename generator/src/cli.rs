@@ -117,6 +117,22 @@ struct DbArgs {
     connect_timeout: u64,
 }
 
+/// Where a build's products, settings and theme come from.
+#[derive(Debug, Clone, clap::Args)]
+struct InputArgs {
+    #[command(flatten)]
+    source: SourceArgs,
+
+    /// Where the products come from. Defaults to postgres when DATABASE_URL
+    /// is set and --content is not given, else content. With postgres,
+    /// site.toml, images and templates still come from the content folder.
+    #[arg(long = "source", value_enum, value_name = "SOURCE")]
+    from: Option<SourceKind>,
+
+    #[command(flatten)]
+    db: DbArgs,
+}
+
 /// Where and how to publish.
 #[derive(Debug, Clone, clap::Args)]
 struct PublishArgs {
@@ -185,16 +201,7 @@ enum Command {
     /// catalog's latest `updated_at`, or SOURCE_DATE_EPOCH if set.
     Build {
         #[command(flatten)]
-        source: SourceArgs,
-
-        /// Where the products come from. Defaults to postgres when DATABASE_URL
-        /// is set and --content is not given, else content. With postgres,
-        /// site.toml, images and templates still come from the content folder.
-        #[arg(long = "source", value_enum, value_name = "SOURCE")]
-        from: Option<SourceKind>,
-
-        #[command(flatten)]
-        db: DbArgs,
+        input: InputArgs,
 
         /// Where to write the site. Replaced whole; it must be empty or a previous output.
         #[arg(long, value_name = "DIR", default_value = "public")]
@@ -223,14 +230,7 @@ enum Command {
     /// deletes nothing, and running it again completes it.
     Publish {
         #[command(flatten)]
-        source: SourceArgs,
-
-        /// Where the products come from; as for `build`.
-        #[arg(long = "source", value_enum, value_name = "SOURCE")]
-        from: Option<SourceKind>,
-
-        #[command(flatten)]
-        db: DbArgs,
+        input: InputArgs,
 
         #[command(flatten)]
         publish: PublishArgs,
@@ -287,15 +287,10 @@ pub fn run() -> anyhow::Result<ExitCode> {
         && std::io::stderr().is_terminal()
         && std::env::var_os("CI").is_none();
     match cli.command {
-        Command::Build {
-            source,
-            from,
-            db,
-            out,
-        } => {
-            let config = build_config(&source, progress)?;
+        Command::Build { input, out } => {
+            let config = build_config(&input.source, progress)?;
             let started = Instant::now();
-            let database = database(from, &source, &db)?;
+            let database = database(&input)?;
             let runtime = crate::db::runtime()?;
             let (built, ..) = runtime.block_on(rebuild::build(&config, database.as_ref()))?;
             publish::dir::write_site(&built.site, &out)?;
@@ -310,28 +305,23 @@ pub fn run() -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Publish {
-            source,
-            from,
-            db,
-            publish,
-        } => {
-            let config = build_config(&source, progress && !publish.json)?;
-            let database = database(from, &source, &db)?;
+        Command::Publish { input, publish } => {
+            let config = build_config(&input.source, progress && !publish.json)?;
+            let database = database(&input)?;
             let runtime = crate::db::runtime()?;
             let destination = runtime.block_on(destination(&publish, progress))?;
-            let done = runtime.block_on(async {
-                let (built, ..) = rebuild::build(&config, database.as_ref()).await?;
-                publish::publish(&built.site, &destination)
-                    .await
-                    .map_err(anyhow::Error::from)
-            });
-            match done {
-                Ok(summary) => {
-                    report(&summary, publish.json)?;
+            let job = rebuild::Job {
+                build: &config,
+                database: database.as_ref(),
+                destination: &destination,
+                trigger: "publish",
+            };
+            match runtime.block_on(rebuild::rebuild(&job)) {
+                Ok(outcome) => {
+                    report(&outcome.publish, publish.json)?;
                     Ok(ExitCode::SUCCESS)
                 }
-                Err(e) => Err(report_stopped(e, publish.json)),
+                Err(e) => Err(report_stopped(e.into(), publish.json)),
             }
         }
         Command::Rebuild {
@@ -341,7 +331,11 @@ pub fn run() -> anyhow::Result<ExitCode> {
             trigger,
         } => {
             let config = build_config(&source, progress && !publish.json)?;
-            let database = database(None, &source, &db)?;
+            let database = db
+                .database_url
+                .is_some()
+                .then(|| pg_source(&db))
+                .transpose()?;
             let runtime = crate::db::runtime()?;
             let destination = runtime.block_on(destination(&publish, progress))?;
             let job = rebuild::Job {
@@ -420,19 +414,17 @@ pub fn run() -> anyhow::Result<ExitCode> {
 
 /// The database to build from, if the products come from PostgreSQL:
 /// `--source`, else PostgreSQL when DATABASE_URL is set and --content is not.
-fn database(
-    from: Option<SourceKind>,
-    source: &SourceArgs,
-    db: &DbArgs,
-) -> anyhow::Result<Option<crate::source::postgres::PgSource>> {
-    let from = from.unwrap_or(if source.content.is_none() && db.database_url.is_some() {
-        SourceKind::Postgres
-    } else {
-        SourceKind::Content
-    });
+fn database(input: &InputArgs) -> anyhow::Result<Option<crate::source::postgres::PgSource>> {
+    let from = input.from.unwrap_or(
+        if input.source.content.is_none() && input.db.database_url.is_some() {
+            SourceKind::Postgres
+        } else {
+            SourceKind::Content
+        },
+    );
     match from {
         SourceKind::Content => Ok(None),
-        SourceKind::Postgres => pg_source(db).map(Some),
+        SourceKind::Postgres => pg_source(&input.db).map(Some),
     }
 }
 
@@ -532,14 +524,10 @@ fn write_report(
 /// A failed publish: with --json, the summary of what was done goes to stdout
 /// first; the error itself goes to stderr.
 fn report_stopped(e: anyhow::Error, json: bool) -> anyhow::Error {
-    let publish_error = e.downcast_ref::<PublishError>().or_else(|| {
-        match e.downcast_ref::<rebuild::RebuildError>() {
-            Some(rebuild::RebuildError::Publish(p)) => Some(p),
-            _ => None,
+    let stopped = match e.downcast_ref::<rebuild::RebuildError>() {
+        Some(rebuild::RebuildError::Publish(PublishError::Stopped { summary, .. })) => {
+            Some(summary)
         }
-    });
-    let stopped = match publish_error {
-        Some(PublishError::Stopped { summary, .. }) => Some(summary),
         _ => None,
     };
     if let (true, Some(summary)) = (json, stopped)

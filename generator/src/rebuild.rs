@@ -70,25 +70,38 @@ pub async fn rebuild(job: &Job<'_>) -> Result<Outcome, RebuildError> {
     // A dry run has no side effect, in the database either.
     let primary = job.database.and_then(|d| d.primary.as_ref());
     let Some(primary) = primary.filter(|_| !job.destination.is_dry_run()) else {
-        return build_and_publish(job).await;
+        let (built, catalog_version, read_from) = build(job.build, job.database).await?;
+        let summary = publish::publish(&built.site, job.destination).await?;
+        return Ok(outcome(&built, catalog_version, read_from, summary));
     };
     let mut lock = db::lock_builds(primary).await?;
     let build_id = db::build_started(&lock, primary, job.trigger).await?;
-    let result = build_and_publish(job).await;
-    let record = match &result {
-        Ok(done) => BuildRecord {
-            catalog_version: done.catalog_version,
-            source: Some(done.read_from.to_owned()),
-            pages_uploaded: Some(count(done.publish.uploads.len())),
-            pages_deleted: Some(count(done.publish.deletes.len())),
-            paths_invalidated: Some(count(done.publish.invalidation.paths().len())),
-            error: None,
-        },
-        Err(e) => BuildRecord {
-            error: Some(e.to_string()),
-            ..BuildRecord::default()
-        },
-    };
+    let mut record = BuildRecord::default();
+    let result = async {
+        let (built, catalog_version, read_from) = build(job.build, job.database).await?;
+        record.catalog_version = catalog_version;
+        record.source = Some(read_from.to_owned());
+        let published = publish::publish(&built.site, job.destination).await;
+        let summary = match &published {
+            Ok(summary) => Some(summary),
+            Err(PublishError::Stopped { summary, .. }) => Some(&**summary),
+            Err(_) => None,
+        };
+        if let Some(summary) = summary {
+            record.pages_uploaded = Some(count(summary.uploads.len()));
+            record.pages_deleted = Some(count(summary.deletes.len()));
+            record.paths_invalidated = Some(if summary.invalidation_id.is_some() {
+                count(summary.invalidation.paths().len())
+            } else {
+                0
+            });
+        }
+        Ok::<_, RebuildError>(outcome(&built, catalog_version, read_from, published?))
+    }
+    .await;
+    if let Err(e) = &result {
+        record.error = Some(e.to_string());
+    }
     let recorded = db::build_finished(&mut lock, primary, build_id, &record).await;
     match (result, recorded) {
         (Ok(mut done), Ok(())) => {
@@ -105,17 +118,20 @@ pub async fn rebuild(job: &Job<'_>) -> Result<Outcome, RebuildError> {
     }
 }
 
-async fn build_and_publish(job: &Job<'_>) -> Result<Outcome, RebuildError> {
-    let (built, catalog_version, read_from) = build(job.build, job.database).await?;
-    let summary = publish::publish(&built.site, job.destination).await?;
-    Ok(Outcome {
+fn outcome(
+    built: &Built,
+    catalog_version: Option<i64>,
+    read_from: &'static str,
+    publish: Summary,
+) -> Outcome {
+    Outcome {
         build_id: None,
         catalog_version,
         read_from,
         products: built.catalog.products.len(),
         objects: built.site.len(),
-        publish: summary,
-    })
+        publish,
+    }
 }
 
 fn count(n: usize) -> i32 {

@@ -35,7 +35,13 @@ install() {
   cp "$requirements" "$stamp"
 }
 
-pid() { [ -f "$data/pid" ] && kill -0 "$(cat "$data/pid")" 2>/dev/null && cat "$data/pid"; }
+# The server's pid, if it is running (and the pid is still moto_server's).
+pid() {
+  local p
+  [ -f "$data/pid" ] || return 1
+  p=$(cat "$data/pid")
+  kill -0 "$p" 2>/dev/null && tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q moto_server && echo "$p"
+}
 
 ready() { curl -fs -o /dev/null "$endpoint/moto-api/" 2>/dev/null; }
 

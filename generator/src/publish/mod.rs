@@ -42,6 +42,9 @@ pub struct Summary {
     pub unchanged: usize,
     /// Keys deleted.
     pub deletes: Vec<String>,
+    /// Old fingerprinted assets the site no longer uses, kept until the next
+    /// publish for pages cached before this one.
+    pub retired: Vec<String>,
     pub invalidation: Invalidation,
     /// CloudFront's id for the invalidation made.
     pub invalidation_id: Option<String>,
@@ -87,6 +90,7 @@ pub async fn publish(site: &Site, destination: &Destination) -> Result<Summary, 
                 upload_bytes: site.total_bytes(),
                 unchanged: 0,
                 deletes: Vec::new(),
+                retired: Vec::new(),
                 invalidation: Invalidation::None,
                 invalidation_id: None,
                 elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),

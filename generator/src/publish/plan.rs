@@ -5,7 +5,7 @@
 //! "What changed" is decided by content hash only: never by mtime or size,
 //! and never by trusting an ETag.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -31,6 +31,11 @@ pub struct Manifest {
     /// CDN paths changed by a publish that stopped before invalidating them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pending_invalidation: Vec<String>,
+    /// Keys of `objects` the site no longer uses but keeps for one more
+    /// publish: old fingerprinted assets, which pages cached before this
+    /// publish may still link to.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub retired: BTreeSet<String>,
 }
 
 /// The SHA-256 of a page's bytes, in hex.
@@ -57,32 +62,52 @@ impl Manifest {
             .collect();
         Self {
             objects,
-            pending_invalidation: Vec::new(),
+            ..Self::default()
         }
     }
 }
 
 /// Upload waves, in the order they must go up: nothing is linked before it
-/// exists.
+/// exists. Keys new to the bucket go before changed ones: nothing live links
+/// to them yet, and the changed pages may.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     /// Fingerprinted assets and images, which pages link to.
     Assets,
-    /// Product pages, which listings link to.
+    /// New product pages, which listings link to.
+    NewProducts,
+    /// New listings and feeds.
+    NewListings,
+    /// Changed product pages.
     Products,
-    /// Listings, search, 404, and the feeds (products.json, sitemaps, robots.txt).
+    /// Changed listings, search, 404, and the feeds (products.json, sitemaps,
+    /// robots.txt).
     Listings,
 }
 
 impl Stage {
-    pub fn of(key: &str) -> Self {
-        if key.starts_with("assets/") || key.starts_with("images/") {
-            Self::Assets
-        } else if key.starts_with("products/") {
-            Self::Products
-        } else {
-            Self::Listings
+    /// Every stage, in upload order.
+    pub const ALL: [Stage; 5] = [
+        Self::Assets,
+        Self::NewProducts,
+        Self::NewListings,
+        Self::Products,
+        Self::Listings,
+    ];
+
+    /// The stage of `key`, which is new to the bucket or changed.
+    pub fn of(key: &str, new: bool) -> Self {
+        match (
+            key.starts_with("assets/") || key.starts_with("images/"),
+            key.starts_with("products/"),
+            new,
+        ) {
+            (true, ..) => Self::Assets,
+            (false, true, true) => Self::NewProducts,
+            (false, false, true) => Self::NewListings,
+            (false, true, false) => Self::Products,
+            (false, false, false) => Self::Listings,
         }
     }
 }
@@ -157,6 +182,9 @@ pub struct Plan {
     pub unchanged: usize,
     /// Keys to delete, after every upload.
     pub deletes: Vec<String>,
+    /// Old fingerprinted assets kept for one more publish (see
+    /// [`Manifest::retired`]).
+    pub retired: Vec<String>,
     pub invalidation: Invalidation,
 }
 
@@ -175,19 +203,20 @@ pub fn plan(new: &Manifest, live: Option<&Manifest>, guards: &Guards) -> Result<
         match live.objects.get(key) {
             Some(old) if old == entry => unchanged += 1,
             Some(_) => {
-                uploads.push((Stage::of(key), key.clone()));
+                uploads.push((Stage::of(key, false), key.clone()));
                 changed_live.push(key.as_str());
             }
-            None => uploads.push((Stage::of(key), key.clone())),
+            None => uploads.push((Stage::of(key, true), key.clone())),
         }
     }
     uploads.sort();
-    let deletes: Vec<String> = live
+    // Old assets stay one publish longer, for pages cached before this one.
+    let (retired, deletes): (Vec<String>, Vec<String>) = live
         .objects
         .keys()
         .filter(|k| !new.objects.contains_key(*k))
         .cloned()
-        .collect();
+        .partition(|k| k.starts_with("assets/") && !live.retired.contains(k));
 
     if !guards.force {
         let live_products = live.objects.keys().filter(|k| is_product_page(k)).count();
@@ -220,6 +249,7 @@ pub fn plan(new: &Manifest, live: Option<&Manifest>, guards: &Guards) -> Result<
         .chain(deletes.iter().map(String::as_str))
         .filter(|k| CachePolicy::for_key(k) != CachePolicy::Immutable)
         .flat_map(urls::urls_for_key)
+        .map(|url| cdn_path(&url))
         .chain(live.pending_invalidation.iter().cloned())
         .collect();
     paths.sort();
@@ -235,8 +265,39 @@ pub fn plan(new: &Manifest, live: Option<&Manifest>, guards: &Guards) -> Result<
         uploads,
         unchanged,
         deletes,
+        retired,
         invalidation,
     })
+}
+
+/// A URL path as CloudFront takes it in an invalidation: percent-encoded but
+/// for the unreserved characters and `/`, so `*` is never a wildcard by
+/// accident.
+fn cdn_path(url: &str) -> String {
+    let mut out = String::with_capacity(url.len());
+    for &b in url.as_bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+impl Manifest {
+    /// What the bucket holds once `plan` is carried out in full: the new site
+    /// and the retired assets.
+    pub fn after(new: &Manifest, live: Option<&Manifest>, plan: &Plan) -> Manifest {
+        let mut done = new.clone();
+        if let Some(live) = live {
+            for key in &plan.retired {
+                done.objects.insert(key.clone(), live.objects[key].clone());
+                done.retired.insert(key.clone());
+            }
+        }
+        done
+    }
 }
 
 #[cfg(test)]
@@ -342,7 +403,9 @@ mod tests {
             force: true,
             ..Guards::default()
         };
-        assert_eq!(plan(&empty, Some(&live), &forced).unwrap().deletes.len(), 5);
+        let p = plan(&empty, Some(&live), &forced).unwrap();
+        assert_eq!(p.deletes.len(), 4);
+        assert_eq!(p.retired, ["assets/site.0123456789.css"]);
 
         let mut fewer = shop("1");
         fewer.objects.remove("products/cup/index.html");
@@ -366,7 +429,7 @@ mod tests {
         let err = plan(&new, Some(&live), &Guards::default()).unwrap_err();
         assert!(
             err.to_string().starts_with(
-                "this publish would delete 5 of the 7 live objects, more than 50 % of them"
+                "this publish would delete 4 of the 7 live objects, more than 50 % of them"
             ),
             "{err}"
         );
@@ -398,12 +461,56 @@ mod tests {
     }
 
     #[test]
-    fn assets_are_never_invalidated() {
+    fn old_assets_are_kept_one_publish_and_never_invalidated() {
         let mut new = shop("1");
         new.objects.remove("assets/site.0123456789.css");
-        let p = plan(&new, Some(&shop("1")), &Guards::default()).unwrap();
-        assert_eq!(p.deletes, ["assets/site.0123456789.css"]);
+        let live = shop("1");
+        let p = plan(&new, Some(&live), &Guards::default()).unwrap();
+        assert_eq!(p.retired, ["assets/site.0123456789.css"]);
+        assert!(p.deletes.is_empty());
         assert_eq!(p.invalidation, Invalidation::None);
+
+        let after = Manifest::after(&new, Some(&live), &p);
+        assert!(after.objects.contains_key("assets/site.0123456789.css"));
+        let p = plan(&new, Some(&after), &Guards::default()).unwrap();
+        assert_eq!(p.deletes, ["assets/site.0123456789.css"]);
+        assert!(p.retired.is_empty());
+        assert_eq!(Manifest::after(&new, Some(&after), &p), new);
+    }
+
+    #[test]
+    fn new_keys_go_up_before_changed_pages_link_to_them() {
+        let mut new = shop("2");
+        new.objects.insert(
+            "products/pot/index.html".into(),
+            new.objects["products/cup/index.html"].clone(),
+        );
+        new.objects.insert(
+            "page/2/index.html".into(),
+            new.objects["products/cup/index.html"].clone(),
+        );
+        let p = plan(&new, Some(&shop("1")), &Guards::default()).unwrap();
+        assert_eq!(
+            p.uploads,
+            [
+                (Stage::NewProducts, "products/pot/index.html".into()),
+                (Stage::NewListings, "page/2/index.html".into()),
+                (Stage::Products, "products/mug/index.html".into()),
+                (Stage::Listings, "index.html".into()),
+                (Stage::Listings, "products.json".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn invalidation_paths_are_percent_encoded() {
+        let mut live = shop("1");
+        live.objects.insert(
+            "images/mug *big*.svg".into(),
+            live.objects["images/mug.svg"].clone(),
+        );
+        let p = plan(&shop("1"), Some(&live), &Guards::default()).unwrap();
+        assert_eq!(p.invalidation.paths(), ["/images/mug%20%2Abig%2A.svg"]);
     }
 
     #[test]

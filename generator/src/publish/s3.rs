@@ -227,6 +227,7 @@ pub async fn publish(
         upload_bytes: 0,
         unchanged: plan.unchanged,
         deletes: Vec::new(),
+        retired: plan.retired.clone(),
         invalidation,
         invalidation_id: None,
         elapsed_ms: 0,
@@ -238,19 +239,30 @@ pub async fn publish(
         summary.elapsed_ms = elapsed_ms(started);
         return Ok(summary);
     }
-    let nothing_to_do = plan.uploads.is_empty()
-        && plan.deletes.is_empty()
-        && summary.invalidation == Invalidation::None
-        && compared_with != Compared::Listing;
-    if nothing_to_do {
+    // What the bucket will hold, and the CDN paths still owed (kept for a
+    // later publish when there is no distribution to invalidate now).
+    let mut done = Manifest::after(&new.manifest, live.as_ref(), &plan);
+    if target.distribution_id.is_none() {
+        done.pending_invalidation = plan.invalidation.paths();
+    }
+    if compared_with == Compared::Manifest && live.as_ref() == Some(&done) {
         summary.elapsed_ms = elapsed_ms(started);
         return Ok(summary);
     }
 
-    // What the bucket holds, kept true as the publish goes, for the manifest
-    // written if it stops.
-    let mut holds = live.unwrap_or_default();
-    holds.pending_invalidation = summary.invalidation.paths();
+    // What the bucket holds, kept true as the publish goes. Before the first
+    // upload, the manifest marks every key about to change as unknown (an
+    // empty hash) and lists the paths owed, so even a publish killed part way
+    // leaves a manifest the next one can trust.
+    let mut holds = live.clone().unwrap_or_default();
+    holds.pending_invalidation = plan.invalidation.paths();
+    for (_, key) in &plan.uploads {
+        let entry = Entry {
+            sha256: String::new(),
+            ..new.manifest.objects[key].clone()
+        };
+        holds.objects.insert(key.clone(), entry);
+    }
     let stopped = |summary: &mut Summary, message: String| {
         summary.elapsed_ms = elapsed_ms(started);
         PublishError::Stopped {
@@ -258,19 +270,28 @@ pub async fn publish(
             summary: Box::new(summary.clone()),
         }
     };
+    if !plan.uploads.is_empty()
+        && let Err(cause) = put_manifest(clients, target, &holds).await
+    {
+        let message = format!(
+            "writing the manifest {} failed: {cause}. Nothing was changed; run the publish again once S3 answers.",
+            target.url(&target.manifest_key())
+        );
+        return Err(stopped(&mut summary, message));
+    }
 
     // Uploads, stage by stage.
     let bar = upload_bar(options.progress, plan.uploads.len());
-    for stage in [Stage::Assets, Stage::Products, Stage::Listings] {
+    for stage in Stage::ALL {
         let keys: Vec<&str> = plan
             .uploads
             .iter()
             .filter(|(s, _)| *s == stage)
             .map(|(_, k)| k.as_str())
             .collect();
-        let (done, failed) =
+        let (uploaded, failed) =
             upload_all(clients, target, &new, &keys, options.concurrency, &bar).await;
-        for key in done {
+        for key in uploaded {
             holds
                 .objects
                 .insert(key.clone(), new.manifest.objects[&key].clone());
@@ -281,7 +302,7 @@ pub async fn publish(
             bar.abandon();
             let kept = keep_manifest(clients, target, &holds).await;
             let message = format!(
-                "uploading {} failed after {MAX_ATTEMPTS} attempts: {cause}. The publish stopped before any delete: {} of the {} changed objects went up, in order ({stage:?} stage), so the live site links only to objects that exist. {kept}Run the publish again once S3 answers; it uploads the rest.",
+                "uploading {} failed: {cause}. The publish stopped before any delete: {} of the {} changed objects went up, in order (up to the {stage:?} stage), so the live site links only to objects that exist. {kept}Run the publish again once S3 answers; it uploads the rest.",
                 target.url(&target.key(&key)),
                 summary.uploads.len(),
                 plan.uploads.len(),
@@ -328,9 +349,9 @@ pub async fn publish(
     }
 
     // The manifest, last.
-    if let Err(cause) = put_manifest(clients, target, &new.manifest).await {
+    if let Err(cause) = put_manifest(clients, target, &done).await {
         let message = format!(
-            "writing the manifest {} failed: {cause}. The site itself is published and invalidated; run the publish again (with --verify if the manifest stays unreadable).",
+            "writing the manifest {} failed: {cause}. The site itself is published; run the publish again to record it (it uploads again what this one did).",
             target.url(&target.manifest_key())
         );
         return Err(stopped(&mut summary, message));
@@ -401,6 +422,11 @@ async fn live_manifest(
             );
         }
         listed.pending_invalidation = stored.pending_invalidation;
+        listed.retired = stored
+            .retired
+            .into_iter()
+            .filter(|k| listed.objects.contains_key(k))
+            .collect();
     } else if listed.objects.is_empty() {
         return Ok((None, Compared::Nothing));
     }
@@ -512,7 +538,7 @@ async fn list_live(clients: &Clients, target: &Target) -> Result<Manifest, Publi
     }
     Ok(Manifest {
         objects,
-        pending_invalidation: Vec::new(),
+        ..Manifest::default()
     })
 }
 
@@ -560,7 +586,7 @@ async fn upload_all(
                 failed.get_or_insert((key, cause));
             }
             Err(e) => {
-                failed.get_or_insert(("(an upload task)".to_owned(), e.to_string()));
+                failed.get_or_insert((String::new(), format!("an upload task ended: {e}")));
             }
         }
     }

@@ -149,6 +149,20 @@ fn handle(mut client: TcpStream, upstream: &str, state: &Mutex<State>) -> std::i
     };
     match fault {
         Some(Fault::SlowDown) => {
+            // Read the body first, as S3 does, so the client sees the answer
+            // rather than a reset.
+            let expects_continue = line.to_ascii_lowercase().contains("expect: 100-continue");
+            if !expects_continue {
+                let length = line
+                    .lines()
+                    .find_map(|l| {
+                        let (name, value) = l.split_once(':')?;
+                        name.eq_ignore_ascii_case("content-length")
+                            .then(|| value.trim().parse::<u64>().ok())?
+                    })
+                    .unwrap_or(0);
+                std::io::copy(&mut (&mut client).take(length), &mut std::io::sink())?;
+            }
             let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>";
             write!(
                 client,

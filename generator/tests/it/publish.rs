@@ -379,10 +379,16 @@ fn gone(before: &Site, after: &Site) -> Vec<String> {
 /// The bucket holds exactly the site, each object with its type, cache policy
 /// and hash (in its bytes and its metadata), plus the manifest.
 fn assert_bucket_holds(stack: &Stack, site: &Site) {
+    assert_bucket_holds_and(stack, site, &[]);
+}
+
+/// As [`assert_bucket_holds`], and old assets kept for one more publish.
+fn assert_bucket_holds_and(stack: &Stack, site: &Site, retired: &[String]) {
     let held = stack.objects();
     let keys: BTreeSet<_> = held.keys().cloned().collect();
     let mut expected: BTreeSet<_> = site.iter().map(|(k, _)| k.to_owned()).collect();
     expected.insert(".shopfront/manifest.json".into());
+    expected.extend(retired.iter().cloned());
     assert_eq!(keys, expected);
     for (key, page) in site.iter() {
         let h = &held[key];
@@ -688,10 +694,17 @@ fn a_persistent_fault_stops_before_any_delete_and_a_rerun_completes() {
         stack.puts()
     );
 
-    // The outage ends; running it again completes the publish.
+    // The outage ends; running it again completes the publish. The old
+    // stylesheet stays one more publish, for pages cached before this one.
     stack.proxy.set_rules(Vec::new());
-    stack.publish_ok(&[]);
-    assert_bucket_holds(&stack, &after);
+    let rerun = stack.publish_ok(&[]);
+    let old_css: Vec<String> = before
+        .iter()
+        .map(|(k, _)| k.to_owned())
+        .filter(|k| k.starts_with("assets/site.") && after.get(k).is_none())
+        .collect();
+    assert_eq!(strings(&rerun["retired"]), old_css);
+    assert_bucket_holds_and(&stack, &after, &old_css);
     assert_no_dangling_links(&stack);
     // The paths the stopped publish owed are invalidated now.
     let invalidated = stack.invalidations().pop().unwrap();
@@ -702,6 +715,37 @@ fn a_persistent_fault_stops_before_any_delete_and_a_rerun_completes() {
     ] {
         assert!(invalidated.contains(path), "{path}");
     }
+    // The next publish deletes it.
+    let next = stack.publish_ok(&[]);
+    assert_eq!(strings(&next["deletes"]), old_css);
+    assert_bucket_holds(&stack, &after);
+}
+
+#[test]
+fn a_stopped_publish_never_leaves_a_mixed_site_even_if_the_change_is_undone() {
+    let stack = Stack::new("undo");
+    let original = stack.site();
+    stack.publish_ok(&[]);
+    let file = "content/products/alpaca-blend-scarf.md";
+    stack.edit(file, "price = \"69.00\"", "price = \"99.00\"");
+    stack
+        .proxy
+        .set_rules(vec![Rule::always("PUT", "/products.json", Fault::SlowDown)]);
+    let out = stack.publish(&[]);
+    assert!(!out.status.success());
+    let partial: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        strings(&partial["uploads"]).contains(&"products/alpaca-blend-scarf/index.html".into()),
+        "the product page went up before products.json failed"
+    );
+
+    // The edit is undone before the next publish: the pages that went up
+    // with the new price must go back, although the content now matches the
+    // manifest of the last complete publish.
+    stack.edit(file, "price = \"99.00\"", "price = \"69.00\"");
+    stack.proxy.set_rules(Vec::new());
+    stack.publish_ok(&[]);
+    assert_bucket_holds(&stack, &original);
 }
 
 #[test]

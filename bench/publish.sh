@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Publish benchmark: `generator publish` against `aws s3 sync` (awscli from
+# PyPI), on the same tree and the same local S3 + CloudFront stand-in
+# (moto_server), in one run.
+#
+#   bench/publish.sh
+#   BENCH_SKIP_10K=1 bench/publish.sh     # only (a)
+#
+# (a) A one-product price edit after a full regeneration of the 100-product
+#     shop. Both tools first publish the same site to a bucket of their own;
+#     then one price changes and the whole tree is regenerated, so every file
+#     has a new mtime. Counted: each tool's requests as moto logged them, and
+#     its wall time (the generator's includes rendering the site; sync's does
+#     not include the build). Target: under 10 PUTs, and under 10 % of sync's
+#     time.
+# (b) The first publish of a 10,000-product catalog to an empty bucket:
+#     objects per second, from the publish's own summary (upload time only),
+#     and the wall time of the whole command.
+#
+# Settings (environment): BENCH_SKIP_10K=1, BENCH_SKIP_CARGO=1 (use the
+# existing release binary), CARGO_TARGET_DIR (honoured), BENCH_CONCURRENCY
+# (the publisher's --concurrency, default 16).
+# Exit status 1 if a target of (a) fails.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+OUT="$ROOT/bench/out/publish"
+VENV="$ROOT/infra/local/.data/venv-awscli"
+REQS="$ROOT/bench/requirements-awscli.txt"
+CONCURRENCY="${BENCH_CONCURRENCY:-16}"
+die() { echo "bench: error: $*" >&2; exit 2; }
+
+command -v python3 >/dev/null || die "python3 is missing"
+command -v bc >/dev/null || die "bc is missing (Debian: apt-get install bc)"
+if ! [[ -x "$VENV/bin/aws" ]] || ! cmp -s "$REQS" "$VENV/.requirements"; then
+    echo "bench: installing awscli into $VENV" >&2
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$REQS" >&2
+    cp "$REQS" "$VENV/.requirements"
+fi
+AWS="$VENV/bin/aws"
+
+if [[ "${BENCH_SKIP_CARGO:-}" != 1 ]]; then
+    (cd "$ROOT" && cargo build --release --locked -p generator >&2)
+fi
+GEN="${CARGO_TARGET_DIR:-$ROOT/target}/release/generator"
+[[ -x "$GEN" ]] || die "$GEN is missing; run without BENCH_SKIP_CARGO"
+
+rm -rf "$OUT"
+mkdir -p "$OUT"
+PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+export MOTO_DATA="$OUT/moto" MOTO_PORT="$PORT"
+trap '"$ROOT/infra/local/moto.sh" stop' EXIT
+eval "$("$ROOT/infra/local/moto.sh" start)"
+LOG="$MOTO_DATA/server.log"
+unset S3_PREFIX DATABASE_URL
+export S3_BUCKET=""  # every command names its bucket
+
+now() { date +%s.%N; }
+# Requests moto logged since byte offset $1 for bucket $2, by method; the
+# invalidations (POST .../invalidation) are counted separately.
+log_offset() { stat -c %s "$LOG"; }
+count() { # offset bucket method
+    sleep 0.3
+    tail -c +"$(( $1 + 1 ))" "$LOG" | grep -Ec "$3 /$2[/? ]" || true
+}
+invalidations() { sleep 0.3; tail -c +"$(( $1 + 1 ))" "$LOG" | grep -c 'POST /[0-9-]*/distribution/[^/]*/invalidation' || true; }
+all_requests() { sleep 0.3; tail -c +"$(( $1 + 1 ))" "$LOG" | grep -Ec '"[^"]*(GET|PUT|HEAD|POST|DELETE) /' || true; }
+
+publish() { # content bucket [args...]
+    local content=$1 bucket=$2; shift 2
+    "$GEN" publish --content "$content" --themes "$ROOT/themes" --bucket "$bucket" \
+        --concurrency "$CONCURRENCY" --json "$@"
+}
+
+# --- (a) one edit after a full regeneration --------------------------------
+SHOP="$OUT/shop"
+mkdir -p "$SHOP"
+cp -r "$ROOT/content" "$SHOP/content"
+TREE="$OUT/tree"
+"$GEN" build --content "$SHOP/content" --themes "$ROOT/themes" --out "$TREE" >/dev/null
+"$AWS" s3 mb s3://bench-sync >/dev/null
+"$AWS" s3 mb s3://bench-pub >/dev/null
+"$AWS" s3 sync --quiet "$TREE" s3://bench-sync/
+publish "$SHOP/content" bench-pub >/dev/null
+
+sleep 1.1   # S3 keeps whole seconds; the regenerated files must be newer
+file="$SHOP/content/products/alpaca-blend-scarf.md"
+grep -q '^price = "69.00"' "$file" || die "$file does not have the expected price"
+sed -i 's/^price = "69.00"/price = "64.50"/' "$file"
+"$GEN" build --content "$SHOP/content" --themes "$ROOT/themes" --out "$TREE" >/dev/null
+
+o=$(log_offset); t0=$(now)
+"$AWS" s3 sync --quiet "$TREE" s3://bench-sync/
+t1=$(now)
+sync_s=$(echo "$t1 - $t0" | bc -l)
+sync_puts=$(count "$o" bench-sync PUT)
+sync_reqs=$(all_requests "$o")
+
+o=$(log_offset); t0=$(now)
+summary=$(publish "$SHOP/content" bench-pub)
+t1=$(now)
+pub_s=$(echo "$t1 - $t0" | bc -l)
+pub_puts=$(count "$o" bench-pub PUT)
+pub_reqs=$(all_requests "$o")
+pub_inval=$(invalidations "$o")
+pub_uploads=$(python3 -c 'import json,sys; s=json.load(sys.stdin); print(len(s["uploads"]))' <<<"$summary")
+pub_paths=$(python3 -c 'import json,sys; s=json.load(sys.stdin); i=s["invalidation"]; print(len(i["paths"]) if isinstance(i, dict) else i)' <<<"$summary")
+objects=$(find "$TREE" -type f ! -name .shopfront-output | wc -l)
+
+ratio=$(echo "100 * $pub_s / $sync_s" | bc -l)
+verdict=PASS
+(( pub_puts < 10 )) || verdict=FAIL
+(( $(echo "$ratio < 10" | bc -l) )) || verdict=FAIL
+
+echo
+echo "(a) one price edit after a full regeneration of the 100-product shop ($objects objects)"
+printf '  %-20s %6s %10s %9s\n' tool PUTs requests "wall (s)"
+printf '  %-20s %6d %10d %9.3f\n' "aws s3 sync" "$sync_puts" "$sync_reqs" "$sync_s"
+printf '  %-20s %6d %10d %9.3f\n' "generator publish" "$pub_puts" "$pub_reqs" "$pub_s"
+echo "  generator publish: $pub_uploads objects uploaded + the manifest, $pub_inval invalidation of $pub_paths paths"
+printf '  time ratio: %.1f %% of sync (target < 10 %%), PUTs: %d (target < 10): %s\n' "$ratio" "$pub_puts" "$verdict"
+
+# --- (b) first publish of 10,000 products -----------------------------------
+if [[ "${BENCH_SKIP_10K:-}" != 1 ]]; then
+    CAT="$ROOT/bench/out/catalog-10k"
+    want="$(python3 "$ROOT/bench/make_catalog.py" 10000 "$CAT" --print-stamp)"
+    if [[ "$(cat "$CAT/.catalog-stamp" 2>/dev/null)" != "$want" ]]; then
+        python3 "$ROOT/bench/make_catalog.py" 10000 "$CAT" >&2
+    fi
+    "$AWS" s3 mb s3://bench-10k >/dev/null
+    o=$(log_offset); t0=$(now)
+    summary=$(publish "$CAT" bench-10k)
+    t1=$(now)
+    wall=$(echo "$t1 - $t0" | bc -l)
+    puts=$(count "$o" bench-10k PUT)
+    read -r n ms bytes < <(python3 -c 'import json,sys; s=json.load(sys.stdin); print(len(s["uploads"]), s["elapsed_ms"], s["upload_bytes"])' <<<"$summary")
+    echo
+    echo "(b) first publish of 10,000 products to an empty bucket (--concurrency $CONCURRENCY)"
+    printf '  %d objects (%.1f MiB), %d PUTs; publish %.2f s = %.0f objects/s; whole command (render + publish) %.2f s\n' \
+        "$n" "$(echo "$bytes / 1048576" | bc -l)" "$puts" "$(echo "$ms / 1000" | bc -l)" \
+        "$(echo "$n * 1000 / $ms" | bc -l)" "$wall"
+fi
+
+[[ $verdict == PASS ]]
