@@ -59,10 +59,12 @@ cleanup() {
   rm -rf "$PG_DATA" "$MOTO_DATA"
 }
 trap cleanup EXIT
-eval "$(infra/local/pg.sh start)"
+pg_env=$(infra/local/pg.sh start) || die "the local PostgreSQL pair did not start"
+eval "$pg_env"
 
 step "starting the local S3 + CloudFront stand-in (moto_server)"
-eval "$(infra/local/moto.sh start)"
+moto_env=$(infra/local/moto.sh start) || die "the local S3 + CloudFront stand-in did not start"
+eval "$moto_env"
 
 step "cargo test"
 cargo test --workspace --locked

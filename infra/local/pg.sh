@@ -52,8 +52,14 @@ running() { as_owner "$bin/pg_ctl" -D "$1" status >/dev/null 2>&1; }
 
 start_cluster() { # dir
   running "$1" && return 0
-  as_owner "$bin/pg_ctl" -D "$1" -l "$1/server.log" -w -t 30 start >/dev/null \
-    || die "could not start the server in $1; see $1/server.log"
+  local attempt
+  for attempt in 1 2; do
+    as_owner "$bin/pg_ctl" -D "$1" -l "$1/server.log" -w -t 30 start >/dev/null 2>&1 && return 0
+    running "$1" && return 0
+    sleep 1
+  done
+  tail -n 20 "$1/server.log" >&2 || true
+  die "could not start the server in $1 (its log is above, and in $1/server.log)"
 }
 
 init_primary() {
