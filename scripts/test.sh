@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: formatting, lints, the Rust unit and integration
-# tests, and the browser tests in headless Chromium. Installs what the tests
+# Runs the whole test suite: formatting, lints, the checks of the AWS stack in
+# infra/, the Rust unit and integration tests, and the browser tests in
+# headless Chromium. Installs what the tests
 # need (Debian's chromium, the PostgreSQL server, moto in a virtualenv under
 # infra/local/.data, the browser tests' npm packages) when it is missing, and
 # starts a PostgreSQL primary and streaming replica and the local S3 +
@@ -47,6 +48,9 @@ cargo fmt --all -- --check
 
 step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "the AWS stack: cfn-lint, checkov, the core stack in moto (infra/check.sh)"
+infra/check.sh
 
 step "starting the local PostgreSQL primary and replica"
 # A pair of its own, on its own ports, so a developer's pair is left alone.
