@@ -8,6 +8,9 @@ use std::str::FromStr;
 use tokio_postgres::config::Host;
 use tokio_postgres::{Client, Config, NoTls};
 
+pub mod admin;
+pub mod products;
+
 mod embedded {
     refinery::embed_migrations!("migrations");
 }
@@ -491,6 +494,119 @@ pub async fn build_finished(
     tx.commit()
         .await
         .map_err(primary.query_error("recording the build's end"))
+}
+
+/// A row of `site_builds`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BuildRow {
+    pub build_id: i64,
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub trigger: String,
+    pub catalog_version: Option<i64>,
+    pub source: Option<String>,
+    pub pages_uploaded: Option<i32>,
+    pub pages_deleted: Option<i32>,
+    pub paths_invalidated: Option<i32>,
+    pub duration_ms: Option<i64>,
+    pub error: Option<String>,
+}
+
+const BUILD_COLUMNS: &str = "build_id, started_at, finished_at, trigger, catalog_version, source, pages_uploaded, pages_deleted, paths_invalidated, duration_ms, error";
+
+fn build_row(r: &tokio_postgres::Row) -> BuildRow {
+    BuildRow {
+        build_id: r.get(0),
+        started_at: r.get(1),
+        finished_at: r.get(2),
+        trigger: r.get(3),
+        catalog_version: r.get(4),
+        source: r.get(5),
+        pages_uploaded: r.get(6),
+        pages_deleted: r.get(7),
+        paths_invalidated: r.get(8),
+        duration_ms: r.get(9),
+        error: r.get(10),
+    }
+}
+
+/// The latest builds, newest first.
+pub async fn recent_builds(
+    client: &Client,
+    target: &Target,
+    limit: i64,
+) -> Result<Vec<BuildRow>, DbError> {
+    let rows = client
+        .query(
+            &format!("SELECT {BUILD_COLUMNS} FROM site_builds ORDER BY build_id DESC LIMIT $1"),
+            &[&limit],
+        )
+        .await
+        .map_err(target.query_error("reading site_builds"))?;
+    Ok(rows.iter().map(build_row).collect())
+}
+
+pub async fn build(
+    client: &Client,
+    target: &Target,
+    build_id: i64,
+) -> Result<Option<BuildRow>, DbError> {
+    let row = client
+        .query_opt(
+            &format!("SELECT {BUILD_COLUMNS} FROM site_builds WHERE build_id = $1"),
+            &[&build_id],
+        )
+        .await
+        .map_err(target.query_error("reading site_builds"))?;
+    Ok(row.as_ref().map(build_row))
+}
+
+/// A session of its own (outside the pool) listening for `catalog_changed`.
+pub struct Listener {
+    _client: Client,
+    pub notifications: tokio::sync::mpsc::UnboundedReceiver<()>,
+}
+
+/// Opens a listening session; each notification arrives on
+/// `Listener::notifications`, which closes if the session is lost.
+pub async fn listen_catalog_changed(target: &Target) -> Result<Listener, DbError> {
+    use futures_util::StreamExt as _;
+    let (client, mut connection) =
+        target
+            .config
+            .connect(NoTls)
+            .await
+            .map_err(|e| DbError::Connect {
+                role: target.role,
+                server: target.server(),
+                detail: describe(&e),
+            })?;
+    let (tx, notifications) = tokio::sync::mpsc::unbounded_channel();
+    let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+    tokio::spawn(async move {
+        while let Some(message) = messages.next().await {
+            match message {
+                Ok(tokio_postgres::AsyncMessage::Notification(_)) => {
+                    if tx.send(()).is_err() {
+                        break;
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!("the catalog_changed listener lost its connection: {e}");
+                    break;
+                }
+            }
+        }
+    });
+    client
+        .batch_execute("LISTEN catalog_changed")
+        .await
+        .map_err(target.query_error("listening for catalog_changed"))?;
+    Ok(Listener {
+        _client: client,
+        notifications,
+    })
 }
 
 #[cfg(test)]

@@ -1,0 +1,147 @@
+//! Authentication: admin users with argon2id password hashes, and bearer API
+//! tokens stored as SHA-256 digests.
+
+use std::sync::Arc;
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use base64::Engine as _;
+use poem::Request;
+use poem::http::StatusCode;
+use poem_openapi::SecurityScheme;
+use poem_openapi::auth::Bearer;
+use rand::RngCore as _;
+use sha2::{Digest, Sha256};
+
+use crate::state::State;
+
+/// Passwords shorter than this are refused.
+pub const MIN_PASSWORD: usize = 12;
+
+/// The admin a request acts for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminUser {
+    pub user_id: i64,
+    pub email: String,
+}
+
+/// An API token: `Authorization: Bearer sft_...`.
+#[derive(SecurityScheme)]
+#[oai(ty = "bearer", checker = "check_bearer")]
+pub struct Admin(pub AdminUser);
+
+async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<AdminUser> {
+    let state = req
+        .data::<Arc<State>>()
+        .ok_or_else(|| poem::Error::from_status(StatusCode::INTERNAL_SERVER_ERROR))?;
+    let unavailable = |e: generator::db::DbError| {
+        tracing::error!("{e}");
+        poem::Error::from_string(
+            "the database did not answer; try again shortly",
+            StatusCode::SERVICE_UNAVAILABLE,
+        )
+    };
+    let client = state.write().await.map_err(unavailable)?;
+    generator::db::admin::user_for_token(&client, &state.primary, &token_digest(&bearer.token))
+        .await
+        .map_err(unavailable)?
+        .map(|(user_id, email)| AdminUser { user_id, email })
+        .ok_or_else(|| {
+            poem::Error::from_string(
+                "the API token is not valid or was revoked",
+                StatusCode::UNAUTHORIZED,
+            )
+        })
+}
+
+pub fn token_digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// A new random API token, shown once.
+pub fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!(
+        "sft_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    )
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordError {
+    #[error("the password is {0} characters long; use at least {MIN_PASSWORD}")]
+    TooShort(usize),
+    #[error("could not hash the password: {0}")]
+    Hash(String),
+}
+
+/// An argon2id hash in PHC format.
+pub fn hash_password(password: &str) -> Result<String, PasswordError> {
+    let length = password.chars().count();
+    if length < MIN_PASSWORD {
+        return Err(PasswordError::TooShort(length));
+    }
+    let mut bytes = [0u8; 16];
+    rand::rng().fill_bytes(&mut bytes);
+    let salt = SaltString::encode_b64(&bytes).map_err(|e| PasswordError::Hash(e.to_string()))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| PasswordError::Hash(e.to_string()))
+}
+
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// An e-mail address as accounts store it: trimmed and lowercase.
+pub fn normalize_email(email: &str) -> Result<String, String> {
+    let email = email.trim().to_lowercase();
+    let valid = email.len() <= 254
+        && email.split_once('@').is_some_and(|(user, host)| {
+            !user.is_empty() && host.contains('.') && !host.starts_with('.')
+        })
+        && !email.chars().any(char::is_whitespace);
+    if valid {
+        Ok(email)
+    } else {
+        Err(format!("{email:?} is not an e-mail address"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_hash_with_argon2id_and_verify() {
+        let hash = hash_password("correct horse battery").unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse battery", &hash));
+        assert!(!verify_password("wrong horse battery", &hash));
+        assert!(matches!(
+            hash_password("short"),
+            Err(PasswordError::TooShort(5))
+        ));
+    }
+
+    #[test]
+    fn tokens_are_random_and_stored_as_digests() {
+        let (a, b) = (new_token(), new_token());
+        assert_ne!(a, b);
+        assert!(a.starts_with("sft_") && a.len() > 40);
+        assert_eq!(token_digest(&a), token_digest(&a));
+        assert_eq!(
+            normalize_email(" Owner@Shop.Example ").unwrap(),
+            "owner@shop.example"
+        );
+        assert!(normalize_email("no-at-sign").is_err());
+    }
+}

@@ -1,0 +1,97 @@
+//! Every error status the api answers with, as problem+json, in one type the
+//! OpenAPI spec lists for each operation.
+
+use generator::db::DbError;
+use generator::db::products::WriteError;
+use poem_openapi::ApiResponse;
+use poem_openapi::payload::Json;
+
+use crate::problem::Problem;
+
+#[derive(Debug, ApiResponse)]
+#[oai(bad_request_handler = "bad_request")]
+pub enum ApiError {
+    /// No credentials, or they are not valid.
+    #[oai(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Json<Problem>),
+    /// No such product or build.
+    #[oai(status = 404, content_type = "application/problem+json")]
+    NotFound(Json<Problem>),
+    /// Another product has this slug.
+    #[oai(status = 409, content_type = "application/problem+json")]
+    Conflict(Json<Problem>),
+    /// `If-Match` does not match the product's current version.
+    #[oai(status = 412, content_type = "application/problem+json")]
+    PreconditionFailed(Json<Problem>),
+    /// The body is not JSON.
+    #[oai(status = 415, content_type = "application/problem+json")]
+    UnsupportedMediaType(Json<Problem>),
+    /// The body or a parameter is not valid; `errors` names each field.
+    #[oai(status = 422, content_type = "application/problem+json")]
+    Unprocessable(Json<Problem>),
+    /// An update must say which version it changes (`If-Match`).
+    #[oai(status = 428, content_type = "application/problem+json")]
+    PreconditionRequired(Json<Problem>),
+    /// The database is unreachable; try again.
+    #[oai(status = 503, content_type = "application/problem+json")]
+    Unavailable(Json<Problem>),
+}
+
+fn bad_request(err: poem::Error) -> ApiError {
+    let detail = err.to_string();
+    match err.status().as_u16() {
+        401 => ApiError::unauthorized(),
+        415 => ApiError::UnsupportedMediaType(Json(Problem::new(
+            415,
+            "Unsupported Media Type",
+            format!("{detail}; send the body as application/json"),
+        ))),
+        _ => ApiError::Unprocessable(Json(Problem::new(422, "Unprocessable Content", detail))),
+    }
+}
+
+impl ApiError {
+    pub fn unauthorized() -> Self {
+        Self::Unauthorized(Json(Problem::new(
+            401,
+            "Unauthorized",
+            "this route needs an API token (Authorization: Bearer ...)",
+        )))
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::NotFound(Json(Problem::new(404, "Not Found", detail)))
+    }
+
+    pub fn unprocessable(problem: Problem) -> Self {
+        Self::Unprocessable(Json(problem))
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(e: DbError) -> Self {
+        tracing::error!("{e}");
+        Self::Unavailable(Json(Problem::new(
+            503,
+            "Service Unavailable",
+            "the database did not answer; try again shortly",
+        )))
+    }
+}
+
+impl From<WriteError> for ApiError {
+    fn from(e: WriteError) -> Self {
+        match e {
+            WriteError::NotFound(_) => Self::not_found(e.to_string()),
+            WriteError::Stale { .. } => Self::PreconditionFailed(Json(Problem::new(
+                412,
+                "Precondition Failed",
+                e.to_string(),
+            ))),
+            WriteError::DuplicateSlug(_) => {
+                Self::Conflict(Json(Problem::new(409, "Conflict", e.to_string())))
+            }
+            WriteError::Db(e) => e.into(),
+        }
+    }
+}

@@ -1,0 +1,244 @@
+//! # api
+//!
+//! The Shopfront write API: a poem server with an OpenAPI spec
+//! (`/api/openapi.json`, Swagger UI at `/api/docs`). Products are read from
+//! the replica and written to the primary; every write wakes the rebuild
+//! worker ([`worker`]), which publishes the storefront in the background.
+
+pub mod auth;
+pub mod error;
+pub mod problem;
+pub mod products;
+pub mod state;
+pub mod worker;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use poem::http::StatusCode;
+use poem::listener::{Acceptor, Listener, TcpListener};
+use poem::web::Data;
+use poem::{Endpoint, EndpointExt, IntoResponse, Response, Route, Server, get, handler};
+use poem_openapi::OpenApiService;
+
+use crate::state::State;
+
+/// The largest request body accepted (413 beyond).
+pub const MAX_BODY: usize = 64 * 1024;
+/// How long requests in flight may take to finish after SIGTERM.
+pub const DRAIN: Duration = Duration::from_secs(20);
+
+/// The whole HTTP surface, for the server and for tests.
+pub fn app(state: Arc<State>) -> impl Endpoint {
+    let service = OpenApiService::new(
+        products::ProductsApi,
+        "Shopfront API",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(
+        "Products travel with the database's column names; prices are decimal strings. \
+             Reads (GET /api/products, GET /api/products/{id}) are public. Every write and every \
+             rebuild route needs an API token: Authorization: Bearer sft_...",
+    );
+    let spec = service.spec_endpoint();
+    let docs = service.swagger_ui();
+    Route::new()
+        .at("/healthz", get(healthz))
+        .at("/readyz", get(readyz))
+        .at("/api/openapi.json", spec)
+        .nest("/api/docs", docs)
+        .nest("/", service)
+        .data(state)
+        .around(guard)
+}
+
+/// The process is alive.
+#[handler]
+fn healthz() -> &'static str {
+    "ok"
+}
+
+/// The primary answers, and the process is not draining.
+#[handler]
+async fn readyz(state: Data<&Arc<State>>) -> Response {
+    if state.draining.load(Ordering::SeqCst) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "draining").into_response();
+    }
+    let ok = match state.write().await {
+        Ok(client) => client.simple_query("SELECT 1").await.is_ok(),
+        Err(_) => false,
+    };
+    if ok {
+        "ready".into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the primary does not answer",
+        )
+            .into_response()
+    }
+}
+
+/// Around every request: refuses bodies over [`MAX_BODY`] (413), turns any
+/// error answer that is not problem+json yet (unknown routes, a refused token,
+/// a wrong method, a body or parameter that does not parse: 422) into one, and logs the request with an id (the caller's
+/// `X-Request-Id`, or a new one), which is also sent back.
+async fn guard<E: Endpoint>(next: E, mut req: poem::Request) -> poem::Result<Response> {
+    let id = req
+        .header("x-request-id")
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("{:016x}", rand::random::<u64>()));
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let started = Instant::now();
+    let declared = req
+        .header("content-length")
+        .and_then(|v| v.parse::<u64>().ok());
+    let mut response = if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        too_large()
+    } else {
+        let body = req.take_body();
+        match body.into_bytes_limit(MAX_BODY).await {
+            Err(poem::error::ReadBodyError::PayloadTooLarge) => too_large(),
+            Err(e) => problem(
+                StatusCode::BAD_REQUEST,
+                &format!("could not read the request body: {e}"),
+            ),
+            Ok(bytes) => {
+                req.set_body(bytes);
+                match next.call(req).await {
+                    Ok(r) => r.into_response(),
+                    Err(e) => e.into_response(),
+                }
+            }
+        }
+    };
+    let status = response.status();
+    let is_problem = response
+        .content_type()
+        .is_some_and(|t| t.starts_with("application/problem+json"));
+    if (status.is_client_error() || status.is_server_error()) && !is_problem {
+        let detail = response.take_body().into_string().await.unwrap_or_default();
+        let detail = if detail.trim().is_empty() {
+            status.canonical_reason().unwrap_or("error").to_owned()
+        } else {
+            detail
+        };
+        let headers = response.headers().clone();
+        // A body or parameter that does not parse is unprocessable input.
+        let status = if status == StatusCode::BAD_REQUEST {
+            StatusCode::UNPROCESSABLE_ENTITY
+        } else {
+            status
+        };
+        response = problem(status, &detail);
+        for (name, value) in &headers {
+            if name != "content-type" && name != "content-length" {
+                response.headers_mut().insert(name.clone(), value.clone());
+            }
+        }
+    }
+    if let Ok(value) = id.parse() {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    tracing::info!(
+        request_id = %id,
+        method = %method,
+        path = %path,
+        status = response.status().as_u16(),
+        ms = started.elapsed().as_millis() as u64,
+        "request"
+    );
+    Ok(response)
+}
+
+fn too_large() -> Response {
+    problem(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        &format!("the request body is larger than {MAX_BODY} bytes"),
+    )
+}
+
+/// A problem+json answer for a plain HTTP status.
+fn problem(status: StatusCode, detail: &str) -> Response {
+    let body = problem::Problem::new(
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("Error"),
+        detail,
+    );
+    let json = serde_json::json!({
+        "type": body.kind,
+        "title": body.title,
+        "status": body.status,
+        "detail": body.detail,
+    });
+    Response::builder()
+        .status(status)
+        .content_type("application/problem+json")
+        .body(json.to_string())
+}
+
+/// Binds `addr` (port 0 picks a free one), prints the address, serves until
+/// SIGTERM or Ctrl-C, then drains. The rebuild worker runs alongside and stops
+/// between builds.
+pub async fn serve(
+    addr: &str,
+    state: Arc<State>,
+    rebuilds: Option<worker::Rebuilds>,
+) -> anyhow::Result<()> {
+    let acceptor = TcpListener::bind(addr.to_owned())
+        .into_acceptor()
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!("cannot listen on {addr}: {e}; set API_ADDR to a free address")
+        })?;
+    let bound: Vec<SocketAddr> = acceptor
+        .local_addr()
+        .iter()
+        .filter_map(|a| a.as_socket_addr().copied())
+        .collect();
+    if let Some(a) = bound.first() {
+        println!("api listening on http://{a}");
+    }
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker = rebuilds.map(|r| tokio::spawn(worker::run(state.clone(), r, stopped.clone())));
+    let signal_state = state.clone();
+    let shutdown = async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down: draining requests, then the rebuild worker");
+        signal_state.draining.store(true, Ordering::SeqCst);
+        let _ = stop.send(true);
+    };
+    Server::new_with_acceptor(acceptor)
+        .run_with_graceful_shutdown(app(state), shutdown, Some(DRAIN))
+        .await?;
+    if let Some(worker) = worker {
+        // A build in progress finishes; one that takes too long is abandoned,
+        // which the publish protocol makes safe (the next build completes it).
+        if tokio::time::timeout(DRAIN, worker).await.is_err() {
+            tracing::warn!("the running build did not finish in time; abandoned");
+        }
+    }
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("a SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,262 @@
+//! The `api` binary: serve, or manage admin accounts.
+
+use std::io::BufRead as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use generator::db::{Role, Target};
+
+/// The Shopfront write API.
+#[derive(Debug, Parser)]
+#[command(name = "api", version, about)]
+struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, env = "LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
+
+    /// The primary, as postgres://user:password@host:port/database.
+    #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the API (the default).
+    Serve {
+        /// Where to listen.
+        #[arg(long, env = "API_ADDR", default_value = "127.0.0.1:8080")]
+        addr: String,
+        /// The read replica; unset means reads go to the primary.
+        #[arg(long, env = "DATABASE_REPLICA_URL", hide_env_values = true)]
+        database_replica_url: Option<String>,
+        /// The content folder (site.toml, images, templates) and themes.
+        #[arg(long, env = "CONTENT_DIR", default_value = "content")]
+        content: PathBuf,
+        #[arg(long, env = "THEMES_DIR", default_value = "themes")]
+        themes: PathBuf,
+        /// The bucket to publish to; unset means the folder --out.
+        #[arg(long, env = "S3_BUCKET")]
+        bucket: Option<String>,
+        #[arg(long, env = "S3_PREFIX", default_value = "")]
+        prefix: String,
+        #[arg(long, env = "CLOUDFRONT_DISTRIBUTION_ID")]
+        distribution_id: Option<String>,
+        #[arg(long, env = "AWS_REGION")]
+        region: Option<String>,
+        #[arg(long, env = "AWS_ENDPOINT_URL")]
+        endpoint_url: Option<String>,
+        #[arg(long, env = "PUBLISH_DIR", default_value = "public")]
+        out: PathBuf,
+        /// Do not run the rebuild worker in this process.
+        #[arg(long, env = "API_NO_WORKER")]
+        no_worker: bool,
+    },
+    /// Manage admin accounts.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create an admin user; the password is read from stdin.
+    CreateUser {
+        #[arg(long)]
+        email: String,
+    },
+    /// Set an admin's password; the new password is read from stdin.
+    SetPassword {
+        #[arg(long)]
+        email: String,
+    },
+    /// Create an API token for an admin and print it (it is shown only once).
+    CreateToken {
+        #[arg(long)]
+        email: String,
+        /// What the token is for.
+        #[arg(long, default_value = "script")]
+        name: String,
+    },
+    /// Revoke an API token by its id.
+    RevokeToken {
+        #[arg(long)]
+        id: i64,
+    },
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_logging(&cli.log_format);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let url = cli.database_url.clone().context(
+        "DATABASE_URL is not set; the api needs the PostgreSQL primary (for a local pair: eval \"$(infra/local/pg.sh start)\")",
+    )?;
+    let primary = Target::parse(&url, Role::Primary)?;
+    match cli.command.unwrap_or(Command::Serve {
+        addr: std::env::var("API_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".into()),
+        database_replica_url: std::env::var("DATABASE_REPLICA_URL").ok(),
+        content: std::env::var("CONTENT_DIR")
+            .unwrap_or_else(|_| "content".into())
+            .into(),
+        themes: std::env::var("THEMES_DIR")
+            .unwrap_or_else(|_| "themes".into())
+            .into(),
+        bucket: std::env::var("S3_BUCKET").ok(),
+        prefix: std::env::var("S3_PREFIX").unwrap_or_default(),
+        distribution_id: std::env::var("CLOUDFRONT_DISTRIBUTION_ID").ok(),
+        region: std::env::var("AWS_REGION").ok(),
+        endpoint_url: std::env::var("AWS_ENDPOINT_URL").ok(),
+        out: std::env::var("PUBLISH_DIR")
+            .unwrap_or_else(|_| "public".into())
+            .into(),
+        no_worker: std::env::var_os("API_NO_WORKER").is_some(),
+    }) {
+        Command::Serve {
+            addr,
+            database_replica_url,
+            content,
+            themes,
+            bucket,
+            prefix,
+            distribution_id,
+            region,
+            endpoint_url,
+            out,
+            no_worker,
+        } => runtime.block_on(async {
+            let replica = database_replica_url
+                .filter(|u| !u.is_empty())
+                .map(|u| Target::parse(&u, Role::Replica))
+                .transpose()?;
+            let state = Arc::new(api::state::State::new(primary.clone(), replica.clone()));
+            let rebuilds = if no_worker {
+                None
+            } else {
+                let destination = match bucket.filter(|b| !b.is_empty()) {
+                    None => generator::publish::Destination::Dir {
+                        out,
+                        dry_run: false,
+                    },
+                    Some(bucket) => {
+                        use generator::publish::s3;
+                        let settings = s3::AwsSettings {
+                            region: region.filter(|r| !r.is_empty()),
+                            endpoint_url: endpoint_url.filter(|u| !u.is_empty()),
+                        };
+                        generator::publish::Destination::S3 {
+                            clients: s3::clients(&settings).await?,
+                            target: s3::Target::new(&bucket, &prefix, distribution_id.as_deref()),
+                            options: s3::Options::default(),
+                        }
+                    }
+                };
+                anyhow::ensure!(
+                    content.join("site.toml").is_file(),
+                    "{} has no site.toml; set CONTENT_DIR to the shop's content folder",
+                    content.display()
+                );
+                Some(api::worker::Rebuilds {
+                    build: generator::pipeline::BuildConfig {
+                        content_dir: content,
+                        themes_dir: themes,
+                        generated_at: None,
+                        progress: false,
+                    },
+                    source: generator::source::postgres::PgSource {
+                        primary: Some(primary.clone()),
+                        replica,
+                        replica_wait: Duration::from_secs(10),
+                    },
+                    destination,
+                })
+            };
+            api::serve(&addr, state, rebuilds).await
+        }),
+        Command::Admin { command } => runtime.block_on(admin(&primary, command)),
+    }
+}
+
+async fn admin(primary: &Target, command: AdminCommand) -> anyhow::Result<()> {
+    use generator::db::admin;
+    let client = primary.connect().await?;
+    match command {
+        AdminCommand::CreateUser { email } => {
+            let email = api::auth::normalize_email(&email).map_err(anyhow::Error::msg)?;
+            let hash = api::auth::hash_password(&read_password()?)?;
+            let id = admin::create_user(&client, primary, &email, &hash).await?;
+            println!("created admin user {email} (id {id})");
+        }
+        AdminCommand::SetPassword { email } => {
+            let email = api::auth::normalize_email(&email).map_err(anyhow::Error::msg)?;
+            let hash = api::auth::hash_password(&read_password()?)?;
+            admin::set_password(&client, primary, &email, &hash).await?;
+            println!("set the password of {email}");
+        }
+        AdminCommand::CreateToken { email, name } => {
+            let email = api::auth::normalize_email(&email).map_err(anyhow::Error::msg)?;
+            let token = api::auth::new_token();
+            let id = admin::create_token(
+                &client,
+                primary,
+                &email,
+                &name,
+                &api::auth::token_digest(&token),
+            )
+            .await?;
+            eprintln!("created API token {id} ({name}) for {email}; it is shown only now:");
+            println!("{token}");
+        }
+        AdminCommand::RevokeToken { id } => {
+            anyhow::ensure!(
+                admin::revoke_token(&client, primary, id).await?,
+                "there is no live API token with the id {id}"
+            );
+            println!("revoked API token {id}");
+        }
+    }
+    Ok(())
+}
+
+/// The first line of stdin, without its line ending.
+fn read_password() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("could not read the password from stdin")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+fn init_logging(format: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,refinery_core=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.with_target(false).try_init()
+    };
+}

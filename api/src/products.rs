@@ -1,0 +1,481 @@
+//! The JSON API: products (reads from the replica, writes to the primary) and
+//! rebuilds. Every write and every rebuild route needs an API token.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use generator::catalog::types::{CategoryName, ImageUrl, Price, ProductName, Slug, StockQuantity};
+use generator::db::products::{self, Fields, Filter, Record};
+use poem::web::Data;
+use poem_openapi::param::{Header, Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
+
+use crate::auth::Admin;
+use crate::error::ApiError;
+use crate::problem::{FieldError, Problem};
+use crate::state::State;
+
+/// The longest description accepted, in characters.
+pub const MAX_DESCRIPTION: usize = 20_000;
+
+#[derive(Tags)]
+enum Tag {
+    /// The catalog.
+    Products,
+    /// Publishing the storefront.
+    Rebuilds,
+}
+
+/// A product, with the database's column names. Prices are decimal strings.
+#[derive(Debug, Clone, Object)]
+pub struct Product {
+    pub product_id: i64,
+    pub slug: String,
+    pub name: String,
+    /// Markdown.
+    pub description: String,
+    /// An exact decimal string with two places, like "49.90".
+    pub price: String,
+    pub image_url: Option<String>,
+    pub category: Option<String>,
+    pub stock_quantity: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Bumped by every change; send it back in `If-Match` to update.
+    pub version: i64,
+}
+
+impl From<Record> for Product {
+    fn from(r: Record) -> Self {
+        Self {
+            product_id: r.product_id,
+            slug: r.slug,
+            name: r.name,
+            description: r.description,
+            price: format!("{:.2}", r.price),
+            image_url: r.image_url,
+            category: r.category,
+            stock_quantity: r.stock_quantity,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            version: r.version,
+        }
+    }
+}
+
+/// What a create or an update sends.
+#[derive(Debug, Clone, Object)]
+pub struct ProductInput {
+    /// Lowercase letters and digits joined by single hyphens; made from the
+    /// name when omitted.
+    pub slug: Option<String>,
+    /// 1 to 255 characters.
+    pub name: String,
+    /// Markdown, at most 20,000 characters.
+    #[oai(default)]
+    pub description: String,
+    /// A decimal string with at most two places, from "0.00" to "99999999.99".
+    pub price: String,
+    /// `https://...` or a site-relative path such as `/images/mug.webp`.
+    pub image_url: Option<String>,
+    /// The category's display name; a new name makes a new category.
+    pub category: String,
+    /// 0 or more.
+    pub stock_quantity: i64,
+}
+
+/// Validates every field; all problems at once.
+pub fn validate(input: &ProductInput) -> Result<Fields, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let mut check = |field: &str, r: Result<(), String>| {
+        if let Err(message) = r {
+            errors.push(FieldError {
+                field: field.into(),
+                message,
+            });
+        }
+    };
+    let name = ProductName::parse(&input.name).map_err(|e| e.to_string());
+    let slug = match &input.slug {
+        Some(s) => Slug::parse(s).map_err(|e| e.to_string()),
+        None => Slug::from_text(&input.name).map_err(|e| e.to_string()),
+    };
+    let price = Price::parse(&input.price).map_err(|e| e.to_string());
+    let image_url = input
+        .image_url
+        .as_deref()
+        .map(ImageUrl::parse)
+        .transpose()
+        .map_err(|e| e.to_string());
+    let category = CategoryName::parse(&input.category).map_err(|e| e.to_string());
+    let stock = StockQuantity::new(input.stock_quantity).map_err(|e| e.to_string());
+    let description_ok = if input.description.chars().count() > MAX_DESCRIPTION {
+        Err(format!(
+            "is {} characters long; expected at most {MAX_DESCRIPTION}",
+            input.description.chars().count()
+        ))
+    } else {
+        Ok(())
+    };
+    check("name", name.as_ref().map(|_| ()).map_err(Clone::clone));
+    // A slug made from a bad name is not a second problem.
+    if input.slug.is_some() || name.is_ok() {
+        check("slug", slug.as_ref().map(|_| ()).map_err(Clone::clone));
+    }
+    check("description", description_ok);
+    check("price", price.as_ref().map(|_| ()).map_err(Clone::clone));
+    check(
+        "image_url",
+        image_url.as_ref().map(|_| ()).map_err(Clone::clone),
+    );
+    check(
+        "category",
+        category.as_ref().map(|_| ()).map_err(Clone::clone),
+    );
+    check(
+        "stock_quantity",
+        stock.as_ref().map(|_| ()).map_err(Clone::clone),
+    );
+    match (name, slug, price, image_url, category, stock) {
+        (Ok(name), Ok(slug), Ok(price), Ok(image_url), Ok(category), Ok(stock_quantity))
+            if errors.is_empty() =>
+        {
+            Ok(Fields {
+                slug,
+                name,
+                description: input.description.clone(),
+                price,
+                image_url,
+                category,
+                stock_quantity,
+            })
+        }
+        _ => Err(errors),
+    }
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct ProductPage {
+    pub items: Vec<Product>,
+    /// Products that match, on every page.
+    pub total: i64,
+    pub page: i64,
+    pub per_page: i64,
+}
+
+#[derive(ApiResponse)]
+pub enum OneProduct {
+    #[oai(status = 200)]
+    Ok(Json<Product>, #[oai(header = "ETag")] String),
+}
+
+#[derive(ApiResponse)]
+pub enum Created {
+    #[oai(status = 201)]
+    Created(
+        Json<Product>,
+        #[oai(header = "Location")] String,
+        #[oai(header = "ETag")] String,
+    ),
+}
+
+#[derive(ApiResponse)]
+pub enum Deleted {
+    #[oai(status = 204)]
+    Deleted,
+}
+
+/// The `ETag` of a product version.
+pub fn etag(version: i64) -> String {
+    format!("\"{version}\"")
+}
+
+/// The version an `If-Match` header names, or the 412/428 to answer.
+fn expected_version(if_match: Option<&str>, required: bool) -> Result<Option<i64>, ApiError> {
+    let Some(value) = if_match else {
+        return if required {
+            Err(ApiError::PreconditionRequired(Json(Problem::new(
+                428,
+                "Precondition Required",
+                "send If-Match with the ETag of the version you are changing (GET the product first)",
+            ))))
+        } else {
+            Ok(None)
+        };
+    };
+    value
+        .trim()
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .and_then(|v| v.parse::<i64>().ok())
+        .map(Some)
+        .ok_or_else(|| {
+            ApiError::PreconditionFailed(Json(Problem::new(
+                412,
+                "Precondition Failed",
+                format!("If-Match {value:?} is not the ETag of any version of this product"),
+            )))
+        })
+}
+
+fn invalid(errors: Vec<FieldError>) -> ApiError {
+    ApiError::unprocessable(Problem::invalid(errors))
+}
+
+pub struct ProductsApi;
+
+#[OpenApi(prefix_path = "/api")]
+impl ProductsApi {
+    /// List products, by name, with filters and pages. Public; reads the replica.
+    #[oai(path = "/products", method = "get", tag = "Tag::Products")]
+    async fn list(
+        &self,
+        state: Data<&Arc<State>>,
+        /// Only this category (its display name).
+        category: Query<Option<String>>,
+        /// Only products in stock (true) or out of stock (false).
+        in_stock: Query<Option<bool>>,
+        /// Text to find in the name or the slug.
+        q: Query<Option<String>>,
+        #[oai(
+            default = "first_page",
+            validator(minimum(value = "1"), maximum(value = "100000"))
+        )]
+        page: Query<i64>,
+        #[oai(
+            default = "default_per_page",
+            validator(minimum(value = "1"), maximum(value = "100"))
+        )]
+        per_page: Query<i64>,
+    ) -> Result<Json<ProductPage>, ApiError> {
+        let (client, target) = state.read().await?;
+        let filter = Filter {
+            category: category.0.filter(|c| !c.is_empty()),
+            in_stock: in_stock.0,
+            text: q.0.filter(|t| !t.trim().is_empty()),
+            limit: per_page.0,
+            offset: (page.0 - 1) * per_page.0,
+        };
+        let (items, total) = products::list(&client, target, &filter).await?;
+        Ok(Json(ProductPage {
+            items: items.into_iter().map(Product::from).collect(),
+            total,
+            page: page.0,
+            per_page: per_page.0,
+        }))
+    }
+
+    /// One product, with its version as the `ETag`. Public; reads the replica.
+    #[oai(path = "/products/:id", method = "get", tag = "Tag::Products")]
+    async fn get(&self, state: Data<&Arc<State>>, id: Path<i64>) -> Result<OneProduct, ApiError> {
+        let (client, target) = state.read().await?;
+        let record = products::get(&client, target, id.0)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("no product has the id {}", id.0)))?;
+        let tag = etag(record.version);
+        Ok(OneProduct::Ok(Json(record.into()), tag))
+    }
+
+    /// Create a product. The storefront is republished in the background.
+    #[oai(path = "/products", method = "post", tag = "Tag::Products")]
+    async fn create(
+        &self,
+        state: Data<&Arc<State>>,
+        _admin: Admin,
+        body: Json<ProductInput>,
+    ) -> Result<Created, ApiError> {
+        let fields = validate(&body.0).map_err(invalid)?;
+        let client = state.write().await?;
+        let record = products::create(&client, &state.primary, &fields).await?;
+        state.wake_worker();
+        let (location, tag) = (
+            format!("/api/products/{}", record.product_id),
+            etag(record.version),
+        );
+        Ok(Created::Created(Json(record.into()), location, tag))
+    }
+
+    /// Replace a product's fields. Needs `If-Match` with its current `ETag`;
+    /// a stale one gets 412.
+    #[oai(path = "/products/:id", method = "put", tag = "Tag::Products")]
+    async fn update(
+        &self,
+        state: Data<&Arc<State>>,
+        _admin: Admin,
+        id: Path<i64>,
+        #[oai(name = "If-Match")] if_match: Header<Option<String>>,
+        body: Json<ProductInput>,
+    ) -> Result<OneProduct, ApiError> {
+        let expected = expected_version(if_match.0.as_deref(), true)?.unwrap_or_default();
+        let fields = validate(&body.0).map_err(invalid)?;
+        let client = state.write().await?;
+        let record = products::update(&client, &state.primary, id.0, expected, &fields).await?;
+        state.wake_worker();
+        let tag = etag(record.version);
+        Ok(OneProduct::Ok(Json(record.into()), tag))
+    }
+
+    /// Delete a product; with `If-Match`, only if it is still at that version.
+    #[oai(path = "/products/:id", method = "delete", tag = "Tag::Products")]
+    async fn delete(
+        &self,
+        state: Data<&Arc<State>>,
+        _admin: Admin,
+        id: Path<i64>,
+        #[oai(name = "If-Match")] if_match: Header<Option<String>>,
+    ) -> Result<Deleted, ApiError> {
+        let expected = expected_version(if_match.0.as_deref(), false)?;
+        let client = state.write().await?;
+        products::delete(&client, &state.primary, id.0, expected).await?;
+        state.wake_worker();
+        Ok(Deleted::Deleted)
+    }
+
+    /// Ask for a rebuild now. It runs in the background, on whichever
+    /// instance holds the build lock.
+    #[oai(path = "/rebuilds", method = "post", tag = "Tag::Rebuilds")]
+    async fn trigger(&self, state: Data<&Arc<State>>, _admin: Admin) -> Result<Accepted, ApiError> {
+        let client = state.write().await?;
+        let (wanted, published) = generator::db::catalog_state(&client, &state.primary).await?;
+        state.request_rebuild();
+        Ok(Accepted::Accepted(Json(CatalogState {
+            wanted_version: wanted,
+            published_version: published,
+        })))
+    }
+
+    /// The latest builds, newest first.
+    #[oai(path = "/rebuilds", method = "get", tag = "Tag::Rebuilds")]
+    async fn history(
+        &self,
+        state: Data<&Arc<State>>,
+        _admin: Admin,
+        #[oai(
+            default = "default_per_page",
+            validator(minimum(value = "1"), maximum(value = "100"))
+        )]
+        limit: Query<i64>,
+    ) -> Result<Json<Vec<Build>>, ApiError> {
+        let client = state.write().await?;
+        let rows = generator::db::recent_builds(&client, &state.primary, limit.0).await?;
+        Ok(Json(rows.into_iter().map(Build::from).collect()))
+    }
+
+    /// One build.
+    #[oai(path = "/rebuilds/:id", method = "get", tag = "Tag::Rebuilds")]
+    async fn build(
+        &self,
+        state: Data<&Arc<State>>,
+        _admin: Admin,
+        id: Path<i64>,
+    ) -> Result<Json<Build>, ApiError> {
+        let client = state.write().await?;
+        generator::db::build(&client, &state.primary, id.0)
+            .await?
+            .map(|b| Json(b.into()))
+            .ok_or_else(|| ApiError::not_found(format!("no build has the id {}", id.0)))
+    }
+}
+
+fn first_page() -> i64 {
+    1
+}
+
+fn default_per_page() -> i64 {
+    50
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct CatalogState {
+    pub wanted_version: i64,
+    pub published_version: i64,
+}
+
+#[derive(ApiResponse)]
+pub enum Accepted {
+    #[oai(status = 202)]
+    Accepted(Json<CatalogState>),
+}
+
+/// A row of `site_builds`.
+#[derive(Debug, Clone, Object)]
+pub struct Build {
+    pub build_id: i64,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// `api`, `notify`, `tick`, `cli`, `publish`, ...
+    pub trigger: String,
+    pub catalog_version: Option<i64>,
+    /// `replica`, `primary` or `content`.
+    pub source: Option<String>,
+    pub pages_uploaded: Option<i32>,
+    pub pages_deleted: Option<i32>,
+    pub paths_invalidated: Option<i32>,
+    pub duration_ms: Option<i64>,
+    pub error: Option<String>,
+}
+
+impl From<generator::db::BuildRow> for Build {
+    fn from(b: generator::db::BuildRow) -> Self {
+        Self {
+            build_id: b.build_id,
+            started_at: b.started_at,
+            finished_at: b.finished_at,
+            trigger: b.trigger,
+            catalog_version: b.catalog_version,
+            source: b.source,
+            pages_uploaded: b.pages_uploaded,
+            pages_deleted: b.pages_deleted,
+            paths_invalidated: b.paths_invalidated,
+            duration_ms: b.duration_ms,
+            error: b.error,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input() -> ProductInput {
+        ProductInput {
+            slug: None,
+            name: "Walnut Tray".into(),
+            description: String::new(),
+            price: "49.90".into(),
+            image_url: None,
+            category: "Home Office".into(),
+            stock_quantity: 3,
+        }
+    }
+
+    #[test]
+    fn every_bad_field_is_named() {
+        let bad = ProductInput {
+            name: "x".repeat(300),
+            price: "-1".into(),
+            image_url: Some("javascript:alert(1)".into()),
+            stock_quantity: -2,
+            ..input()
+        };
+        let errors = validate(&bad).unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["name", "price", "image_url", "stock_quantity"]);
+        assert!(validate(&input()).is_ok());
+    }
+
+    #[test]
+    fn if_match_names_a_version() {
+        assert_eq!(expected_version(Some("\"7\""), true).unwrap(), Some(7));
+        assert!(matches!(
+            expected_version(None, true),
+            Err(ApiError::PreconditionRequired(_))
+        ));
+        assert_eq!(expected_version(None, false).unwrap(), None);
+        assert!(matches!(
+            expected_version(Some("7"), true),
+            Err(ApiError::PreconditionFailed(_))
+        ));
+    }
+}
