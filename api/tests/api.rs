@@ -3,87 +3,46 @@
 //! DATABASE_URL), publishing to a temporary folder.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use generator::db::{Role, Target};
 use serde_json::{Value, json};
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_owned()
-}
+use testkit::{FreshDb, Pair, repo_root};
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()
         .unwrap()
 }
 
-/// A database of the test's own, migrated and loaded with content/; dropped
-/// at the end.
-struct Db {
-    admin_url: String,
-    name: String,
-    url: String,
+/// A database of the test's own on the shared local primary, migrated and
+/// loaded with content/.
+fn fresh_shop_db() -> FreshDb {
+    runtime().block_on(async {
+        let db = FreshDb::new().await;
+        load_shop(&db.url).await;
+        db
+    })
 }
 
-impl Db {
-    fn new() -> Self {
-        let admin_url = std::env::var("DATABASE_URL").unwrap_or_else(|_| {
-            panic!("DATABASE_URL is not set. Run ./scripts/test.sh, or start the local pair: eval \"$(infra/local/pg.sh start)\"")
-        });
-        let name = format!(
-            "api_test_{}_{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .subsec_nanos()
-        );
-        let (base, _) = admin_url.rsplit_once('/').unwrap();
-        let url = format!("{base}/{name}");
-        runtime().block_on(async {
-            let admin = Target::parse(&admin_url, Role::Primary).unwrap();
-            admin
-                .connect()
-                .await
-                .unwrap()
-                .batch_execute(&format!("CREATE DATABASE {name}"))
-                .await
-                .unwrap();
-            let target = Target::parse(&url, Role::Primary).unwrap();
-            generator::db::migrate(&target).await.unwrap();
-            let catalog = generator::source::content::load(&repo_root().join("content")).unwrap();
-            generator::db::import(&target, &catalog).await.unwrap();
-        });
-        Self {
-            admin_url,
-            name,
-            url,
-        }
-    }
+/// Migrates the database at `url` and imports content/ into it.
+async fn load_shop(url: &str) {
+    let target = Target::parse(url, Role::Primary).unwrap();
+    generator::db::migrate(&target).await.unwrap();
+    let catalog = generator::source::content::load(&repo_root().join("content")).unwrap();
+    generator::db::import(&target, &catalog).await.unwrap();
 }
 
-impl Drop for Db {
-    fn drop(&mut self) {
-        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
-        let _ = std::thread::spawn(move || {
-            runtime().block_on(async {
-                let admin = Target::parse(&admin_url, Role::Primary).unwrap();
-                if let Ok(c) = admin.connect().await {
-                    let _ = c
-                        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                        .await;
-                }
-            })
-        })
-        .join();
-    }
+/// Where an api instance keeps and publishes the shop.
+#[derive(Clone, Default)]
+struct Setup {
+    primary: String,
+    replica: Option<String>,
+    /// Publish to this bucket of the local S3 stand-in, else to a folder.
+    bucket: Option<String>,
 }
 
 /// The api binary, serving on a free port; stopped with SIGTERM when dropped.
@@ -92,45 +51,68 @@ struct Api {
     url: String,
     token: String,
     out: tempfile::TempDir,
-    _db: Db,
+    _db: Option<FreshDb>,
 }
 
-fn api_cmd(db: &Db) -> Command {
+fn api_cmd(setup: &Setup) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_api"));
-    cmd.env("DATABASE_URL", &db.url)
+    cmd.env("DATABASE_URL", &setup.primary)
         .env_remove("DATABASE_REPLICA_URL")
         .env_remove("S3_BUCKET")
+        .env_remove("S3_PREFIX")
+        .env_remove("CLOUDFRONT_DISTRIBUTION_ID")
         .env_remove("LOG_FORMAT");
+    if let Some(replica) = &setup.replica {
+        cmd.env("DATABASE_REPLICA_URL", replica);
+    }
+    if let Some(bucket) = &setup.bucket {
+        cmd.env("S3_BUCKET", bucket).env("AWS_REGION", "us-east-1");
+    }
     cmd
 }
 
-impl Api {
-    fn start() -> Self {
-        let db = Db::new();
-        let mut create = api_cmd(&db)
-            .args(["admin", "create-user", "--email", "owner@shop.example"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        use std::io::Write as _;
-        create
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(b"a long enough password\n")
-            .unwrap();
-        assert!(create.wait().unwrap().success());
-        let token = api_cmd(&db)
-            .args(["admin", "create-token", "--email", "owner@shop.example"])
-            .stderr(Stdio::null())
-            .output()
-            .unwrap();
-        assert!(token.status.success());
-        let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
+/// Makes an admin user (if there is none) and a token for it.
+fn token_for(setup: &Setup) -> String {
+    let mut create = api_cmd(setup)
+        .args(["admin", "create-user", "--email", "owner@shop.example"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    create
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a long enough password\n")
+        .unwrap();
+    create.wait().unwrap();
+    let token = api_cmd(setup)
+        .args(["admin", "create-token", "--email", "owner@shop.example"])
+        .stderr(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(token.status.success());
+    String::from_utf8(token.stdout).unwrap().trim().to_owned()
+}
 
+impl Api {
+    /// An api on a fresh database of its own, publishing to a folder.
+    fn start() -> Self {
+        let db = fresh_shop_db();
+        let mut api = Self::start_with(&Setup {
+            primary: db.url.clone(),
+            ..Setup::default()
+        });
+        api._db = Some(db);
+        api
+    }
+
+    fn start_with(setup: &Setup) -> Self {
+        let token = token_for(setup);
         let out = tempfile::tempdir().unwrap();
-        let mut child = api_cmd(&db)
+        let mut child = api_cmd(setup)
             .arg("serve")
             .env("API_ADDR", "127.0.0.1:0")
             .env("CONTENT_DIR", repo_root().join("content"))
@@ -154,7 +136,7 @@ impl Api {
             url,
             token,
             out,
-            _db: db,
+            _db: None,
         }
     }
 
@@ -166,12 +148,21 @@ impl Api {
         ureq::request(method, &format!("{}{path}", self.url))
             .set("Authorization", &format!("Bearer {}", self.token))
     }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 impl Drop for Api {
     fn drop(&mut self) {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
+            .stderr(Stdio::null())
             .status();
         let deadline = Instant::now() + Duration::from_secs(25);
         while Instant::now() < deadline {
@@ -180,8 +171,7 @@ impl Drop for Api {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
     }
 }
 
@@ -401,4 +391,254 @@ fn health_and_readiness() {
     assert_eq!(status, 200);
     let (status, _, _) = call(api.get("/api/docs").call());
     assert_eq!(status, 200);
+}
+
+/// The local S3 stand-in, through the generator's own client builder.
+struct Bucket {
+    rt: tokio::runtime::Runtime,
+    clients: generator::publish::s3::Clients,
+    name: String,
+}
+
+impl Bucket {
+    fn new(tag: &str) -> Self {
+        let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
+            panic!("AWS_ENDPOINT_URL is not set. Run ./scripts/test.sh, or: eval \"$(infra/local/moto.sh start)\"")
+        });
+        let rt = runtime();
+        let clients = rt
+            .block_on(generator::publish::s3::clients(
+                &generator::publish::s3::AwsSettings {
+                    region: Some("us-east-1".into()),
+                    endpoint_url: Some(endpoint),
+                },
+            ))
+            .unwrap();
+        let name = format!(
+            "api-{tag}-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .subsec_nanos()
+        );
+        rt.block_on(clients.s3.create_bucket().bucket(&name).send())
+            .unwrap();
+        Self { rt, clients, name }
+    }
+
+    /// `products.json` as the bucket holds it, if it does.
+    fn feed(&self) -> Option<Value> {
+        self.rt.block_on(async {
+            let got = self
+                .clients
+                .s3
+                .get_object()
+                .bucket(&self.name)
+                .key("products.json")
+                .send()
+                .await
+                .ok()?;
+            let bytes = got.body.collect().await.ok()?.into_bytes();
+            serde_json::from_slice(&bytes).ok()
+        })
+    }
+
+    /// The price of each product in the published feed.
+    fn prices(&self) -> Option<std::collections::BTreeMap<i64, String>> {
+        let feed = self.feed()?;
+        Some(
+            feed["products"]
+                .as_array()?
+                .iter()
+                .map(|p| {
+                    (
+                        p["id"].as_i64().unwrap(),
+                        p["price"].as_str().unwrap().to_owned(),
+                    )
+                })
+                .collect(),
+        )
+    }
+}
+
+fn eventually(what: &str, limit: Duration, mut done: impl FnMut() -> bool) -> Duration {
+    let started = Instant::now();
+    while !done() {
+        assert!(
+            started.elapsed() < limit,
+            "{what} did not happen within {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    started.elapsed()
+}
+
+/// GETs a product, then PUTs it back with a new price.
+fn set_price(api: &Api, id: i64, price: &str) -> u16 {
+    let (status, mut product, etag) = call(api.get(&format!("/api/products/{id}")).call());
+    assert_eq!(status, 200, "{product}");
+    product["price"] = json!(price);
+    let body = json!({
+        "slug": product["slug"], "name": product["name"], "description": product["description"],
+        "price": price, "image_url": product["image_url"], "category": product["category"],
+        "stock_quantity": product["stock_quantity"],
+    });
+    let (status, answer, _) = call(
+        api.send("PUT", &format!("/api/products/{id}"))
+            .set("If-Match", &etag.unwrap())
+            .send_json(body),
+    );
+    assert!(status == 200 || status == 412, "{answer}");
+    status
+}
+
+async fn query_one_bool(url: &str, sql: &str) -> bool {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client.query_one(sql, &[]).await.unwrap().get(0)
+}
+
+#[test]
+fn an_update_is_published_even_while_the_replica_is_paused() {
+    let pair = Pair::start();
+    let rt = runtime();
+    rt.block_on(load_shop(&pair.primary_url()));
+    let bucket = Bucket::new("ryw");
+    let api = Api::start_with(&Setup {
+        primary: pair.primary_url(),
+        replica: Some(pair.replica_url()),
+        bucket: Some(bucket.name.clone()),
+    });
+    eventually("the first publish", Duration::from_secs(60), || {
+        bucket.feed().is_some()
+    });
+
+    // The replica stops replaying at the moment of the write.
+    rt.block_on(async {
+        let (client, connection) =
+            tokio_postgres::connect(&pair.replica_url(), tokio_postgres::NoTls)
+                .await
+                .unwrap();
+        tokio::spawn(connection);
+        client
+            .query_one("SELECT pg_wal_replay_pause()::text", &[])
+            .await
+            .unwrap();
+    });
+    assert_eq!(set_price(&api, 1, "777.77"), 200);
+    let took = eventually("the update in the bucket", Duration::from_secs(60), || {
+        bucket.prices().is_some_and(|p| p[&1] == "777.77")
+    });
+    assert!(
+        rt.block_on(query_one_bool(
+            &pair.replica_url(),
+            "SELECT pg_is_wal_replay_paused()"
+        )),
+        "the replica stayed paused"
+    );
+    let (_, builds, _) = call(api.send("GET", "/api/rebuilds").call());
+    assert_eq!(
+        builds[0]["source"], "primary",
+        "the build fell back to the primary: {}",
+        builds[0]
+    );
+    eprintln!("published with the replica paused in {took:?}");
+}
+
+#[test]
+fn two_instances_publish_every_write_one_build_at_a_time() {
+    let db = fresh_shop_db();
+    let replica = std::env::var("DATABASE_REPLICA_URL").ok().map(|r| {
+        let (base, _) = r.rsplit_once('/').unwrap();
+        let (_, name) = db.url.rsplit_once('/').unwrap();
+        format!("{base}/{name}")
+    });
+    let bucket = Bucket::new("fleet");
+    let setup = Setup {
+        primary: db.url.clone(),
+        replica,
+        bucket: Some(bucket.name.clone()),
+    };
+    let mut first = Api::start_with(&setup);
+    let second = Api::start_with(&setup);
+    eventually("the first publish", Duration::from_secs(60), || {
+        bucket.feed().is_some()
+    });
+
+    // 100 writes from 10 clients, spread over both instances.
+    std::thread::scope(|scope| {
+        for client in 0..10i64 {
+            let (first, second) = (&first, &second);
+            scope.spawn(move || {
+                for n in 0..10i64 {
+                    let api = if (client + n) % 2 == 0 { first } else { second };
+                    let id = client * 10 + n + 1;
+                    assert_eq!(set_price(api, id, &format!("{}.{:02}", 100 + id, n)), 200);
+                }
+            });
+        }
+    });
+
+    // One instance dies during a build; the other publishes the last write.
+    let rt = runtime();
+    let last = "999.99".to_owned();
+    assert_eq!(set_price(&first, 1, &last), 200);
+    eventually("a build to start", Duration::from_secs(30), || {
+        rt.block_on(query_one_bool(
+            &db.url,
+            "SELECT EXISTS (SELECT 1 FROM site_builds WHERE finished_at IS NULL)",
+        ))
+    });
+    first.kill();
+    let expected: std::collections::BTreeMap<i64, String> = rt.block_on(async {
+        let (client, connection) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        client
+            .query("SELECT product_id, price::text FROM products", &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect()
+    });
+    assert_eq!(expected[&1], last);
+    eventually(
+        "the bucket to match the database",
+        Duration::from_secs(90),
+        || bucket.prices().as_ref() == Some(&expected),
+    );
+
+    // No two builds overlapped, and far fewer builds ran than writes.
+    let builds: Vec<(
+        chrono::DateTime<chrono::Utc>,
+        Option<chrono::DateTime<chrono::Utc>>,
+    )> = rt.block_on(async {
+        let (client, connection) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        client
+            .query(
+                "SELECT started_at, finished_at FROM site_builds ORDER BY started_at",
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect()
+    });
+    for pair in builds.windows(2) {
+        if let (Some(end), next) = (pair[0].1, pair[1].0) {
+            assert!(end <= next, "builds overlap: {pair:?}");
+        }
+    }
+    assert!(builds.len() < 50, "{} builds for 101 writes", builds.len());
+    eprintln!("{} builds for 101 writes", builds.len());
+    drop(second);
 }

@@ -12,7 +12,7 @@ use generator::publish::s3::{self, AwsSettings, Clients};
 use generator::site::Site;
 use serde_json::Value;
 
-use crate::common::{generator_cmd, repo_root};
+use crate::common::{FreshDb, FreshDbExt, generator_cmd, repo_root};
 use crate::proxy::{Fault, Proxy, Rule};
 
 fn moto_endpoint() -> String {
@@ -818,7 +818,7 @@ type BuildRow = (
 fn rebuild_publishes_from_the_database_and_records_each_build() {
     use generator::db::{Role, Target};
     let stack = Stack::new("rebuild");
-    let db = stack.rt.block_on(crate::common::FreshDb::migrated());
+    let db = stack.rt.block_on(FreshDb::migrated());
     let primary = Target::parse(&db.url, Role::Primary).unwrap();
     let catalog = generator::source::content::load(&stack.content()).unwrap();
     stack

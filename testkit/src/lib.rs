@@ -1,0 +1,181 @@
+//! Test helpers shared by the workspace's integration tests: a fresh
+//! database per test on the local primary, a PostgreSQL pair of a test's own
+//! (through `infra/local/pg.sh`), free ports. Every helper cleans up what it
+//! made when dropped.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The workspace's root folder.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+/// A database of its own on the local primary, dropped when the test ends.
+/// Needs `DATABASE_URL` (the test command starts the pair and sets it).
+pub struct FreshDb {
+    pub url: String,
+    admin_url: String,
+    name: String,
+}
+
+fn admin_url() -> String {
+    std::env::var("DATABASE_URL").unwrap_or_else(|_| {
+        panic!(
+            "DATABASE_URL is not set. Run ./scripts/test.sh, or start the local pair first: \
+             eval \"$(infra/local/pg.sh start)\""
+        )
+    })
+}
+
+impl FreshDb {
+    pub async fn new() -> Self {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let admin_url = admin_url();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let name = format!(
+            "shop_test_{}_{}_{nanos}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        connect(&admin_url)
+            .await
+            .unwrap_or_else(|e| panic!("cannot connect to DATABASE_URL: {e}"))
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap();
+        let (base, _) = admin_url
+            .rsplit_once('/')
+            .expect("DATABASE_URL ends with /database");
+        Self {
+            url: format!("{base}/{name}"),
+            admin_url,
+            name,
+        }
+    }
+
+    pub async fn drop_now(self) {
+        drop_database(&self.admin_url, &self.name).await;
+        std::mem::forget(self);
+    }
+}
+
+/// A client whose connection runs on the current runtime.
+async fn connect(url: &str) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    tokio::spawn(connection);
+    Ok(client)
+}
+
+async fn drop_database(admin_url: &str, name: &str) {
+    if let Ok(client) = connect(admin_url).await {
+        let _ = client
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await;
+    }
+}
+
+impl Drop for FreshDb {
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        // Drop may run inside a runtime; do the async cleanup on a thread of its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(drop_database(&admin_url, &name));
+        })
+        .join();
+    }
+}
+
+/// A PostgreSQL primary + streaming replica of the test's own, started with
+/// `infra/local/pg.sh` on free ports; stopped and deleted when dropped.
+pub struct Pair {
+    data: tempfile::TempDir,
+    pub primary_port: u16,
+    pub replica_port: u16,
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Pair {
+    pub fn start() -> Self {
+        let data = tempfile::tempdir().unwrap();
+        let (primary_port, mut replica_port) = (free_port(), free_port());
+        while replica_port == primary_port {
+            replica_port = free_port();
+        }
+        let pair = Self {
+            data,
+            primary_port,
+            replica_port,
+        };
+        let out = pair.script(&["start"]);
+        assert!(
+            out.status.success(),
+            "pg.sh start failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        pair
+    }
+
+    fn script(&self, args: &[&str]) -> Output {
+        Command::new(repo_root().join("infra/local/pg.sh"))
+            .args(args)
+            .env("PG_DATA", self.data.path())
+            .env("PG_PRIMARY_PORT", self.primary_port.to_string())
+            .env("PG_REPLICA_PORT", self.replica_port.to_string())
+            .output()
+            .unwrap()
+    }
+
+    pub fn primary_url(&self) -> String {
+        format!(
+            "postgres://postgres:shopfront-local@127.0.0.1:{}/postgres",
+            self.primary_port
+        )
+    }
+
+    pub fn replica_url(&self) -> String {
+        format!(
+            "postgres://postgres:shopfront-local@127.0.0.1:{}/postgres",
+            self.replica_port
+        )
+    }
+
+    /// Starts whatever is stopped (the script is idempotent).
+    pub fn restart(&self) -> Output {
+        self.script(&["start"])
+    }
+
+    /// Stops one node: "primary" or "replica".
+    pub fn stop(&self, node: &str) {
+        let out = self.script(&["stop", node]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for Pair {
+    fn drop(&mut self) {
+        let _ = self.script(&["stop"]);
+    }
+}
