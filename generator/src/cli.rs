@@ -306,23 +306,10 @@ pub fn run() -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Publish { input, publish } => {
-            let config = build_config(&input.source, progress && !publish.json)?;
             let database = database(&input)?;
-            let runtime = crate::db::runtime()?;
-            let destination = runtime.block_on(destination(&publish, progress))?;
-            let job = rebuild::Job {
-                build: &config,
-                database: database.as_ref(),
-                destination: &destination,
-                trigger: "publish",
-            };
-            match runtime.block_on(rebuild::rebuild(&job)) {
-                Ok(outcome) => {
-                    report(&outcome.publish, publish.json)?;
-                    Ok(ExitCode::SUCCESS)
-                }
-                Err(e) => Err(report_stopped(e.into(), publish.json)),
-            }
+            let outcome = run_job(&input.source, database, &publish, "publish", progress)?;
+            report(&outcome.publish, publish.json)?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Rebuild {
             source,
@@ -330,41 +317,28 @@ pub fn run() -> anyhow::Result<ExitCode> {
             publish,
             trigger,
         } => {
-            let config = build_config(&source, progress && !publish.json)?;
             let database = db
                 .database_url
                 .is_some()
                 .then(|| pg_source(&db))
                 .transpose()?;
-            let runtime = crate::db::runtime()?;
-            let destination = runtime.block_on(destination(&publish, progress))?;
-            let job = rebuild::Job {
-                build: &config,
-                database: database.as_ref(),
-                destination: &destination,
-                trigger: &trigger,
-            };
-            match runtime.block_on(rebuild::rebuild(&job)) {
-                Ok(outcome) if publish.json => {
-                    println!("{}", serde_json::to_string_pretty(&outcome)?);
-                    Ok(ExitCode::SUCCESS)
-                }
-                Ok(outcome) => {
-                    let version = outcome
-                        .catalog_version
-                        .map_or(String::new(), |v| format!(" at catalog version {v}"));
-                    let build = outcome
-                        .build_id
-                        .map_or(String::new(), |id| format!(" (build {id})"));
-                    println!(
-                        "rebuilt {} products from the {}{version}{build}",
-                        outcome.products, outcome.read_from
-                    );
-                    report(&outcome.publish, false)?;
-                    Ok(ExitCode::SUCCESS)
-                }
-                Err(e) => Err(report_stopped(e.into(), publish.json)),
+            let outcome = run_job(&source, database, &publish, &trigger, progress)?;
+            if publish.json {
+                println!("{}", serde_json::to_string_pretty(&outcome)?);
+                return Ok(ExitCode::SUCCESS);
             }
+            let version = outcome
+                .catalog_version
+                .map_or(String::new(), |v| format!(" at catalog version {v}"));
+            let build = outcome
+                .build_id
+                .map_or(String::new(), |id| format!(" (build {id})"));
+            println!(
+                "rebuilt {} products from the {}{version}{build}",
+                outcome.products, outcome.read_from
+            );
+            report(&outcome.publish, false)?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Migrate { primary } => {
             let primary = primary.target()?;
@@ -455,6 +429,29 @@ async fn destination(args: &PublishArgs, progress: bool) -> anyhow::Result<Desti
             progress: progress && !args.json,
         },
     })
+}
+
+/// Builds and publishes: what `publish` and `rebuild` share. A failed
+/// publish prints its summary first with --json.
+fn run_job(
+    source: &SourceArgs,
+    database: Option<crate::source::postgres::PgSource>,
+    publish: &PublishArgs,
+    trigger: &str,
+    progress: bool,
+) -> anyhow::Result<rebuild::Outcome> {
+    let config = build_config(source, progress && !publish.json)?;
+    let runtime = crate::db::runtime()?;
+    let destination = runtime.block_on(destination(publish, progress))?;
+    let job = rebuild::Job {
+        build: &config,
+        database: database.as_ref(),
+        destination: &destination,
+        trigger,
+    };
+    runtime
+        .block_on(rebuild::rebuild(&job))
+        .map_err(|e| report_stopped(e.into(), publish.json))
 }
 
 /// Prints a publish's summary: the plan in full for a dry run, else one line.
