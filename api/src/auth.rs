@@ -9,7 +9,7 @@ use base64::Engine as _;
 use poem::Request;
 use poem::http::StatusCode;
 use poem_openapi::SecurityScheme;
-use poem_openapi::auth::Bearer;
+use poem_openapi::auth::{ApiKey, Bearer};
 use rand::RngCore as _;
 use sha2::{Digest, Sha256};
 
@@ -25,10 +25,63 @@ pub struct AdminUser {
     pub email: String,
 }
 
+/// Who may write: a script with an API token, or a browser with a session
+/// cookie (and, for anything but a read, its CSRF token).
+#[derive(SecurityScheme)]
+pub enum Admin {
+    Token(TokenAuth),
+    Session(SessionAuth),
+}
+
+impl Admin {
+    pub fn user(&self) -> &AdminUser {
+        match self {
+            Self::Token(TokenAuth(user)) | Self::Session(SessionAuth(user)) => user,
+        }
+    }
+}
+
 /// An API token: `Authorization: Bearer sft_...`.
 #[derive(SecurityScheme)]
 #[oai(ty = "bearer", checker = "check_bearer")]
-pub struct Admin(pub AdminUser);
+pub struct TokenAuth(pub AdminUser);
+
+/// The session cookie from `POST /api/session`; state-changing requests must
+/// also send the session's CSRF token in `X-CSRF-Token`.
+#[derive(SecurityScheme)]
+#[oai(
+    ty = "api_key",
+    key_name = "shopfront_session",
+    key_in = "cookie",
+    checker = "check_session"
+)]
+pub struct SessionAuth(pub AdminUser);
+
+async fn check_session(req: &Request, key: ApiKey) -> poem::Result<AdminUser> {
+    let state = req
+        .data::<Arc<State>>()
+        .ok_or_else(|| poem::Error::from_status(StatusCode::INTERNAL_SERVER_ERROR))?;
+    let session = state.sessions.verify(&key.key).ok_or_else(|| {
+        poem::Error::from_string(
+            "the session is not valid or has expired; log in again",
+            StatusCode::UNAUTHORIZED,
+        )
+    })?;
+    let reads = matches!(req.method().as_str(), "GET" | "HEAD" | "OPTIONS");
+    if !reads {
+        let token = req.header(crate::session::CSRF_HEADER).unwrap_or_default();
+        if !state.sessions.csrf_matches(&session, token) {
+            return Err(poem::Error::from_string(
+                "this request needs the session's CSRF token in X-CSRF-Token",
+                StatusCode::FORBIDDEN,
+            ));
+        }
+    }
+    Ok(AdminUser {
+        user_id: session.user_id,
+        email: session.email,
+    })
+}
 
 async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<AdminUser> {
     let state = req

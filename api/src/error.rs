@@ -14,6 +14,9 @@ pub enum ApiError {
     /// No credentials, or they are not valid.
     #[oai(status = 401, content_type = "application/problem+json")]
     Unauthorized(Json<Problem>),
+    /// A session cookie without its CSRF token on a state-changing request.
+    #[oai(status = 403, content_type = "application/problem+json")]
+    Forbidden(Json<Problem>),
     /// No such product or build.
     #[oai(status = 404, content_type = "application/problem+json")]
     NotFound(Json<Problem>),
@@ -32,6 +35,9 @@ pub enum ApiError {
     /// An update must say which version it changes (`If-Match`).
     #[oai(status = 428, content_type = "application/problem+json")]
     PreconditionRequired(Json<Problem>),
+    /// Too many failed logins for this account or address; wait and retry.
+    #[oai(status = 429, content_type = "application/problem+json")]
+    TooManyRequests(Json<Problem>),
     /// The database is unreachable; try again.
     #[oai(status = 503, content_type = "application/problem+json")]
     Unavailable(Json<Problem>),

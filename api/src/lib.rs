@@ -7,8 +7,10 @@
 
 pub mod auth;
 pub mod error;
+pub mod login;
 pub mod problem;
 pub mod products;
+pub mod session;
 pub mod state;
 pub mod worker;
 
@@ -33,14 +35,15 @@ pub const DRAIN: Duration = Duration::from_secs(20);
 /// The whole HTTP surface, for the server and for tests.
 pub fn app(state: Arc<State>) -> impl Endpoint {
     let service = OpenApiService::new(
-        products::ProductsApi,
+        (products::ProductsApi, login::LoginApi),
         "Shopfront API",
         env!("CARGO_PKG_VERSION"),
     )
     .description(
         "Products travel with the database's column names; prices are decimal strings. \
              Reads (GET /api/products, GET /api/products/{id}) are public. Every write and every \
-             rebuild route needs an API token: Authorization: Bearer sft_...",
+             rebuild route needs an API token (Authorization: Bearer sft_...) or the session cookie \
+             from POST /api/session, with its CSRF token in X-CSRF-Token on anything but a read.",
     );
     let spec = service.spec_endpoint();
     let docs = service.swagger_ui();

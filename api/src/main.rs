@@ -26,6 +26,8 @@ struct Cli {
     command: Option<Command>,
 }
 
+// Parsed once per process: the size of `Serve` does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the API (the default).
@@ -55,8 +57,15 @@ enum Command {
         #[arg(long, env = "PUBLISH_DIR", default_value = "public")]
         out: PathBuf,
         /// Do not run the rebuild worker in this process.
-        #[arg(long, env = "API_NO_WORKER")]
+        #[arg(long, env = "API_NO_WORKER", value_parser = clap::builder::BoolishValueParser::new())]
         no_worker: bool,
+        /// Signs session cookies; at least 32 bytes, the same on every instance.
+        #[arg(long, env = "SESSION_SECRET", hide_env_values = true)]
+        session_secret: Option<String>,
+        /// Proxies (addresses or CIDR blocks, comma-separated) whose
+        /// X-Forwarded-For and X-Forwarded-Proto are believed: the ALB's subnets.
+        #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',')]
+        trusted_proxies: Vec<String>,
     },
     /// Manage admin accounts.
     Admin {
@@ -130,6 +139,10 @@ fn run() -> anyhow::Result<()> {
             .unwrap_or_else(|_| "public".into())
             .into(),
         no_worker: std::env::var_os("API_NO_WORKER").is_some(),
+        session_secret: std::env::var("SESSION_SECRET").ok(),
+        trusted_proxies: std::env::var("TRUSTED_PROXIES")
+            .map(|v| v.split(',').map(str::to_owned).collect())
+            .unwrap_or_default(),
     }) {
         Command::Serve {
             addr,
@@ -143,12 +156,36 @@ fn run() -> anyhow::Result<()> {
             endpoint_url,
             out,
             no_worker,
+            session_secret,
+            trusted_proxies,
         } => runtime.block_on(async {
             let replica = database_replica_url
                 .filter(|u| !u.is_empty())
                 .map(|u| Target::parse(&u, Role::Replica))
                 .transpose()?;
-            let state = Arc::new(api::state::State::new(primary.clone(), replica.clone()));
+            let sessions = match session_secret.filter(|s| !s.is_empty()) {
+                Some(secret) => api::session::Sessions::new(secret.as_bytes()).map_err(anyhow::Error::msg)?,
+                None => {
+                    tracing::warn!(
+                        "SESSION_SECRET is not set: sessions are signed with a random key, so they end when this process does and other instances reject them"
+                    );
+                    let mut key = [0u8; 32];
+                    rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
+                    api::session::Sessions::new(&key).map_err(anyhow::Error::msg)?
+                }
+            };
+            let trusted_proxies = trusted_proxies
+                .iter()
+                .filter(|p| !p.trim().is_empty())
+                .map(|p| api::state::Network::parse(p))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| anyhow::anyhow!("TRUSTED_PROXIES: {e}"))?;
+            let state = Arc::new(api::state::State::new(
+                primary.clone(),
+                replica.clone(),
+                sessions,
+                trusted_proxies,
+            ));
             let rebuilds = if no_worker {
                 None
             } else {

@@ -1,9 +1,60 @@
 //! What every request and the rebuild worker share.
 
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use generator::db::{Connection, DbError, Target};
 use tokio::sync::Notify;
+
+use crate::session::Sessions;
+
+/// An address block, as in `TRUSTED_PROXIES=10.40.0.0/16,127.0.0.1`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Network {
+    base: IpAddr,
+    prefix: u8,
+}
+
+impl Network {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let (ip, prefix) = match text.trim().split_once('/') {
+            Some((ip, p)) => (ip, Some(p)),
+            None => (text.trim(), None),
+        };
+        let base: IpAddr = ip
+            .parse()
+            .map_err(|_| format!("{text:?} is not an address or CIDR block"))?;
+        let max = if base.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("{text:?} has a bad prefix length"))?,
+        };
+        Ok(Self { base, prefix })
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let bits = |ip: IpAddr| -> u128 {
+            match ip {
+                IpAddr::V4(v4) => u128::from(u32::from(v4)) << 96,
+                IpAddr::V6(v6) => u128::from(v6),
+            }
+        };
+        if self.base.is_ipv4() != ip.is_ipv4() {
+            return false;
+        }
+        let shift = u32::from(if self.base.is_ipv4() { 32 } else { 128 } - self.prefix);
+        let mask = if self.prefix == 0 {
+            0
+        } else {
+            u128::MAX << (shift + if self.base.is_ipv4() { 96 } else { 0 })
+        };
+        bits(self.base) & mask == bits(ip) & mask
+    }
+}
 
 pub struct State {
     pub primary: Target,
@@ -15,17 +66,46 @@ pub struct State {
     forced: AtomicBool,
     /// SIGTERM arrived: `/readyz` fails while requests drain.
     pub draining: AtomicBool,
+    pub sessions: Sessions,
+    /// Proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed.
+    pub trusted_proxies: Vec<Network>,
 }
 
 impl State {
-    pub fn new(primary: Target, replica: Option<Target>) -> Self {
+    pub fn new(
+        primary: Target,
+        replica: Option<Target>,
+        sessions: Sessions,
+        trusted_proxies: Vec<Network>,
+    ) -> Self {
         Self {
             primary,
             replica,
             worker: Notify::new(),
             forced: AtomicBool::new(false),
             draining: AtomicBool::new(false),
+            sessions,
+            trusted_proxies,
         }
+    }
+
+    /// The client's address and whether it reached the load balancer over
+    /// HTTPS: from `X-Forwarded-For` and `X-Forwarded-Proto` when the peer is
+    /// a trusted proxy, else the peer itself.
+    pub fn client(&self, req: &poem::Request) -> (Option<IpAddr>, bool) {
+        let peer = req.remote_addr().as_socket_addr().map(|a| a.ip());
+        let trusted = peer.is_some_and(|ip| self.trusted_proxies.iter().any(|n| n.contains(ip)));
+        if !trusted {
+            return (peer, false);
+        }
+        let forwarded = req
+            .header("x-forwarded-for")
+            .and_then(|v| v.rsplit(',').next())
+            .and_then(|v| v.trim().parse().ok());
+        let https = req
+            .header("x-forwarded-proto")
+            .is_some_and(|p| p.eq_ignore_ascii_case("https"));
+        (forwarded.or(peer), https)
     }
 
     /// A connection for reads: the replica, or the primary if there is none
@@ -61,5 +141,28 @@ impl State {
     /// Whether a rebuild was asked for since the last call.
     pub fn take_forced(&self) -> bool {
         self.forced.swap(false, Ordering::SeqCst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn networks_contain_their_addresses() {
+        let net = Network::parse("10.40.0.0/16").unwrap();
+        assert!(net.contains("10.40.3.7".parse().unwrap()));
+        assert!(!net.contains("10.41.0.1".parse().unwrap()));
+        assert!(!net.contains("::1".parse().unwrap()));
+        let one = Network::parse("127.0.0.1").unwrap();
+        assert!(one.contains("127.0.0.1".parse().unwrap()));
+        assert!(!one.contains("127.0.0.2".parse().unwrap()));
+        assert!(
+            Network::parse("::/0")
+                .unwrap()
+                .contains("2001:db8::1".parse().unwrap())
+        );
+        assert!(Network::parse("10.0.0.0/33").is_err());
+        assert!(Network::parse("nonsense").is_err());
     }
 }

@@ -137,3 +137,37 @@ pub async fn revoke_token(
         .map(|n| n == 1)
         .map_err(target.query_error("revoking an API token"))
 }
+
+/// Failed logins recorded under `key` in the last `minutes`.
+pub async fn recent_failures(
+    client: &Client,
+    target: &Target,
+    key: &str,
+    minutes: i32,
+) -> Result<i64, DbError> {
+    client
+        .query_one(
+            "SELECT count(*) FROM login_failures WHERE key = $1 AND at > now() - make_interval(mins => $2)",
+            &[&key, &minutes],
+        )
+        .await
+        .map(|r| r.get(0))
+        .map_err(target.query_error("counting failed logins"))
+}
+
+/// Records a failed login under each key, and prunes old records.
+pub async fn record_failure(
+    client: &Client,
+    target: &Target,
+    keys: &[&str],
+) -> Result<(), DbError> {
+    client
+        .execute(
+            "WITH pruned AS (DELETE FROM login_failures WHERE at < now() - interval '1 day')
+             INSERT INTO login_failures (key) SELECT unnest($1::text[])",
+            &[&keys],
+        )
+        .await
+        .map(|_| ())
+        .map_err(target.query_error("recording a failed login"))
+}

@@ -9,7 +9,10 @@ async fn migrations_apply_to_an_empty_database_and_a_second_run_is_a_no_op() {
     let db = FreshDb::new().await;
     let primary = Target::parse(&db.url, Role::Primary).unwrap();
     let first = db::migrate(&primary).await.unwrap();
-    assert_eq!(first.applied, ["V1__catalog"]);
+    assert_eq!(
+        first.applied,
+        ["V1__catalog", "V2__admin", "V3__login_failures"]
+    );
     let second = db::migrate(&primary).await.unwrap();
     assert!(second.applied.is_empty(), "{second:?}");
 
@@ -169,7 +172,7 @@ fn migrate_command_reports_what_it_did() {
         String::from_utf8_lossy(&first.stderr)
     );
     assert!(
-        String::from_utf8_lossy(&first.stdout).starts_with("applied 1 migration(s) on 127.0.0.1:")
+        String::from_utf8_lossy(&first.stdout).starts_with("applied 3 migration(s) on 127.0.0.1:")
     );
     let second = run();
     assert!(String::from_utf8_lossy(&second.stdout).contains("is up to date"));

@@ -1,0 +1,143 @@
+//! `POST /api/session` (log in) and `DELETE /api/session` (log out), with the
+//! failed-login limits per account and per client address.
+
+use std::sync::Arc;
+
+use poem::web::Data;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+
+use crate::auth::{Admin, normalize_email, verify_password};
+use crate::error::ApiError;
+use crate::problem::Problem;
+use crate::session::{COOKIE, LIFETIME};
+use crate::state::State;
+
+/// Failed logins allowed per account, and per client address, in the window.
+pub const FAILURES_PER_ACCOUNT: i64 = 5;
+pub const FAILURES_PER_ADDRESS: i64 = 20;
+pub const WINDOW_MINUTES: i32 = 15;
+
+/// Verified against when the account does not exist, so both cases take as
+/// long.
+fn dummy_hash() -> String {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| {
+        crate::auth::hash_password("not the password of anyone").unwrap_or_default()
+    })
+    .clone()
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct Login {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct LoggedIn {
+    pub email: String,
+    /// Send it back in `X-CSRF-Token` on every request that changes something.
+    pub csrf_token: String,
+    /// Seconds until the session expires.
+    pub expires_in: u64,
+}
+
+#[derive(ApiResponse)]
+pub enum LoginResponse {
+    /// Logged in; the session cookie is set.
+    #[oai(status = 200)]
+    Ok(Json<LoggedIn>, #[oai(header = "Set-Cookie")] String),
+}
+
+#[derive(ApiResponse)]
+pub enum LogoutResponse {
+    /// Logged out; the cookie is cleared.
+    #[oai(status = 204)]
+    Done(#[oai(header = "Set-Cookie")] String),
+}
+
+fn cookie(value: &str, max_age: u64, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}")
+}
+
+pub struct LoginApi;
+
+#[OpenApi(prefix_path = "/api")]
+impl LoginApi {
+    /// Log in to a browser session. Answers with the same message whether the
+    /// account exists or not; too many failures get 429.
+    #[oai(path = "/session", method = "post")]
+    async fn login(
+        &self,
+        state: Data<&Arc<State>>,
+        req: &poem::Request,
+        body: Json<Login>,
+    ) -> Result<LoginResponse, ApiError> {
+        let (address, https) = state.client(req);
+        let email =
+            normalize_email(&body.email).unwrap_or_else(|_| body.email.trim().to_lowercase());
+        let account_key = format!("account:{email}");
+        let address_key = format!(
+            "address:{}",
+            address.map_or("unknown".into(), |a| a.to_string())
+        );
+        let client = state.write().await?;
+        use generator::db::admin;
+        let too_many =
+            admin::recent_failures(&client, &state.primary, &account_key, WINDOW_MINUTES).await?
+                >= FAILURES_PER_ACCOUNT
+                || admin::recent_failures(&client, &state.primary, &address_key, WINDOW_MINUTES)
+                    .await?
+                    >= FAILURES_PER_ADDRESS;
+        if too_many {
+            return Err(ApiError::TooManyRequests(Json(Problem::new(
+                429,
+                "Too Many Requests",
+                format!("too many failed logins; try again in {WINDOW_MINUTES} minutes"),
+            ))));
+        }
+        let user = admin::user_by_email(&client, &state.primary, &email).await?;
+        let password = body.password.clone();
+        let hash = user
+            .as_ref()
+            .map_or_else(dummy_hash, |u| u.password_hash.clone());
+        let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+            .await
+            .unwrap_or(false);
+        let Some(user) = user.filter(|_| ok) else {
+            admin::record_failure(&client, &state.primary, &[&account_key, &address_key]).await?;
+            return Err(ApiError::Unauthorized(Json(Problem::new(
+                401,
+                "Unauthorized",
+                "the e-mail address or the password is wrong",
+            ))));
+        };
+        let user = crate::auth::AdminUser {
+            user_id: user.user_id,
+            email: user.email,
+        };
+        let (value, csrf_token) = state.sessions.issue(&user);
+        Ok(LoginResponse::Ok(
+            Json(LoggedIn {
+                email: user.email,
+                csrf_token,
+                expires_in: LIFETIME.as_secs(),
+            }),
+            cookie(&value, LIFETIME.as_secs(), https),
+        ))
+    }
+
+    /// Log out: clears the session cookie.
+    #[oai(path = "/session", method = "delete")]
+    async fn logout(
+        &self,
+        state: Data<&Arc<State>>,
+        req: &poem::Request,
+        _admin: Admin,
+    ) -> LogoutResponse {
+        let (_, https) = state.client(req);
+        LogoutResponse::Done(cookie("", 0, https))
+    }
+}
