@@ -25,18 +25,26 @@ def http(method, url, body=None, headers=None):
         return r.status, dict(r.headers), r.read()
 
 
+# moto picks the service from the credential scope; it checks no signature.
+CLOUDFRONT = {"Authorization": "AWS4-HMAC-SHA256 Credential=bench/20260101/us-east-1/cloudfront/aws4_request, "
+              "SignedHeaders=host, Signature=0"}
+
+
+S3 = {"Authorization": CLOUDFRONT["Authorization"].replace("/cloudfront/", "/s3/")}
+
+
 def invalidations():
-    _, _, body = http("GET", f"{s3}/2020-05-31/distribution/{distribution}/invalidation")
+    _, _, body = http("GET", f"{s3}/2020-05-31/distribution/{distribution}/invalidation", headers=CLOUDFRONT)
     m = re.search(rb"<Quantity>(\d+)</Quantity>", body)
     return int(m.group(1)) if m else 0
 
 
 def page(slug):
     try:
-        _, _, body = http("GET", f"{s3}/{bucket}/products/{slug}/index.html")
+        _, _, body = http("GET", f"{s3}/{bucket}/products/{slug}/index.html", headers=S3)
         return body.decode()
-    except urllib.error.HTTPError:
-        return ""
+    except urllib.error.HTTPError as e:
+        return f"HTTP {e.code} for {e.url}"
 
 
 _, headers, body = http("GET", f"{api}/api/products/1")
@@ -63,7 +71,9 @@ for n in range(edits):
         if (needle in live or f'"price":"{price}"' in live) and invalidations() > before:
             break
         if time.monotonic() - started > 30:
-            sys.exit(f"edit {n}: the new price was not live within 30 s")
+            found = re.findall(r'"price": ?"[0-9.]+"', live)[:2] or live[:200]
+            sys.exit(f"edit {n}: the new price {price} was not live within 30 s "
+                     f"(the page has {found}; invalidations {before} -> {invalidations()})")
         time.sleep(0.005)
     latencies.append(time.monotonic() - started)
 
