@@ -74,6 +74,6 @@ step "cargo test"
 cargo test --workspace --locked
 
 step "browser tests (headless Chromium)"
-cargo build -p generator --locked
+cargo build --workspace --locked  # the same features as the tests: nothing is rebuilt
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 GENERATOR_BIN="$target_dir/debug/generator" node --test tests/browser/
