@@ -8,8 +8,9 @@ use poem_openapi::payload::Json;
 
 use crate::problem::Problem;
 
+/// Input that does not parse at all (400 from the framework, 415 for a body
+/// that is not JSON) is turned into problem+json by the middleware in `lib.rs`.
 #[derive(Debug, ApiResponse)]
-#[oai(bad_request_handler = "bad_request")]
 pub enum ApiError {
     /// No credentials, or they are not valid.
     #[oai(status = 401, content_type = "application/problem+json")]
@@ -43,28 +44,7 @@ pub enum ApiError {
     Unavailable(Json<Problem>),
 }
 
-fn bad_request(err: poem::Error) -> ApiError {
-    let detail = err.to_string();
-    match err.status().as_u16() {
-        401 => ApiError::unauthorized(),
-        415 => ApiError::UnsupportedMediaType(Json(Problem::new(
-            415,
-            "Unsupported Media Type",
-            format!("{detail}; send the body as application/json"),
-        ))),
-        _ => ApiError::Unprocessable(Json(Problem::new(422, "Unprocessable Content", detail))),
-    }
-}
-
 impl ApiError {
-    pub fn unauthorized() -> Self {
-        Self::Unauthorized(Json(Problem::new(
-            401,
-            "Unauthorized",
-            "this route needs an API token (Authorization: Bearer ...)",
-        )))
-    }
-
     pub fn not_found(detail: impl Into<String>) -> Self {
         Self::NotFound(Json(Problem::new(404, "Not Found", detail)))
     }

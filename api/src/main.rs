@@ -12,7 +12,7 @@ use generator::db::{Role, Target};
 
 /// The Shopfront write API.
 #[derive(Debug, Parser)]
-#[command(name = "api", version, about)]
+#[command(name = "api", version, about, args_conflicts_with_subcommands = true)]
 struct Cli {
     /// Log format on stderr.
     #[arg(long, global = true, env = "LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
@@ -22,51 +22,56 @@ struct Cli {
     #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
 
+    #[command(flatten)]
+    serve: ServeArgs,
+
     #[command(subcommand)]
     command: Option<Command>,
 }
 
-// Parsed once per process: the size of `Serve` does not matter.
-#[allow(clippy::large_enum_variant)]
+/// How to serve: every setting also comes from the environment.
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Where to listen.
+    #[arg(long, env = "API_ADDR", default_value = "127.0.0.1:8080")]
+    addr: String,
+    /// The read replica; unset means reads go to the primary.
+    #[arg(long, env = "DATABASE_REPLICA_URL", hide_env_values = true)]
+    database_replica_url: Option<String>,
+    /// The content folder (site.toml, images, templates) and themes.
+    #[arg(long, env = "CONTENT_DIR", default_value = "content")]
+    content: PathBuf,
+    #[arg(long, env = "THEMES_DIR", default_value = "themes")]
+    themes: PathBuf,
+    /// The bucket to publish to; unset means the folder --out.
+    #[arg(long, env = "S3_BUCKET")]
+    bucket: Option<String>,
+    #[arg(long, env = "S3_PREFIX", default_value = "")]
+    prefix: String,
+    #[arg(long, env = "CLOUDFRONT_DISTRIBUTION_ID")]
+    distribution_id: Option<String>,
+    #[arg(long, env = "AWS_REGION")]
+    region: Option<String>,
+    #[arg(long, env = "AWS_ENDPOINT_URL")]
+    endpoint_url: Option<String>,
+    #[arg(long, env = "PUBLISH_DIR", default_value = "public")]
+    out: PathBuf,
+    /// Do not run the rebuild worker in this process.
+    #[arg(long, env = "API_NO_WORKER", value_parser = clap::builder::BoolishValueParser::new())]
+    no_worker: bool,
+    /// Signs session cookies; at least 32 bytes, the same on every instance.
+    #[arg(long, env = "SESSION_SECRET", hide_env_values = true)]
+    session_secret: Option<String>,
+    /// Proxies (addresses or CIDR blocks, comma-separated) whose
+    /// X-Forwarded-For and X-Forwarded-Proto are believed: the ALB's subnets.
+    #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',')]
+    trusted_proxies: Vec<String>,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve the API (the default).
-    Serve {
-        /// Where to listen.
-        #[arg(long, env = "API_ADDR", default_value = "127.0.0.1:8080")]
-        addr: String,
-        /// The read replica; unset means reads go to the primary.
-        #[arg(long, env = "DATABASE_REPLICA_URL", hide_env_values = true)]
-        database_replica_url: Option<String>,
-        /// The content folder (site.toml, images, templates) and themes.
-        #[arg(long, env = "CONTENT_DIR", default_value = "content")]
-        content: PathBuf,
-        #[arg(long, env = "THEMES_DIR", default_value = "themes")]
-        themes: PathBuf,
-        /// The bucket to publish to; unset means the folder --out.
-        #[arg(long, env = "S3_BUCKET")]
-        bucket: Option<String>,
-        #[arg(long, env = "S3_PREFIX", default_value = "")]
-        prefix: String,
-        #[arg(long, env = "CLOUDFRONT_DISTRIBUTION_ID")]
-        distribution_id: Option<String>,
-        #[arg(long, env = "AWS_REGION")]
-        region: Option<String>,
-        #[arg(long, env = "AWS_ENDPOINT_URL")]
-        endpoint_url: Option<String>,
-        #[arg(long, env = "PUBLISH_DIR", default_value = "public")]
-        out: PathBuf,
-        /// Do not run the rebuild worker in this process.
-        #[arg(long, env = "API_NO_WORKER", value_parser = clap::builder::BoolishValueParser::new())]
-        no_worker: bool,
-        /// Signs session cookies; at least 32 bytes, the same on every instance.
-        #[arg(long, env = "SESSION_SECRET", hide_env_values = true)]
-        session_secret: Option<String>,
-        /// Proxies (addresses or CIDR blocks, comma-separated) whose
-        /// X-Forwarded-For and X-Forwarded-Proto are believed: the ALB's subnets.
-        #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',')]
-        trusted_proxies: Vec<String>,
-    },
+    /// Serve the API (the default, also without a subcommand).
+    Serve(Box<ServeArgs>),
     /// Manage admin accounts.
     Admin {
         #[command(subcommand)]
@@ -117,48 +122,31 @@ fn run() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let url = cli.database_url.clone().context(
+    let url = cli.database_url.clone().filter(|u| !u.is_empty()).context(
         "DATABASE_URL is not set; the api needs the PostgreSQL primary (for a local pair: eval \"$(infra/local/pg.sh start)\")",
     )?;
     let primary = Target::parse(&url, Role::Primary)?;
-    match cli.command.unwrap_or(Command::Serve {
-        addr: std::env::var("API_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".into()),
-        database_replica_url: std::env::var("DATABASE_REPLICA_URL").ok(),
-        content: std::env::var("CONTENT_DIR")
-            .unwrap_or_else(|_| "content".into())
-            .into(),
-        themes: std::env::var("THEMES_DIR")
-            .unwrap_or_else(|_| "themes".into())
-            .into(),
-        bucket: std::env::var("S3_BUCKET").ok(),
-        prefix: std::env::var("S3_PREFIX").unwrap_or_default(),
-        distribution_id: std::env::var("CLOUDFRONT_DISTRIBUTION_ID").ok(),
-        region: std::env::var("AWS_REGION").ok(),
-        endpoint_url: std::env::var("AWS_ENDPOINT_URL").ok(),
-        out: std::env::var("PUBLISH_DIR")
-            .unwrap_or_else(|_| "public".into())
-            .into(),
-        no_worker: std::env::var_os("API_NO_WORKER").is_some(),
-        session_secret: std::env::var("SESSION_SECRET").ok(),
-        trusted_proxies: std::env::var("TRUSTED_PROXIES")
-            .map(|v| v.split(',').map(str::to_owned).collect())
-            .unwrap_or_default(),
-    }) {
-        Command::Serve {
-            addr,
-            database_replica_url,
-            content,
-            themes,
-            bucket,
-            prefix,
-            distribution_id,
-            region,
-            endpoint_url,
-            out,
-            no_worker,
-            session_secret,
-            trusted_proxies,
-        } => runtime.block_on(async {
+    let serve = match cli.command {
+        None => cli.serve,
+        Some(Command::Serve(args)) => *args,
+        Some(Command::Admin { command }) => return runtime.block_on(admin(&primary, command)),
+    };
+    let ServeArgs {
+        addr,
+        database_replica_url,
+        content,
+        themes,
+        bucket,
+        prefix,
+        distribution_id,
+        region,
+        endpoint_url,
+        out,
+        no_worker,
+        session_secret,
+        trusted_proxies,
+    } = serve;
+    runtime.block_on(async {
             let replica = database_replica_url
                 .filter(|u| !u.is_empty())
                 .map(|u| Target::parse(&u, Role::Replica))
@@ -228,9 +216,7 @@ fn run() -> anyhow::Result<()> {
                 })
             };
             api::serve(&addr, state, rebuilds).await
-        }),
-        Command::Admin { command } => runtime.block_on(admin(&primary, command)),
-    }
+    })
 }
 
 async fn admin(primary: &Target, command: AdminCommand) -> anyhow::Result<()> {

@@ -517,10 +517,7 @@ fn set_price(api: &Api, id: i64, price: &str) -> u16 {
 }
 
 async fn query_one_bool(url: &str, sql: &str) -> bool {
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
+    let client = testkit::connect(url).await.unwrap();
     client.query_one(sql, &[]).await.unwrap().get(0)
 }
 
@@ -541,11 +538,7 @@ fn an_update_is_published_even_while_the_replica_is_paused() {
 
     // The replica stops replaying at the moment of the write.
     rt.block_on(async {
-        let (client, connection) =
-            tokio_postgres::connect(&pair.replica_url(), tokio_postgres::NoTls)
-                .await
-                .unwrap();
-        tokio::spawn(connection);
+        let client = testkit::connect(&pair.replica_url()).await.unwrap();
         client
             .query_one("SELECT pg_wal_replay_pause()::text", &[])
             .await
@@ -617,10 +610,7 @@ fn two_instances_publish_every_write_one_build_at_a_time() {
     });
     first.kill();
     let expected: std::collections::BTreeMap<i64, String> = rt.block_on(async {
-        let (client, connection) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(connection);
+        let client = testkit::connect(&db.url).await.unwrap();
         client
             .query("SELECT product_id, price::text FROM products", &[])
             .await
@@ -641,10 +631,7 @@ fn two_instances_publish_every_write_one_build_at_a_time() {
         chrono::DateTime<chrono::Utc>,
         Option<chrono::DateTime<chrono::Utc>>,
     )> = rt.block_on(async {
-        let (client, connection) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(connection);
+        let client = testkit::connect(&db.url).await.unwrap();
         client
             .query(
                 "SELECT started_at, finished_at FROM site_builds ORDER BY started_at",

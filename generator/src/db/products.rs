@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
 
 use super::{DbError, Target};
 use crate::catalog::types::{CategoryName, ImageUrl, Price, ProductName, Slug, StockQuantity};
@@ -35,6 +36,45 @@ pub struct Fields {
     pub image_url: Option<ImageUrl>,
     pub category: CategoryName,
     pub stock_quantity: StockQuantity,
+}
+
+/// The written columns as SQL values, in the order the write statements
+/// bind them: slug, name, description, price, image_url, category,
+/// stock_quantity.
+struct Bind<'a> {
+    slug: &'a str,
+    name: &'a str,
+    description: &'a str,
+    price: Decimal,
+    image_url: Option<&'a str>,
+    category: &'a str,
+    stock_quantity: i32,
+}
+
+impl<'a> Bind<'a> {
+    fn of(f: &'a Fields) -> Self {
+        Self {
+            slug: f.slug.as_str(),
+            name: f.name.as_str(),
+            description: &f.description,
+            price: f.price.amount(),
+            image_url: f.image_url.as_ref().map(|u| u.as_str()),
+            category: f.category.as_str(),
+            stock_quantity: f.stock_quantity.get(),
+        }
+    }
+
+    fn params(&self) -> [&(dyn ToSql + Sync); 7] {
+        [
+            &self.slug,
+            &self.name,
+            &self.description,
+            &self.price,
+            &self.image_url,
+            &self.category,
+            &self.stock_quantity,
+        ]
+    }
 }
 
 /// Which products to list.
@@ -172,15 +212,7 @@ pub async fn create(client: &Client, target: &Target, f: &Fields) -> Result<Reco
                 "INSERT INTO products (slug, name, description, price, image_url, category, stock_quantity)
                  VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}"
             ),
-            &[
-                &f.slug.as_str(),
-                &f.name.as_str(),
-                &f.description,
-                &f.price.amount(),
-                &f.image_url.as_ref().map(|u| u.as_str()),
-                &f.category.as_str(),
-                &f.stock_quantity.get(),
-            ],
+            &Bind::of(f).params(),
         )
         .await
         .map_err(write_error(target, "creating a product", &f.slug))?;
@@ -203,17 +235,7 @@ pub async fn update(
                         category = $8, stock_quantity = $9
                  WHERE product_id = $1 AND version = $2 RETURNING {COLUMNS}"
             ),
-            &[
-                &id,
-                &expected,
-                &f.slug.as_str(),
-                &f.name.as_str(),
-                &f.description,
-                &f.price.amount(),
-                &f.image_url.as_ref().map(|u| u.as_str()),
-                &f.category.as_str(),
-                &f.stock_quantity.get(),
-            ],
+            &[&[&id as &(dyn ToSql + Sync), &expected][..], &Bind::of(f).params()].concat(),
         )
         .await
         .map_err(write_error(target, "updating a product", &f.slug))?;

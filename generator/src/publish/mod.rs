@@ -93,7 +93,7 @@ pub async fn publish(site: &Site, destination: &Destination) -> Result<Summary, 
                 retired: Vec::new(),
                 invalidation: Invalidation::None,
                 invalidation_id: None,
-                elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                elapsed_ms: s3::elapsed_ms(started),
             })
         }
         Destination::S3 {

@@ -360,7 +360,8 @@ pub async fn publish(
     Ok(summary)
 }
 
-fn elapsed_ms(started: Instant) -> u64 {
+/// Milliseconds since `started`, for summaries.
+pub(super) fn elapsed_ms(started: Instant) -> u64 {
     u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 

@@ -67,6 +67,17 @@ fn assert_built_saying(out: &std::process::Output, texts: &[&str]) {
     }
 }
 
+/// A build from the pair, on a runtime of its own.
+fn build_pg(
+    config: &generator::pipeline::BuildConfig,
+    source: &generator::source::postgres::PgSource,
+) -> (generator::pipeline::Built, ReadFrom, i64) {
+    generator::db::runtime()
+        .unwrap()
+        .block_on(pipeline::build_from_postgres(config, source))
+        .unwrap()
+}
+
 #[test]
 fn the_replica_build_equals_the_content_build_and_a_paused_replica_never_serves_stale_data() {
     let pair = Pair::start();
@@ -75,13 +86,7 @@ fn the_replica_build_equals_the_content_build_and_a_paused_replica_never_serves_
     let config = config_for(&content);
 
     // (a) Same catalog, same bytes, whichever source.
-    let (from_db, read_from, version) = generator::db::runtime()
-        .unwrap()
-        .block_on(pipeline::build_from_postgres(
-            &config,
-            &pg_source(&pair, 5_000),
-        ))
-        .unwrap();
+    let (from_db, read_from, version) = build_pg(&config, &pg_source(&pair, 5_000));
     assert!(
         matches!(read_from, ReadFrom::Replica { .. }),
         "{read_from:?}"
@@ -147,13 +152,7 @@ fn the_replica_build_equals_the_content_build_and_a_paused_replica_never_serves_
             .await
             .unwrap();
     });
-    let (caught_up, read_from, version) = generator::db::runtime()
-        .unwrap()
-        .block_on(pipeline::build_from_postgres(
-            &config,
-            &pg_source(&pair, 10_000),
-        ))
-        .unwrap();
+    let (caught_up, read_from, version) = build_pg(&config, &pg_source(&pair, 10_000));
     assert!(
         matches!(read_from, ReadFrom::Replica { .. }),
         "{read_from:?}"
