@@ -29,6 +29,8 @@ use crate::state::State;
 
 /// The largest request body accepted (413 beyond).
 pub const MAX_BODY: usize = 64 * 1024;
+/// Oversized bodies up to this size are read and dropped before the 413.
+const DRAIN_LIMIT: usize = 1024 * 1024;
 /// How long requests in flight may take to finish after SIGTERM.
 pub const DRAIN: Duration = Duration::from_secs(20);
 
@@ -104,6 +106,11 @@ async fn guard<E: Endpoint>(next: E, mut req: poem::Request) -> poem::Result<Res
         .header("content-length")
         .and_then(|v| v.parse::<u64>().ok());
     let mut response = if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        // Read (and drop) a moderately large body first, so the client gets
+        // the 413 instead of a connection reset while it is still sending.
+        if declared.is_some_and(|n| n <= DRAIN_LIMIT as u64) {
+            let _ = req.take_body().into_bytes_limit(DRAIN_LIMIT).await;
+        }
         too_large()
     } else {
         let body = req.take_body();
