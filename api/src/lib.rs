@@ -6,6 +6,7 @@
 //! worker ([`worker`]), which publishes the storefront in the background.
 
 pub mod auth;
+pub mod cache;
 pub mod error;
 pub mod login;
 pub mod problem;

@@ -12,6 +12,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 
 use crate::auth::Admin;
+use crate::cache::JsonBytes;
 use crate::error::ApiError;
 use crate::problem::{FieldError, Problem};
 use crate::state::State;
@@ -229,9 +230,14 @@ pub struct ProductsApi;
 impl ProductsApi {
     /// List products, by name, with filters and pages. Public; reads the replica.
     #[oai(path = "/products", method = "get", tag = "Tag::Products")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "each query parameter is an argument"
+    )]
     async fn list(
         &self,
         state: Data<&Arc<State>>,
+        req: &poem::Request,
         /// Only this category (its display name).
         category: Query<Option<String>>,
         /// Only products in stock (true) or out of stock (false).
@@ -248,8 +254,7 @@ impl ProductsApi {
             validator(minimum(value = "1"), maximum(value = "100"))
         )]
         per_page: Query<i64>,
-    ) -> Result<Json<ProductPage>, ApiError> {
-        let (client, target) = state.read().await?;
+    ) -> Result<JsonBytes<ProductPage>, ApiError> {
         let filter = Filter {
             category: category.0.filter(|c| !c.is_empty()),
             in_stock: in_stock.0,
@@ -257,13 +262,21 @@ impl ProductsApi {
             limit: per_page.0,
             offset: (page.0 - 1) * per_page.0,
         };
-        let (items, total) = products::list(&client, target, &filter).await?;
-        Ok(Json(ProductPage {
-            items: items.into_iter().map(Product::from).collect(),
-            total,
-            page: page.0,
-            per_page: per_page.0,
-        }))
+        let key = format!("{filter:?}");
+        let read = async {
+            let (client, target) = state.read().await?;
+            let (items, total) = products::list(&client, target, &filter).await?;
+            Ok::<_, ApiError>(ProductPage {
+                items: items.into_iter().map(Product::from).collect(),
+                total,
+                page: page.0,
+                per_page: per_page.0,
+            })
+        };
+        state
+            .lists
+            .get_or_fill(key, crate::cache::accepts_gzip(req), read)
+            .await
     }
 
     /// One product, with its version as the `ETag`. Public; reads the replica.
@@ -288,7 +301,7 @@ impl ProductsApi {
         let fields = validate(&body.0).map_err(invalid)?;
         let client = state.write().await?;
         let record = products::create(&client, &state.primary, &fields).await?;
-        state.wake_worker();
+        state.catalog_written();
         let (location, tag) = (
             format!("/api/products/{}", record.product_id),
             etag(record.version),
@@ -311,7 +324,7 @@ impl ProductsApi {
         let fields = validate(&body.0).map_err(invalid)?;
         let client = state.write().await?;
         let record = products::update(&client, &state.primary, id.0, expected, &fields).await?;
-        state.wake_worker();
+        state.catalog_written();
         let tag = etag(record.version);
         Ok(OneProduct::Ok(Json(record.into()), tag))
     }
@@ -328,7 +341,7 @@ impl ProductsApi {
         let expected = expected_version(if_match.0.as_deref(), false)?;
         let client = state.write().await?;
         products::delete(&client, &state.primary, id.0, expected).await?;
-        state.wake_worker();
+        state.catalog_written();
         Ok(Deleted::Deleted)
     }
 

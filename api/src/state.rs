@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use generator::db::{Connection, DbError, Target};
 use tokio::sync::Notify;
 
+use crate::cache::ListCache;
 use crate::session::Sessions;
 
 /// An address block, as in `TRUSTED_PROXIES=10.40.0.0/16,127.0.0.1`.
@@ -69,6 +70,8 @@ pub struct State {
     pub sessions: Sessions,
     /// Proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed.
     pub trusted_proxies: Vec<Network>,
+    /// Recent `GET /api/products` answers.
+    pub lists: ListCache,
 }
 
 impl State {
@@ -86,6 +89,7 @@ impl State {
             draining: AtomicBool::new(false),
             sessions,
             trusted_proxies,
+            lists: ListCache::default(),
         }
     }
 
@@ -125,7 +129,9 @@ impl State {
         self.primary.connect().await
     }
 
-    pub fn wake_worker(&self) {
+    /// This instance changed the catalog: forget cached lists, wake the worker.
+    pub fn catalog_written(&self) {
+        self.lists.clear();
         self.worker.notify_one();
     }
 

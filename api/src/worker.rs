@@ -53,6 +53,8 @@ pub async fn run(state: Arc<State>, rebuilds: Rebuilds, mut shutdown: watch::Rec
                 if got.is_none() {
                     listener = None;
                 }
+                // Another instance wrote: its lists are stale here too.
+                state.lists.clear();
                 "notify"
             }
             _ = tick.tick() => "tick",
