@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: formatting, lints, the checks of the AWS stack in
-# infra/, the Rust unit and integration tests, and the browser tests in
+# infra/, the Rust unit and integration tests, the api fuzzed against its own
+# OpenAPI spec (schemathesis), and the browser tests in
 # headless Chromium. Installs what the tests
 # need (Debian's chromium, the PostgreSQL server, moto in a virtualenv under
-# infra/local/.data, the browser tests' npm packages) when it is missing, and
+# infra/local/.data, schemathesis in one under tests/schemathesis/.venv, the
+# browser tests' npm packages) when it is missing, and
 # starts a PostgreSQL primary and streaming replica and the local S3 +
 # CloudFront stand-in (moto_server) for the tests, stopping them at the end.
 set -euo pipefail
@@ -28,7 +30,7 @@ have_postgres_server() { ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 |
 
 command -v cargo >/dev/null || die "cargo is missing; install Rust from https://rustup.rs"
 command -v node >/dev/null && command -v npm >/dev/null || die "node and npm are missing; install Node.js 20 or later"
-command -v python3 >/dev/null || die "python3 is missing; install Python 3.9 or later (the local S3 stand-in runs on it)"
+command -v python3 >/dev/null || die "python3 is missing; install Python 3.11 or later (the local S3 stand-in and schemathesis run on it)"
 need_debian_package curl curl
 need_debian_package chromium chromium
 if ! have_postgres_server; then
@@ -72,8 +74,11 @@ eval "$moto_env"
 
 step "cargo test"
 cargo test --workspace --locked
+cargo build --workspace --locked  # the same features as the tests: nothing is rebuilt
+
+step "the api against its OpenAPI spec (schemathesis)"
+tests/schemathesis/run.sh
 
 step "browser tests (headless Chromium)"
-cargo build --workspace --locked  # the same features as the tests: nothing is rebuilt
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 GENERATOR_BIN="$target_dir/debug/generator" node --test tests/browser/

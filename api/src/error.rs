@@ -28,6 +28,9 @@ pub enum ApiError {
     #[oai(status = 412, content_type = "application/problem+json")]
     PreconditionFailed(Json<Problem>),
     /// The body is not JSON.
+    /// The body is larger than the api accepts (64 KiB).
+    #[oai(status = 413, content_type = "application/problem+json")]
+    TooLarge(Json<Problem>),
     #[oai(status = 415, content_type = "application/problem+json")]
     UnsupportedMediaType(Json<Problem>),
     /// The body or a parameter is not valid; `errors` names each field.

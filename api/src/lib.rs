@@ -170,19 +170,23 @@ async fn guard<E: Endpoint>(next: E, mut req: poem::Request) -> poem::Result<Res
 }
 
 fn too_large() -> Response {
-    problem(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        &format!("the request body is larger than {MAX_BODY} bytes"),
-    )
+    error::ApiError::TooLarge(poem_openapi::payload::Json(problem::Problem::new(
+        413,
+        "Content Too Large",
+        format!("the request body is larger than {MAX_BODY} bytes"),
+    )))
+    .into_response()
 }
 
 /// A problem+json answer for a plain HTTP status.
 fn problem(status: StatusCode, detail: &str) -> Response {
-    let body = problem::Problem::new(
-        status.as_u16(),
-        status.canonical_reason().unwrap_or("Error"),
-        detail,
-    );
+    // RFC 9110's names where they differ from the older ones.
+    let title = match status {
+        StatusCode::UNPROCESSABLE_ENTITY => "Unprocessable Content",
+        StatusCode::PAYLOAD_TOO_LARGE => "Content Too Large",
+        _ => status.canonical_reason().unwrap_or("Error"),
+    };
+    let body = problem::Problem::new(status.as_u16(), title, detail);
     let json = serde_json::json!({
         "type": body.kind,
         "title": body.title,

@@ -76,8 +76,10 @@ impl LoginApi {
         body: Json<Login>,
     ) -> Result<LoginResponse, ApiError> {
         let (address, https) = state.client(req);
-        let email =
-            normalize_email(&body.email).unwrap_or_else(|_| body.email.trim().to_lowercase());
+        // No account has a NUL in its address (and PostgreSQL refuses one).
+        let email = normalize_email(&body.email)
+            .unwrap_or_else(|_| body.email.trim().to_lowercase())
+            .replace('\0', "\u{fffd}");
         let account_key = format!("account:{email}");
         let address_key = format!(
             "address:{}",
@@ -136,8 +138,8 @@ impl LoginApi {
         state: Data<&Arc<State>>,
         req: &poem::Request,
         _admin: Admin,
-    ) -> LogoutResponse {
+    ) -> Result<LogoutResponse, ApiError> {
         let (_, https) = state.client(req);
-        LogoutResponse::Done(cookie("", 0, https))
+        Ok(LogoutResponse::Done(cookie("", 0, https)))
     }
 }

@@ -21,7 +21,7 @@ pub struct Problem {
     pub status: u16,
     pub detail: String,
     /// For 422: every field that failed, with its message.
-    #[oai(skip_serializing_if_is_empty)]
+    #[oai(default, skip_serializing_if_is_empty)]
     pub errors: Vec<FieldError>,
 }
 

@@ -17,9 +17,6 @@ use crate::error::ApiError;
 use crate::problem::{FieldError, Problem};
 use crate::state::State;
 
-/// The longest description accepted, in characters.
-pub const MAX_DESCRIPTION: usize = 20_000;
-
 #[derive(Tags)]
 enum Tag {
     /// The catalog.
@@ -38,7 +35,9 @@ pub struct Product {
     pub description: String,
     /// An exact decimal string with two places, like "49.90".
     pub price: String,
+    #[oai(skip_serializing_if_is_none)]
     pub image_url: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
     pub category: Option<String>,
     pub stock_quantity: i32,
     pub created_at: DateTime<Utc>,
@@ -67,6 +66,7 @@ impl From<Record> for Product {
 
 /// What a create or an update sends.
 #[derive(Debug, Clone, Object)]
+#[oai(example)]
 pub struct ProductInput {
     /// Lowercase letters and digits joined by single hyphens; made from the
     /// name when omitted.
@@ -84,6 +84,20 @@ pub struct ProductInput {
     pub category: String,
     /// 0 or more.
     pub stock_quantity: i64,
+}
+
+impl poem_openapi::types::Example for ProductInput {
+    fn example() -> Self {
+        Self {
+            slug: Some("walnut-desk-tray".into()),
+            name: "Walnut Desk Tray".into(),
+            description: "Oiled walnut, **hand finished**.\n\n- 32 x 18 cm".into(),
+            price: "49.90".into(),
+            image_url: Some("/images/walnut-desk-tray.webp".into()),
+            category: "Home Office".into(),
+            stock_quantity: 12,
+        }
+    }
 }
 
 /// Validates every field; all problems at once.
@@ -111,14 +125,8 @@ pub fn validate(input: &ProductInput) -> Result<Fields, Vec<FieldError>> {
         .map_err(|e| e.to_string());
     let category = CategoryName::parse(&input.category).map_err(|e| e.to_string());
     let stock = StockQuantity::new(input.stock_quantity).map_err(|e| e.to_string());
-    let description_ok = if input.description.chars().count() > MAX_DESCRIPTION {
-        Err(format!(
-            "is {} characters long; expected at most {MAX_DESCRIPTION}",
-            input.description.chars().count()
-        ))
-    } else {
-        Ok(())
-    };
+    let description_ok =
+        generator::catalog::check_description(&input.description).map_err(|e| e.to_string());
     check("name", name.as_ref().map(|_| ()).map_err(Clone::clone));
     // A slug made from a bad name is not a second problem.
     if input.slug.is_some() || name.is_ok() {
@@ -255,6 +263,17 @@ impl ProductsApi {
         )]
         per_page: Query<i64>,
     ) -> Result<JsonBytes<ProductPage>, ApiError> {
+        let nul = [("category", &category.0), ("q", &q.0)]
+            .into_iter()
+            .filter(|(_, v)| v.as_deref().is_some_and(|v| v.contains('\0')))
+            .map(|(field, _)| FieldError {
+                field: field.into(),
+                message: "contains a NUL character".into(),
+            })
+            .collect::<Vec<_>>();
+        if !nul.is_empty() {
+            return Err(invalid(nul));
+        }
         let filter = Filter {
             category: category.0.filter(|c| !c.is_empty()),
             in_stock: in_stock.0,
@@ -416,16 +435,24 @@ pub enum Accepted {
 pub struct Build {
     pub build_id: i64,
     pub started_at: DateTime<Utc>,
+    #[oai(skip_serializing_if_is_none)]
     pub finished_at: Option<DateTime<Utc>>,
     /// `api`, `notify`, `tick`, `cli`, `publish`, ...
     pub trigger: String,
+    #[oai(skip_serializing_if_is_none)]
     pub catalog_version: Option<i64>,
     /// `replica`, `primary` or `content`.
+    #[oai(skip_serializing_if_is_none)]
     pub source: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
     pub pages_uploaded: Option<i32>,
+    #[oai(skip_serializing_if_is_none)]
     pub pages_deleted: Option<i32>,
+    #[oai(skip_serializing_if_is_none)]
     pub paths_invalidated: Option<i32>,
+    #[oai(skip_serializing_if_is_none)]
     pub duration_ms: Option<i64>,
+    #[oai(skip_serializing_if_is_none)]
     pub error: Option<String>,
 }
 

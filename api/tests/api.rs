@@ -300,6 +300,19 @@ fn bad_requests_get_problem_details_and_never_a_500() {
     assert!(status == 404 || status == 422, "{status}");
     let (status, _, _) = call(api.get("/api/products?per_page=1000").call());
     assert_eq!(status, 422);
+    // PostgreSQL refuses NUL in text: each is a 422 naming the field, not a 503.
+    let (status, problem, _) = call(api.get("/api/products?q=a%00b").call());
+    assert_eq!((status, &problem["errors"][0]["field"]), (422, &json!("q")));
+    let mut nul = input("Nul Tray", "1.00");
+    nul["description"] = json!("a\u{0}b");
+    let (status, problem, _) = call(api.send("POST", "/api/products").send_json(nul));
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(problem["errors"][0]["field"], "description");
+    let (status, _, _) = call(
+        ureq::post(&format!("{}/api/session", api.url))
+            .send_json(json!({"email": "a\u{0}@b.example", "password": "x"})),
+    );
+    assert_eq!(status, 401);
 
     let (status, problem, _) = call(
         ureq::post(&format!("{}/api/products", api.url))

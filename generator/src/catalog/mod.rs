@@ -21,6 +21,12 @@ pub const MAX_DESCRIPTION_CHARS: usize = 20_000;
 
 /// Checks a Markdown description's length.
 pub fn check_description(text: &str) -> Result<(), Invalid> {
+    if text.contains('\0') {
+        return Err(Invalid {
+            problem: "contains a NUL character".into(),
+            expected: "Markdown text without NUL characters",
+        });
+    }
     let len = text.chars().count();
     if len > MAX_DESCRIPTION_CHARS {
         return Err(Invalid {
