@@ -87,15 +87,15 @@ async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<AdminUser> 
     let state = req
         .data::<Arc<State>>()
         .ok_or_else(|| poem::Error::from_status(StatusCode::INTERNAL_SERVER_ERROR))?;
-    let unavailable = |e: generator::db::DbError| {
-        tracing::error!("{e}");
+    let unavailable = |_| {
         poem::Error::from_string(
-            "the database did not answer; try again shortly",
+            "the account store did not answer; try again shortly",
             StatusCode::SERVICE_UNAVAILABLE,
         )
     };
-    let client = state.write().await.map_err(unavailable)?;
-    generator::db::admin::user_for_token(&client, &state.primary, &token_digest(&bearer.token))
+    state
+        .store
+        .user_for_token(&token_digest(&bearer.token))
         .await
         .map_err(unavailable)?
         .map(|(user_id, email)| AdminUser { user_id, email })

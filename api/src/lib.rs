@@ -8,11 +8,13 @@
 pub mod auth;
 pub mod cache;
 pub mod error;
+pub mod files;
 pub mod login;
 pub mod problem;
 pub mod products;
 pub mod session;
 pub mod state;
+pub mod store;
 pub mod worker;
 
 use std::net::SocketAddr;
@@ -72,16 +74,12 @@ async fn readyz(state: Data<&Arc<State>>) -> Response {
     if state.draining.load(Ordering::SeqCst) {
         return (StatusCode::SERVICE_UNAVAILABLE, "draining").into_response();
     }
-    let ok = match state.write().await {
-        Ok(client) => client.simple_query("SELECT 1").await.is_ok(),
-        Err(_) => false,
-    };
-    if ok {
+    if state.store.ready().await {
         "ready".into_response()
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            "the primary does not answer",
+            "the catalog store (the primary, or the content folder) does not answer",
         )
             .into_response()
     }

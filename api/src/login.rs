@@ -2,6 +2,7 @@
 //! failed-login limits per account and per client address.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use poem::web::Data;
 use poem_openapi::payload::Json;
@@ -85,14 +86,10 @@ impl LoginApi {
             "address:{}",
             address.map_or("unknown".into(), |a| a.to_string())
         );
-        let client = state.write().await?;
-        use generator::db::admin;
-        let too_many =
-            admin::recent_failures(&client, &state.primary, &account_key, WINDOW_MINUTES).await?
-                >= FAILURES_PER_ACCOUNT
-                || admin::recent_failures(&client, &state.primary, &address_key, WINDOW_MINUTES)
-                    .await?
-                    >= FAILURES_PER_ADDRESS;
+        let window = Duration::from_secs(60 * WINDOW_MINUTES as u64);
+        let store = &state.store;
+        let too_many = store.recent_failures(&account_key, window).await? >= FAILURES_PER_ACCOUNT
+            || store.recent_failures(&address_key, window).await? >= FAILURES_PER_ADDRESS;
         if too_many {
             return Err(ApiError::TooManyRequests(Json(Problem::new(
                 429,
@@ -100,16 +97,18 @@ impl LoginApi {
                 format!("too many failed logins; try again in {WINDOW_MINUTES} minutes"),
             ))));
         }
-        let user = admin::user_by_email(&client, &state.primary, &email).await?;
+        let user = store.user_by_email(&email).await?;
         let password = body.password.clone();
         let hash = user
             .as_ref()
-            .map_or_else(dummy_hash, |u| u.password_hash.clone());
+            .map_or_else(dummy_hash, |(_, _, hash)| hash.clone());
         let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
             .await
             .unwrap_or(false);
         let Some(user) = user.filter(|_| ok) else {
-            admin::record_failure(&client, &state.primary, &[&account_key, &address_key]).await?;
+            store
+                .record_failure(&[&account_key, &address_key], window)
+                .await?;
             return Err(ApiError::Unauthorized(Json(Problem::new(
                 401,
                 "Unauthorized",
@@ -117,8 +116,8 @@ impl LoginApi {
             ))));
         };
         let user = crate::auth::AdminUser {
-            user_id: user.user_id,
-            email: user.email,
+            user_id: user.0,
+            email: user.1,
         };
         let (value, csrf_token) = state.sessions.issue(&user);
         Ok(LoginResponse::Ok(

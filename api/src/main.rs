@@ -1,7 +1,7 @@
 //! The `api` binary: serve, or manage admin accounts.
 
 use std::io::BufRead as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,9 +18,15 @@ struct Cli {
     #[arg(long, global = true, env = "LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
 
-    /// The primary, as postgres://user:password@host:port/database.
+    /// The primary, as postgres://user:password@host:port/database. Unset:
+    /// the embedded default, which edits the content folder.
     #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
+
+    /// Without a database: where admin users and API tokens are kept
+    /// (accounts.json). Keep it out of version control.
+    #[arg(long, global = true, env = "STATE_DIR", default_value = ".shopfront")]
+    state_dir: PathBuf,
 
     #[command(flatten)]
     serve: ServeArgs,
@@ -122,15 +128,20 @@ fn run() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let url = cli.database_url.clone().filter(|u| !u.is_empty()).context(
-        "DATABASE_URL is not set; the api needs the PostgreSQL primary (for a local pair: eval \"$(infra/local/pg.sh start)\")",
-    )?;
-    let primary = Target::parse(&url, Role::Primary)?;
+    let primary = cli
+        .database_url
+        .clone()
+        .filter(|u| !u.is_empty())
+        .map(|url| Target::parse(&url, Role::Primary))
+        .transpose()?;
     let serve = match cli.command {
         None => cli.serve,
         Some(Command::Serve(args)) => *args,
-        Some(Command::Admin { command }) => return runtime.block_on(admin(&primary, command)),
+        Some(Command::Admin { command }) => {
+            return runtime.block_on(admin(primary, &cli.state_dir, command));
+        }
     };
+    let state_dir = cli.state_dir;
     let ServeArgs {
         addr,
         database_replica_url,
@@ -168,12 +179,21 @@ fn run() -> anyhow::Result<()> {
                 .map(|p| api::state::Network::parse(p))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| anyhow::anyhow!("TRUSTED_PROXIES: {e}"))?;
-            let state = Arc::new(api::state::State::new(
-                primary.clone(),
-                replica.clone(),
-                sessions,
-                trusted_proxies,
-            ));
+            let store = match &primary {
+                Some(primary) => api::store::Store::Postgres {
+                    primary: primary.clone(),
+                    replica: replica.clone(),
+                },
+                None => {
+                    tracing::info!(
+                        "DATABASE_URL is not set: the embedded default, editing {} and keeping accounts in {}",
+                        content.display(),
+                        state_dir.display()
+                    );
+                    api::store::Store::Files(api::files::Files::new(&content, &state_dir))
+                }
+            };
+            let state = Arc::new(api::state::State::new(store, sessions, trusted_proxies));
             let rebuilds = if no_worker {
                 None
             } else {
@@ -207,11 +227,11 @@ fn run() -> anyhow::Result<()> {
                         generated_at: None,
                         progress: false,
                     },
-                    source: generator::source::postgres::PgSource {
-                        primary: Some(primary.clone()),
+                    source: primary.map(|primary| generator::source::postgres::PgSource {
+                        primary: Some(primary),
                         replica,
                         replica_wait: Duration::from_secs(10),
-                    },
+                    }),
                     destination,
                 })
             };
@@ -219,41 +239,65 @@ fn run() -> anyhow::Result<()> {
     })
 }
 
-async fn admin(primary: &Target, command: AdminCommand) -> anyhow::Result<()> {
+/// `api admin ...`: accounts in the database, or without one in the state
+/// folder.
+async fn admin(
+    primary: Option<Target>,
+    state_dir: &Path,
+    command: AdminCommand,
+) -> anyhow::Result<()> {
     use generator::db::admin;
-    let client = primary.connect().await?;
+    #[expect(clippy::large_enum_variant, reason = "one, for one command")]
+    enum To {
+        Db(generator::db::Connection, Target),
+        Files(api::files::Files),
+    }
+    let to = match primary {
+        Some(primary) => To::Db(primary.connect().await?, primary),
+        None => To::Files(api::files::Files::new(Path::new("."), state_dir)),
+    };
     match command {
         AdminCommand::CreateUser { email } => {
             let email = api::auth::normalize_email(&email).map_err(anyhow::Error::msg)?;
             let hash = api::auth::hash_password(&read_password()?)?;
-            let id = admin::create_user(&client, primary, &email, &hash).await?;
+            let id = match &to {
+                To::Db(client, primary) => {
+                    admin::create_user(client, primary, &email, &hash).await?
+                }
+                To::Files(files) => files.create_user(&email, &hash)?,
+            };
             println!("created admin user {email} (id {id})");
         }
         AdminCommand::SetPassword { email } => {
             let email = api::auth::normalize_email(&email).map_err(anyhow::Error::msg)?;
             let hash = api::auth::hash_password(&read_password()?)?;
-            admin::set_password(&client, primary, &email, &hash).await?;
+            match &to {
+                To::Db(client, primary) => {
+                    admin::set_password(client, primary, &email, &hash).await?
+                }
+                To::Files(files) => files.set_password(&email, &hash)?,
+            }
             println!("set the password of {email}");
         }
         AdminCommand::CreateToken { email, name } => {
             let email = api::auth::normalize_email(&email).map_err(anyhow::Error::msg)?;
             let token = api::auth::new_token();
-            let id = admin::create_token(
-                &client,
-                primary,
-                &email,
-                &name,
-                &api::auth::token_digest(&token),
-            )
-            .await?;
+            let digest = api::auth::token_digest(&token);
+            let id = match &to {
+                To::Db(client, primary) => {
+                    admin::create_token(client, primary, &email, &name, &digest).await?
+                }
+                To::Files(files) => files.create_token(&email, &name, &digest)?,
+            };
             eprintln!("created API token {id} ({name}) for {email}; it is shown only now:");
             println!("{token}");
         }
         AdminCommand::RevokeToken { id } => {
-            anyhow::ensure!(
-                admin::revoke_token(&client, primary, id).await?,
-                "there is no live API token with the id {id}"
-            );
+            let revoked = match &to {
+                To::Db(client, primary) => admin::revoke_token(client, primary, id).await?,
+                To::Files(files) => files.revoke_token(id)?,
+            };
+            anyhow::ensure!(revoked, "there is no live API token with the id {id}");
             println!("revoked API token {id}");
         }
     }

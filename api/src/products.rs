@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use generator::catalog::types::{CategoryName, ImageUrl, Price, ProductName, Slug, StockQuantity};
-use generator::db::products::{self, Fields, Filter, Record};
+use generator::db::products::{Fields, Filter, Record};
 use poem::web::Data;
 use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
@@ -283,8 +283,7 @@ impl ProductsApi {
         };
         let key = format!("{filter:?}");
         let read = async {
-            let (client, target) = state.read().await?;
-            let (items, total) = products::list(&client, target, &filter).await?;
+            let (items, total) = state.store.list(&filter).await?;
             Ok::<_, ApiError>(ProductPage {
                 items: items.into_iter().map(Product::from).collect(),
                 total,
@@ -301,8 +300,9 @@ impl ProductsApi {
     /// One product, with its version as the `ETag`. Public; reads the replica.
     #[oai(path = "/products/:id", method = "get", tag = "Tag::Products")]
     async fn get(&self, state: Data<&Arc<State>>, id: Path<i64>) -> Result<OneProduct, ApiError> {
-        let (client, target) = state.read().await?;
-        let record = products::get(&client, target, id.0)
+        let record = state
+            .store
+            .get(id.0)
             .await?
             .ok_or_else(|| ApiError::not_found(format!("no product has the id {}", id.0)))?;
         let tag = etag(record.version);
@@ -318,8 +318,7 @@ impl ProductsApi {
         body: Json<ProductInput>,
     ) -> Result<Created, ApiError> {
         let fields = validate(&body.0).map_err(invalid)?;
-        let client = state.write().await?;
-        let record = products::create(&client, &state.primary, &fields).await?;
+        let record = state.store.create(&fields).await?;
         state.catalog_written();
         let (location, tag) = (
             format!("/api/products/{}", record.product_id),
@@ -341,8 +340,7 @@ impl ProductsApi {
     ) -> Result<OneProduct, ApiError> {
         let expected = expected_version(if_match.0.as_deref(), true)?.unwrap_or_default();
         let fields = validate(&body.0).map_err(invalid)?;
-        let client = state.write().await?;
-        let record = products::update(&client, &state.primary, id.0, expected, &fields).await?;
+        let record = state.store.update(id.0, expected, &fields).await?;
         state.catalog_written();
         let tag = etag(record.version);
         Ok(OneProduct::Ok(Json(record.into()), tag))
@@ -358,8 +356,7 @@ impl ProductsApi {
         #[oai(name = "If-Match")] if_match: Header<Option<String>>,
     ) -> Result<Deleted, ApiError> {
         let expected = expected_version(if_match.0.as_deref(), false)?;
-        let client = state.write().await?;
-        products::delete(&client, &state.primary, id.0, expected).await?;
+        state.store.delete(id.0, expected).await?;
         state.catalog_written();
         Ok(Deleted::Deleted)
     }
@@ -368,8 +365,7 @@ impl ProductsApi {
     /// instance holds the build lock.
     #[oai(path = "/rebuilds", method = "post", tag = "Tag::Rebuilds")]
     async fn trigger(&self, state: Data<&Arc<State>>, _admin: Admin) -> Result<Accepted, ApiError> {
-        let client = state.write().await?;
-        let (wanted, published) = generator::db::catalog_state(&client, &state.primary).await?;
+        let (wanted, published) = state.store.catalog_state().await?;
         state.request_rebuild();
         Ok(Accepted::Accepted(Json(CatalogState {
             wanted_version: wanted,
@@ -389,8 +385,7 @@ impl ProductsApi {
         )]
         limit: Query<i64>,
     ) -> Result<Json<Vec<Build>>, ApiError> {
-        let client = state.write().await?;
-        let rows = generator::db::recent_builds(&client, &state.primary, limit.0).await?;
+        let rows = state.store.recent_builds(limit.0).await?;
         Ok(Json(rows.into_iter().map(Build::from).collect()))
     }
 
@@ -402,8 +397,9 @@ impl ProductsApi {
         _admin: Admin,
         id: Path<i64>,
     ) -> Result<Json<Build>, ApiError> {
-        let client = state.write().await?;
-        generator::db::build(&client, &state.primary, id.0)
+        state
+            .store
+            .build(id.0)
             .await?
             .map(|b| Json(b.into()))
             .ok_or_else(|| ApiError::not_found(format!("no build has the id {}", id.0)))

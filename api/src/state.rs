@@ -3,11 +3,11 @@
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use generator::db::{Connection, DbError, Target};
 use tokio::sync::Notify;
 
 use crate::cache::ListCache;
 use crate::session::Sessions;
+use crate::store::Store;
 
 /// An address block, as in `TRUSTED_PROXIES=10.40.0.0/16,127.0.0.1`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,9 +58,8 @@ impl Network {
 }
 
 pub struct State {
-    pub primary: Target,
-    /// Reads go here when it is set (and answers).
-    pub replica: Option<Target>,
+    /// The catalog, the accounts and the build history.
+    pub store: Store,
     /// Wakes the rebuild worker: a local write, or a rebuild asked for.
     worker: Notify,
     /// A rebuild was asked for, whether or not the catalog changed.
@@ -75,15 +74,9 @@ pub struct State {
 }
 
 impl State {
-    pub fn new(
-        primary: Target,
-        replica: Option<Target>,
-        sessions: Sessions,
-        trusted_proxies: Vec<Network>,
-    ) -> Self {
+    pub fn new(store: Store, sessions: Sessions, trusted_proxies: Vec<Network>) -> Self {
         Self {
-            primary,
-            replica,
+            store,
             worker: Notify::new(),
             forced: AtomicBool::new(false),
             draining: AtomicBool::new(false),
@@ -110,23 +103,6 @@ impl State {
             .header("x-forwarded-proto")
             .is_some_and(|p| p.eq_ignore_ascii_case("https"));
         (forwarded.or(peer), https)
-    }
-
-    /// A connection for reads: the replica, or the primary if there is none
-    /// or it does not answer.
-    pub async fn read(&self) -> Result<(Connection, &Target), DbError> {
-        if let Some(replica) = &self.replica {
-            match replica.connect().await {
-                Ok(client) => return Ok((client, replica)),
-                Err(e) => tracing::warn!("{e}; reading from the primary instead"),
-            }
-        }
-        Ok((self.primary.connect().await?, &self.primary))
-    }
-
-    /// A connection to the primary, for writes.
-    pub async fn write(&self) -> Result<Connection, DbError> {
-        self.primary.connect().await
     }
 
     /// This instance changed the catalog: forget cached lists, wake the worker.

@@ -16,6 +16,7 @@ use generator::source::postgres::PgSource;
 use tokio::sync::watch;
 
 use crate::state::State;
+use crate::store::Store;
 
 /// How long a burst of writes may go on before the build starts.
 pub const DEBOUNCE: Duration = Duration::from_millis(150);
@@ -26,7 +27,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// What a rebuild needs, fixed for the life of the process.
 pub struct Rebuilds {
     pub build: BuildConfig,
-    pub source: PgSource,
+    /// Unset in the embedded default: the build reads the content folder.
+    pub source: Option<PgSource>,
     pub destination: Destination,
 }
 
@@ -36,8 +38,8 @@ pub async fn run(state: Arc<State>, rebuilds: Rebuilds, mut shutdown: watch::Rec
     let mut tick = tokio::time::interval(RECONCILE);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        if listener.is_none() {
-            match generator::db::listen_catalog_changed(&state.primary).await {
+        if let (None, Store::Postgres { primary, .. }) = (&listener, &state.store) {
+            match generator::db::listen_catalog_changed(primary).await {
                 Ok(l) => listener = Some(l),
                 Err(e) => tracing::warn!("the rebuild worker cannot listen for changes yet: {e}"),
             }
@@ -86,17 +88,11 @@ async fn catch_up(
     let mut backoff = Duration::from_secs(1);
     loop {
         let forced = state.take_forced();
-        let behind = match state.write().await {
-            Ok(client) => match generator::db::catalog_state(&client, &state.primary).await {
-                Ok((wanted, published)) => wanted > published,
-                Err(e) => {
-                    tracing::warn!("the rebuild worker cannot read catalog_state: {e}");
-                    false
-                }
-            },
-            Err(e) => {
-                tracing::warn!("the rebuild worker cannot reach the primary: {e}");
-                false
+        let (wanted, behind) = match state.store.catalog_state().await {
+            Ok((wanted, published)) => (wanted, wanted > published),
+            Err(_) => {
+                tracing::warn!("the rebuild worker cannot read the catalog's state");
+                (0, false)
             }
         };
         if !behind && !forced {
@@ -104,11 +100,32 @@ async fn catch_up(
         }
         let job = generator::rebuild::Job {
             build: &rebuilds.build,
-            database: Some(&rebuilds.source),
+            database: rebuilds.source.as_ref(),
             destination: &rebuilds.destination,
             trigger: if forced { "api" } else { trigger },
         };
-        match generator::rebuild::rebuild(&job).await {
+        let result = match &state.store {
+            Store::Postgres { .. } => generator::rebuild::rebuild(&job).await,
+            // Without a database the build history is this process's own.
+            Store::Files(files) => {
+                let id = files.build_started(job.trigger);
+                let result = generator::rebuild::rebuild(&job).await;
+                files.build_finished(id, |row| match &result {
+                    Ok(done) => {
+                        row.catalog_version = Some(wanted);
+                        row.pages_uploaded = i32::try_from(done.publish.uploads.len()).ok();
+                        row.pages_deleted = i32::try_from(done.publish.deletes.len()).ok();
+                        row.paths_invalidated = Some(0);
+                    }
+                    Err(e) => row.error = Some(e.to_string()),
+                });
+                if result.is_ok() {
+                    files.published(wanted);
+                }
+                result
+            }
+        };
+        match result {
             Ok(done) => {
                 tracing::info!(
                     build_id = done.build_id,

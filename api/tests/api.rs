@@ -39,7 +39,12 @@ async fn load_shop(url: &str) {
 /// Where an api instance keeps and publishes the shop.
 #[derive(Clone, Default)]
 struct Setup {
+    /// Empty: no database, the embedded default (edits `content`).
     primary: String,
+    /// The content folder (default: the repository's) and, without a
+    /// database, the state folder for accounts.
+    content: Option<std::path::PathBuf>,
+    state: Option<std::path::PathBuf>,
     replica: Option<String>,
     /// Publish to this bucket of the local S3 stand-in, else to a folder.
     bucket: Option<String>,
@@ -56,8 +61,15 @@ struct Api {
 
 fn api_cmd(setup: &Setup) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_api"));
-    cmd.env("DATABASE_URL", &setup.primary)
-        .env_remove("DATABASE_REPLICA_URL")
+    if setup.primary.is_empty() {
+        cmd.env_remove("DATABASE_URL");
+    } else {
+        cmd.env("DATABASE_URL", &setup.primary);
+    }
+    if let Some(state) = &setup.state {
+        cmd.env("STATE_DIR", state);
+    }
+    cmd.env_remove("DATABASE_REPLICA_URL")
         .env_remove("S3_BUCKET")
         .env_remove("S3_PREFIX")
         .env_remove("CLOUDFRONT_DISTRIBUTION_ID")
@@ -115,7 +127,10 @@ impl Api {
         let mut child = api_cmd(setup)
             .arg("serve")
             .env("API_ADDR", "127.0.0.1:0")
-            .env("CONTENT_DIR", repo_root().join("content"))
+            .env(
+                "CONTENT_DIR",
+                setup.content.clone().unwrap_or(repo_root().join("content")),
+            )
             .env("THEMES_DIR", repo_root().join("themes"))
             .env("PUBLISH_DIR", out.path().join("public"))
             .stdout(Stdio::piped())
@@ -404,6 +419,8 @@ fn a_write_is_published_by_the_rebuild_worker() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let (status, builds, _) = call(api.send("GET", "/api/rebuilds").call());
+    let (status_ready, _, _) = call(api.get("/readyz").call());
+    assert_eq!(status_ready, 200);
     assert_eq!(status, 200);
     let last = &builds[0];
     assert_eq!(last["error"], Value::Null, "{last}");
@@ -544,6 +561,7 @@ fn an_update_is_published_even_while_the_replica_is_paused() {
         primary: pair.primary_url(),
         replica: Some(pair.replica_url()),
         bucket: Some(bucket.name.clone()),
+        ..Setup::default()
     });
     eventually("the first publish", Duration::from_secs(60), || {
         bucket.feed().is_some()
@@ -590,6 +608,7 @@ fn two_instances_publish_every_write_one_build_at_a_time() {
         primary: db.url.clone(),
         replica,
         bucket: Some(bucket.name.clone()),
+        ..Setup::default()
     };
     let mut first = Api::start_with(&setup);
     let second = Api::start_with(&setup);
@@ -740,4 +759,106 @@ fn failed_logins_are_limited_per_account() {
     assert_eq!(status, 429, "{problem}");
     let (status, _, _) = login(&api, "a long enough password");
     assert_eq!(status, 429, "even the right password waits");
+}
+
+/// Copies a folder tree.
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn without_a_database_the_api_edits_the_content_folder_and_publishes_to_a_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let content = dir.path().join("content");
+    copy_tree(&repo_root().join("content"), &content);
+    let setup = Setup {
+        content: Some(content.clone()),
+        state: Some(dir.path().join("state")),
+        ..Setup::default()
+    };
+    let api = Api::start_with(&setup);
+    assert!(dir.path().join("state/accounts.json").is_file());
+    let published = api.out.path().join("public/products.json");
+    let products_json = || std::fs::read_to_string(&published).unwrap_or_default();
+    eventually(
+        "the site is published at start",
+        Duration::from_secs(30),
+        || products_json().contains("Alpaca Blend Scarf"),
+    );
+
+    // Create: a new file, in the content format.
+    let (status, created, etag) = call(
+        api.send("POST", "/api/products")
+            .send_json(input("Copper Zeta Ladle", "14.50")),
+    );
+    assert_eq!(status, 201, "{created}");
+    let file = content.join("products/copper-zeta-ladle.md");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("name = \"Copper Zeta Ladle\"") && text.contains("price = \"14.50\""));
+    let catalog = generator::source::content::load(&content).expect("the folder stays valid");
+    assert_eq!(catalog.products.len(), 101);
+    let id = created["product_id"].as_i64().unwrap();
+    assert_eq!(
+        created["version"].as_i64().map(|v| format!("\"{v}\"")),
+        etag
+    );
+
+    // Update with the right ETag, then with the stale one.
+    let mut edit = input("Copper Zeta Ladle", "15.00");
+    edit["slug"] = json!("zeta-ladle");
+    let (status, updated, new_etag) = call(
+        api.send("PUT", &format!("/api/products/{id}"))
+            .set("If-Match", etag.as_deref().unwrap())
+            .send_json(edit.clone()),
+    );
+    assert_eq!(status, 200, "{updated}");
+    assert!(!file.exists(), "the file follows its slug");
+    assert!(content.join("products/zeta-ladle.md").is_file());
+    let (status, _, _) = call(
+        api.send("PUT", &format!("/api/products/{id}"))
+            .set("If-Match", etag.as_deref().unwrap())
+            .send_json(edit),
+    );
+    assert_eq!(status, 412);
+    let (status, listed, _) = call(api.get("/api/products?q=zeta").call());
+    assert_eq!((status, &listed["total"]), (200, &json!(1)), "{listed}");
+    let (status, _, _) = call(api.send("POST", "/api/products").send_json(json!({
+        "slug": "zeta-ladle", "name": "Other Mug", "price": "1.00", "category": "Kitchen", "stock_quantity": 1
+    })));
+    assert_eq!(status, 409, "a duplicate slug");
+    eventually("the edit is published", Duration::from_secs(30), || {
+        products_json().contains("\"15.00\"") && products_json().contains("zeta-ladle")
+    });
+
+    // Delete, and the build history.
+    let (status, _, _) = call(
+        api.send("DELETE", &format!("/api/products/{id}"))
+            .set("If-Match", new_etag.as_deref().unwrap())
+            .call(),
+    );
+    assert_eq!(status, 204);
+    assert!(!content.join("products/zeta-ladle.md").exists());
+    eventually("the delete is published", Duration::from_secs(30), || {
+        !products_json().contains("zeta-ladle")
+    });
+    let (status, builds, _) = call(api.send("GET", "/api/rebuilds").call());
+    let (status_ready, _, _) = call(api.get("/readyz").call());
+    assert_eq!(status_ready, 200);
+    assert_eq!(status, 200);
+    let builds = builds.as_array().unwrap();
+    assert!(builds.len() >= 2, "{builds:?}");
+    assert!(
+        builds
+            .iter()
+            .all(|b| b["source"] == "content" && b.get("error").is_none())
+    );
 }

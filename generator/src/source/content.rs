@@ -342,6 +342,69 @@ pub fn parse_product(path: &Path, text: &str) -> Result<Product, Vec<ContentErro
     }
 }
 
+/// A product as the text of its file, `products/<slug>.md`: the front matter
+/// (without `slug`, which the file name carries) and the description.
+/// `parse_product` reads it back to the same product.
+pub fn product_text(p: &Product) -> String {
+    use std::fmt::Write as _;
+    let quote = |s: &str| {
+        let mut q = String::with_capacity(s.len() + 2);
+        q.push('"');
+        for c in s.chars() {
+            match c {
+                '"' => q.push_str("\\\""),
+                '\\' => q.push_str("\\\\"),
+                '\n' => q.push_str("\\n"),
+                '\t' => q.push_str("\\t"),
+                '\r' => q.push_str("\\r"),
+                c if c.is_control() => {
+                    let _ = write!(q, "\\u{:04X}", u32::from(c));
+                }
+                c => q.push(c),
+            }
+        }
+        q.push('"');
+        q
+    };
+    let time = |t: &DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+    let mut out = String::from("+++\n");
+    let _ = writeln!(out, "id = {}", p.id.get());
+    let _ = writeln!(out, "name = {}", quote(p.name.as_str()));
+    let _ = writeln!(out, "price = {}", quote(&p.price.to_string()));
+    let _ = writeln!(out, "category = {}", quote(p.category.as_str()));
+    if let Some(url) = &p.image_url {
+        let _ = writeln!(out, "image_url = {}", quote(url.as_str()));
+    }
+    let _ = writeln!(out, "stock_quantity = {}", p.stock_quantity.get());
+    let _ = writeln!(out, "created_at = {}", time(&p.created_at));
+    let _ = writeln!(out, "updated_at = {}", time(&p.updated_at));
+    out.push_str("+++\n");
+    if !p.description.is_empty() {
+        out.push_str(&p.description);
+        out.push('\n');
+    }
+    out
+}
+
+/// Replaces `path` with `bytes` all at once: written to a sibling, flushed to
+/// disk, then renamed over it, so a reader sees the old file or the new one.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut file = std::fs::File::create(&temp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&temp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
+}
+
 fn timestamp(value: &toml::Value) -> Result<DateTime<Utc>, Invalid> {
     const EXPECTED: &str = "an RFC 3339 time with a time zone, like 2026-01-05T10:00:00Z";
     let text = match value {
@@ -613,6 +676,43 @@ Hand-finished **walnut** tray.
             })
             .collect::<Vec<_>>()
             .join("\n")
+    }
+
+    #[test]
+    fn product_text_reads_back_to_the_same_product() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../content/products");
+        let files = product_files(&dir).unwrap();
+        assert!(files.len() >= 100);
+        for path in files {
+            let product = parse_product(&path, &std::fs::read_to_string(&path).unwrap()).unwrap();
+            let text = product_text(&product);
+            let again = parse_product(&path, &text).unwrap_or_else(|e| panic!("{e:?}\n{text}"));
+            assert_eq!(again, product, "{}", path.display());
+        }
+        let tricky = parse_product(
+            Path::new("products/walnut-desk-organizer.md"),
+            &with("name", "name = \"Quote \\\" and back\\\\slash \\u00e9\""),
+        )
+        .unwrap();
+        let again = parse_product(
+            Path::new("products/walnut-desk-organizer.md"),
+            &product_text(&tricky),
+        );
+        assert_eq!(again.ok(), Some(tricky));
+    }
+
+    #[test]
+    fn files_are_replaced_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.md");
+        write_atomically(&path, b"one").unwrap();
+        write_atomically(&path, b"two").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "two");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temporary file is left"
+        );
     }
 
     #[test]
