@@ -48,6 +48,23 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// The problem this error answers with.
+    pub fn problem(&self) -> &Problem {
+        match self {
+            Self::Unauthorized(Json(p))
+            | Self::Forbidden(Json(p))
+            | Self::NotFound(Json(p))
+            | Self::Conflict(Json(p))
+            | Self::PreconditionFailed(Json(p))
+            | Self::TooLarge(Json(p))
+            | Self::UnsupportedMediaType(Json(p))
+            | Self::Unprocessable(Json(p))
+            | Self::PreconditionRequired(Json(p))
+            | Self::TooManyRequests(Json(p))
+            | Self::Unavailable(Json(p)) => p,
+        }
+    }
+
     pub fn not_found(detail: impl Into<String>) -> Self {
         Self::NotFound(Json(Problem::new(404, "Not Found", detail)))
     }

@@ -14,7 +14,7 @@ use chrono::Utc;
 use generator::catalog::Product;
 use generator::catalog::types::ProductId;
 use generator::db::BuildRow;
-use generator::db::products::{Fields, Filter, Record, WriteError};
+use generator::db::products::{AuditRow, Fields, Filter, ImportPlan, Record, Sort, WriteError};
 use generator::source::content;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -142,7 +142,16 @@ impl Files {
                     })
             })
             .collect();
-        found.sort_by(|a, b| (&a.name, a.product_id).cmp(&(&b.name, b.product_id)));
+        let by_name =
+            |a: &Record, b: &Record| (&a.name, a.product_id).cmp(&(&b.name, b.product_id));
+        match filter.sort {
+            Sort::Name => found.sort_by(by_name),
+            Sort::PriceUp => found.sort_by(|a, b| a.price.cmp(&b.price).then(by_name(a, b))),
+            Sort::PriceDown => found.sort_by(|a, b| b.price.cmp(&a.price).then(by_name(a, b))),
+            Sort::Updated => {
+                found.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then(by_name(a, b)))
+            }
+        }
         let total = found.len() as i64;
         let page = found
             .into_iter()
@@ -160,7 +169,7 @@ impl Files {
             .map(|s| s.record))
     }
 
-    pub async fn create(&self, f: &Fields) -> Result<Record, StoreWriteError> {
+    pub async fn create(&self, actor: &str, f: &Fields) -> Result<Record, StoreWriteError> {
         let _one = self.write.lock().await;
         let all = self.load()?;
         if all.iter().any(|s| s.record.slug == f.slug.as_str()) {
@@ -169,11 +178,14 @@ impl Files {
         let id = all.iter().map(|s| s.record.product_id).max().unwrap_or(0) + 1;
         let now = Utc::now();
         let product = product(id, f, now, now)?;
-        self.save(&product, None)
+        let saved = self.save(&product, None)?;
+        self.audit(actor, "insert", None, Some(&saved));
+        Ok(saved)
     }
 
     pub async fn update(
         &self,
+        actor: &str,
         id: i64,
         expected: i64,
         f: &Fields,
@@ -203,10 +215,17 @@ impl Files {
             return Ok(current.record.clone());
         }
         let product = product(id, f, current.record.created_at, Utc::now())?;
-        self.save(&product, Some(&current.path))
+        let saved = self.save(&product, Some(&current.path))?;
+        self.audit(actor, "update", Some(&current.record), Some(&saved));
+        Ok(saved)
     }
 
-    pub async fn delete(&self, id: i64, expected: Option<i64>) -> Result<(), StoreWriteError> {
+    pub async fn delete(
+        &self,
+        actor: &str,
+        id: i64,
+        expected: Option<i64>,
+    ) -> Result<(), StoreWriteError> {
         let _one = self.write.lock().await;
         let all = self.load()?;
         let current = all
@@ -227,7 +246,156 @@ impl Files {
             source,
         })?;
         self.changed();
+        self.audit(actor, "delete", Some(&current.record), None);
         Ok(())
+    }
+
+    /// Applies a checked import: every version is checked first, then the
+    /// files are written one by one (each atomically).
+    pub async fn apply_import(
+        &self,
+        actor: &str,
+        plan: &ImportPlan,
+    ) -> Result<(), StoreWriteError> {
+        let _one = self.write.lock().await;
+        let all = self.load()?;
+        for (id, expected, _) in &plan.updates {
+            let current = all
+                .iter()
+                .find(|s| s.record.product_id == *id)
+                .ok_or(WriteError::NotFound(*id))?;
+            if current.record.version != *expected {
+                return Err(WriteError::Stale {
+                    id: *id,
+                    expected: *expected,
+                    current: current.record.version,
+                }
+                .into());
+            }
+        }
+        let first_id = all.iter().map(|s| s.record.product_id).max().unwrap_or(0) + 1;
+        let now = Utc::now();
+        for (next_id, f) in (first_id..).zip(&plan.creates) {
+            if all.iter().any(|s| s.record.slug == f.slug.as_str()) {
+                return Err(WriteError::DuplicateSlug(f.slug.as_str().to_owned()).into());
+            }
+            let saved = self.save(&product(next_id, f, now, now)?, None)?;
+            self.audit(actor, "insert", None, Some(&saved));
+        }
+        for (id, _, f) in &plan.updates {
+            if let Some(current) = all.iter().find(|s| s.record.product_id == *id) {
+                let saved = self.save(
+                    &product(*id, f, current.record.created_at, now)?,
+                    Some(&current.path),
+                )?;
+                self.audit(actor, "update", Some(&current.record), Some(&saved));
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends a change to `audit.jsonl`; a failure to record is logged, the
+    /// change itself stands.
+    fn audit(&self, actor: &str, action: &str, before: Option<&Record>, after: Option<&Record>) {
+        use std::io::Write as _;
+        let fields = |r: Option<&Record>| {
+            r.map(|r| {
+                serde_json::json!({
+                    "slug": r.slug, "name": r.name, "description": r.description,
+                    "price": format!("{:.2}", r.price), "image_url": r.image_url,
+                    "category": r.category, "stock_quantity": r.stock_quantity,
+                })
+            })
+            .unwrap_or_default()
+        };
+        let (b, a) = (fields(before), fields(after));
+        let mut changes = serde_json::Map::new();
+        for key in [
+            "slug",
+            "name",
+            "description",
+            "price",
+            "image_url",
+            "category",
+            "stock_quantity",
+        ] {
+            let (old, new) = (b.get(key).cloned(), a.get(key).cloned());
+            if old != new {
+                changes.insert(key.into(), serde_json::json!({"before": old, "after": new}));
+            }
+        }
+        if changes.is_empty() && action == "update" {
+            return;
+        }
+        let line = serde_json::json!({
+            "at": Utc::now(),
+            "actor": actor,
+            "product_id": after.or(before).map(|r| r.product_id),
+            "action": action,
+            "changes": changes,
+        });
+        let path = self.audit_path();
+        let written = std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))
+            .and_then(|()| {
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)
+            })
+            .and_then(|mut f| writeln!(f, "{line}"));
+        if let Err(e) = written {
+            tracing::error!("could not append to {}: {e}", path.display());
+        }
+    }
+
+    fn audit_path(&self) -> PathBuf {
+        self.accounts.with_file_name("audit.jsonl")
+    }
+
+    pub fn history(&self, id: i64, limit: i64) -> Result<Vec<AuditRow>, FilesError> {
+        let text = match std::fs::read_to_string(self.audit_path()) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(source) => {
+                return Err(FilesError::Io {
+                    action: "read",
+                    path: self.audit_path(),
+                    source,
+                });
+            }
+        };
+        let mut rows: Vec<AuditRow> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v["product_id"] == id)
+            .map(|v| AuditRow {
+                at: serde_json::from_value(v["at"].clone()).unwrap_or_default(),
+                actor: v["actor"].as_str().unwrap_or_default().to_owned(),
+                product_id: id,
+                action: v["action"].as_str().unwrap_or_default().to_owned(),
+                changes: v["changes"].clone(),
+            })
+            .collect();
+        rows.reverse();
+        rows.truncate(usize::try_from(limit).unwrap_or(0));
+        Ok(rows)
+    }
+
+    /// Keeps an uploaded image in the content folder's `images/`, where the
+    /// build finds it.
+    pub fn put_image(&self, sha256: &str, extension: &str, bytes: &[u8]) -> Result<(), FilesError> {
+        let dir = self.content.join("images");
+        let path = dir.join(format!("{sha256}.{extension}"));
+        if path.is_file() {
+            return Ok(());
+        }
+        std::fs::create_dir_all(&dir)
+            .and_then(|()| content::write_atomically(&path, bytes))
+            .map_err(|source| FilesError::Io {
+                action: "write",
+                path,
+                source,
+            })
     }
 
     /// Writes `product` to `products/<slug>.md`, then removes `old` if the

@@ -5,6 +5,7 @@
 //! the replica and written to the primary; every write wakes the rebuild
 //! worker ([`worker`]), which publishes the storefront in the background.
 
+pub mod admin;
 pub mod auth;
 pub mod cache;
 pub mod error;
@@ -57,6 +58,7 @@ pub fn app(state: Arc<State>) -> impl Endpoint {
         .at("/readyz", get(readyz))
         .at("/api/openapi.json", spec)
         .nest("/api/docs", docs)
+        .nest("/admin", admin::routes())
         .nest("/", service)
         .data(state)
         .around(guard)
@@ -101,19 +103,33 @@ async fn guard<E: Endpoint>(next: E, mut req: poem::Request) -> poem::Result<Res
         .unwrap_or_else(|| format!("{:016x}", rand::random::<u64>()));
     let (method, path) = (req.method().clone(), req.uri().path().to_owned());
     let started = Instant::now();
+    // The admin's pages take image uploads, and answer in HTML.
+    let admin = path == "/admin" || path.starts_with("/admin/");
+    let (limit, drain) = if admin {
+        (admin::MAX_BODY, 4 * admin::MAX_BODY)
+    } else {
+        (MAX_BODY, DRAIN_LIMIT)
+    };
+    let too_large = || {
+        if admin {
+            admin::too_large()
+        } else {
+            too_large()
+        }
+    };
     let declared = req
         .header("content-length")
         .and_then(|v| v.parse::<u64>().ok());
-    let mut response = if declared.is_some_and(|n| n > MAX_BODY as u64) {
+    let mut response = if declared.is_some_and(|n| n > limit as u64) {
         // Read (and drop) a moderately large body first, so the client gets
         // the 413 instead of a connection reset while it is still sending.
-        if declared.is_some_and(|n| n <= DRAIN_LIMIT as u64) {
-            let _ = req.take_body().into_bytes_limit(DRAIN_LIMIT).await;
+        if declared.is_some_and(|n| n <= drain as u64) {
+            let _ = req.take_body().into_bytes_limit(drain).await;
         }
         too_large()
     } else {
         let body = req.take_body();
-        match body.into_bytes_limit(MAX_BODY).await {
+        match body.into_bytes_limit(limit).await {
             Err(poem::error::ReadBodyError::PayloadTooLarge) => too_large(),
             Err(e) => problem(
                 StatusCode::BAD_REQUEST,
@@ -132,7 +148,7 @@ async fn guard<E: Endpoint>(next: E, mut req: poem::Request) -> poem::Result<Res
     let is_problem = response
         .content_type()
         .is_some_and(|t| t.starts_with("application/problem+json"));
-    if (status.is_client_error() || status.is_server_error()) && !is_problem {
+    if (status.is_client_error() || status.is_server_error()) && !is_problem && !admin {
         let detail = response.take_body().into_string().await.unwrap_or_default();
         let detail = if detail.trim().is_empty() {
             status.canonical_reason().unwrap_or("error").to_owned()

@@ -8,10 +8,10 @@ use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
-use crate::auth::{Admin, normalize_email, verify_password};
+use crate::auth::{Admin, AdminUser, normalize_email, verify_password};
 use crate::error::ApiError;
 use crate::problem::Problem;
-use crate::session::{COOKIE, LIFETIME};
+use crate::session::{COOKIE, LIFETIME, Session};
 use crate::state::State;
 
 /// Failed logins allowed per account, and per client address, in the window.
@@ -58,7 +58,68 @@ pub enum LogoutResponse {
     Done(#[oai(header = "Set-Cookie")] String),
 }
 
-fn cookie(value: &str, max_age: u64, secure: bool) -> String {
+/// Checks an e-mail address and password, with the failed-login limits (429)
+/// and one answer (401) whether or not the account exists. The user, their
+/// new session and its `Set-Cookie` value.
+pub async fn log_in(
+    state: &State,
+    req: &poem::Request,
+    email: &str,
+    password: &str,
+) -> Result<((AdminUser, Session), String), ApiError> {
+    let (address, https) = state.client(req);
+    // No account has a NUL in its address (and PostgreSQL refuses one).
+    let email = normalize_email(email)
+        .unwrap_or_else(|_| email.trim().to_lowercase())
+        .replace('\0', "\u{fffd}");
+    let account_key = format!("account:{email}");
+    let address_key = format!(
+        "address:{}",
+        address.map_or("unknown".into(), |a| a.to_string())
+    );
+    let window = Duration::from_secs(60 * WINDOW_MINUTES as u64);
+    let store = &state.store;
+    let too_many = store.recent_failures(&account_key, window).await? >= FAILURES_PER_ACCOUNT
+        || store.recent_failures(&address_key, window).await? >= FAILURES_PER_ADDRESS;
+    if too_many {
+        return Err(ApiError::TooManyRequests(Json(Problem::new(
+            429,
+            "Too Many Requests",
+            format!("too many failed logins; try again in {WINDOW_MINUTES} minutes"),
+        ))));
+    }
+    let user = store.user_by_email(&email).await?;
+    let password = password.to_owned();
+    let hash = user
+        .as_ref()
+        .map_or_else(dummy_hash, |(_, _, hash)| hash.clone());
+    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+        .await
+        .unwrap_or(false);
+    let Some(user) = user.filter(|_| ok) else {
+        store
+            .record_failure(&[&account_key, &address_key], window)
+            .await?;
+        return Err(ApiError::Unauthorized(Json(Problem::new(
+            401,
+            "Unauthorized",
+            "the e-mail address or the password is wrong",
+        ))));
+    };
+    let user = AdminUser {
+        user_id: user.0,
+        email: user.1,
+    };
+    let (value, _) = state.sessions.issue(&user);
+    let session = state
+        .sessions
+        .verify(&value)
+        .expect("a session just issued verifies");
+    Ok(((user, session), cookie(&value, LIFETIME.as_secs(), https)))
+}
+
+/// The session cookie's `Set-Cookie` value; `max_age` 0 clears it.
+pub fn cookie(value: &str, max_age: u64, secure: bool) -> String {
     let secure = if secure { "; Secure" } else { "" };
     format!("{COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}")
 }
@@ -76,57 +137,15 @@ impl LoginApi {
         req: &poem::Request,
         body: Json<Login>,
     ) -> Result<LoginResponse, ApiError> {
-        let (address, https) = state.client(req);
-        // No account has a NUL in its address (and PostgreSQL refuses one).
-        let email = normalize_email(&body.email)
-            .unwrap_or_else(|_| body.email.trim().to_lowercase())
-            .replace('\0', "\u{fffd}");
-        let account_key = format!("account:{email}");
-        let address_key = format!(
-            "address:{}",
-            address.map_or("unknown".into(), |a| a.to_string())
-        );
-        let window = Duration::from_secs(60 * WINDOW_MINUTES as u64);
-        let store = &state.store;
-        let too_many = store.recent_failures(&account_key, window).await? >= FAILURES_PER_ACCOUNT
-            || store.recent_failures(&address_key, window).await? >= FAILURES_PER_ADDRESS;
-        if too_many {
-            return Err(ApiError::TooManyRequests(Json(Problem::new(
-                429,
-                "Too Many Requests",
-                format!("too many failed logins; try again in {WINDOW_MINUTES} minutes"),
-            ))));
-        }
-        let user = store.user_by_email(&email).await?;
-        let password = body.password.clone();
-        let hash = user
-            .as_ref()
-            .map_or_else(dummy_hash, |(_, _, hash)| hash.clone());
-        let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
-            .await
-            .unwrap_or(false);
-        let Some(user) = user.filter(|_| ok) else {
-            store
-                .record_failure(&[&account_key, &address_key], window)
-                .await?;
-            return Err(ApiError::Unauthorized(Json(Problem::new(
-                401,
-                "Unauthorized",
-                "the e-mail address or the password is wrong",
-            ))));
-        };
-        let user = crate::auth::AdminUser {
-            user_id: user.0,
-            email: user.1,
-        };
-        let (value, csrf_token) = state.sessions.issue(&user);
+        let (user, set_cookie) = log_in(&state, req, &body.email, &body.password).await?;
+        let csrf_token = state.sessions.csrf(&user.1);
         Ok(LoginResponse::Ok(
             Json(LoggedIn {
-                email: user.email,
+                email: user.0.email,
                 csrf_token,
                 expires_in: LIFETIME.as_secs(),
             }),
-            cookie(&value, LIFETIME.as_secs(), https),
+            set_cookie,
         ))
     }
 

@@ -193,7 +193,12 @@ fn run() -> anyhow::Result<()> {
                     api::store::Store::Files(api::files::Files::new(&content, &state_dir))
                 }
             };
-            let state = Arc::new(api::state::State::new(store, sessions, trusted_proxies));
+            let state = Arc::new(api::state::State::new(
+                store,
+                content.clone(),
+                sessions,
+                trusted_proxies,
+            ));
             let rebuilds = if no_worker {
                 None
             } else {

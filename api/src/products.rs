@@ -280,10 +280,11 @@ impl ProductsApi {
             text: q.0.filter(|t| !t.trim().is_empty()),
             limit: per_page.0,
             offset: (page.0 - 1) * per_page.0,
+            ..Filter::default()
         };
         let key = format!("{filter:?}");
         let read = async {
-            let (items, total) = state.store.list(&filter).await?;
+            let (items, total) = state.store.list(&filter, false).await?;
             Ok::<_, ApiError>(ProductPage {
                 items: items.into_iter().map(Product::from).collect(),
                 total,
@@ -302,7 +303,7 @@ impl ProductsApi {
     async fn get(&self, state: Data<&Arc<State>>, id: Path<i64>) -> Result<OneProduct, ApiError> {
         let record = state
             .store
-            .get(id.0)
+            .get(id.0, false)
             .await?
             .ok_or_else(|| ApiError::not_found(format!("no product has the id {}", id.0)))?;
         let tag = etag(record.version);
@@ -314,11 +315,11 @@ impl ProductsApi {
     async fn create(
         &self,
         state: Data<&Arc<State>>,
-        _admin: Admin,
+        admin: Admin,
         body: Json<ProductInput>,
     ) -> Result<Created, ApiError> {
         let fields = validate(&body.0).map_err(invalid)?;
-        let record = state.store.create(&fields).await?;
+        let record = state.store.create(&admin.user().email, &fields).await?;
         state.catalog_written();
         let (location, tag) = (
             format!("/api/products/{}", record.product_id),
@@ -333,14 +334,17 @@ impl ProductsApi {
     async fn update(
         &self,
         state: Data<&Arc<State>>,
-        _admin: Admin,
+        admin: Admin,
         id: Path<i64>,
         #[oai(name = "If-Match")] if_match: Header<Option<String>>,
         body: Json<ProductInput>,
     ) -> Result<OneProduct, ApiError> {
         let expected = expected_version(if_match.0.as_deref(), true)?.unwrap_or_default();
         let fields = validate(&body.0).map_err(invalid)?;
-        let record = state.store.update(id.0, expected, &fields).await?;
+        let record = state
+            .store
+            .update(&admin.user().email, id.0, expected, &fields)
+            .await?;
         state.catalog_written();
         let tag = etag(record.version);
         Ok(OneProduct::Ok(Json(record.into()), tag))
@@ -351,12 +355,15 @@ impl ProductsApi {
     async fn delete(
         &self,
         state: Data<&Arc<State>>,
-        _admin: Admin,
+        admin: Admin,
         id: Path<i64>,
         #[oai(name = "If-Match")] if_match: Header<Option<String>>,
     ) -> Result<Deleted, ApiError> {
         let expected = expected_version(if_match.0.as_deref(), false)?;
-        state.store.delete(id.0, expected).await?;
+        state
+            .store
+            .delete(&admin.user().email, id.0, expected)
+            .await?;
         state.catalog_written();
         Ok(Deleted::Deleted)
     }

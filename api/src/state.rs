@@ -1,6 +1,7 @@
 //! What every request and the rebuild worker share.
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::Notify;
@@ -60,6 +61,8 @@ impl Network {
 pub struct State {
     /// The catalog, the accounts and the build history.
     pub store: Store,
+    /// `site.toml` (currency, base URL) and the shipped `images/`.
+    pub content_dir: PathBuf,
     /// Wakes the rebuild worker: a local write, or a rebuild asked for.
     worker: Notify,
     /// A rebuild was asked for, whether or not the catalog changed.
@@ -74,9 +77,15 @@ pub struct State {
 }
 
 impl State {
-    pub fn new(store: Store, sessions: Sessions, trusted_proxies: Vec<Network>) -> Self {
+    pub fn new(
+        store: Store,
+        content_dir: PathBuf,
+        sessions: Sessions,
+        trusted_proxies: Vec<Network>,
+    ) -> Self {
         Self {
             store,
+            content_dir,
             worker: Notify::new(),
             forced: AtomicBool::new(false),
             draining: AtomicBool::new(false),

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use generator::db::products::{self, Fields, Filter, Record};
+use generator::db::products::{self, AuditRow, Fields, Filter, ImportPlan, Record};
 use generator::db::{BuildRow, Connection, DbError, Target, admin};
 use poem_openapi::payload::Json;
 
@@ -42,38 +42,44 @@ impl Store {
         Ok((primary.connect().await?, primary.clone()))
     }
 
-    pub async fn list(&self, filter: &Filter) -> Result<(Vec<Record>, i64), ApiError> {
+    /// Products that match, from the replica; `fresh` reads the primary
+    /// (the admin pages, which must show the owner's own writes).
+    pub async fn list(&self, filter: &Filter, fresh: bool) -> Result<(Vec<Record>, i64), ApiError> {
         match self {
             Store::Postgres { primary, replica } => {
-                let (client, target) = Self::read(primary, replica.as_ref()).await?;
+                let replica = replica.as_ref().filter(|_| !fresh);
+                let (client, target) = Self::read(primary, replica).await?;
                 Ok(products::list(&client, &target, filter).await?)
             }
             Store::Files(files) => Ok(files.list(filter)?),
         }
     }
 
-    pub async fn get(&self, id: i64) -> Result<Option<Record>, ApiError> {
+    pub async fn get(&self, id: i64, fresh: bool) -> Result<Option<Record>, ApiError> {
         match self {
             Store::Postgres { primary, replica } => {
-                let (client, target) = Self::read(primary, replica.as_ref()).await?;
+                let replica = replica.as_ref().filter(|_| !fresh);
+                let (client, target) = Self::read(primary, replica).await?;
                 Ok(products::get(&client, &target, id).await?)
             }
             Store::Files(files) => Ok(files.get(id)?),
         }
     }
 
-    pub async fn create(&self, fields: &Fields) -> Result<Record, ApiError> {
+    /// `actor` (an admin's e-mail) goes to the audit log.
+    pub async fn create(&self, actor: &str, fields: &Fields) -> Result<Record, ApiError> {
         match self {
             Store::Postgres { primary, .. } => {
                 let client = primary.connect().await?;
-                Ok(products::create(&client, primary, fields).await?)
+                Ok(products::create(&client, primary, actor, fields).await?)
             }
-            Store::Files(files) => Ok(files.create(fields).await?),
+            Store::Files(files) => Ok(files.create(actor, fields).await?),
         }
     }
 
     pub async fn update(
         &self,
+        actor: &str,
         id: i64,
         expected: i64,
         fields: &Fields,
@@ -81,20 +87,78 @@ impl Store {
         match self {
             Store::Postgres { primary, .. } => {
                 let client = primary.connect().await?;
-                Ok(products::update(&client, primary, id, expected, fields).await?)
+                Ok(products::update(&client, primary, actor, id, expected, fields).await?)
             }
-            Store::Files(files) => Ok(files.update(id, expected, fields).await?),
+            Store::Files(files) => Ok(files.update(actor, id, expected, fields).await?),
         }
     }
 
-    pub async fn delete(&self, id: i64, expected: Option<i64>) -> Result<(), ApiError> {
+    pub async fn delete(
+        &self,
+        actor: &str,
+        id: i64,
+        expected: Option<i64>,
+    ) -> Result<(), ApiError> {
         match self {
             Store::Postgres { primary, .. } => {
                 let client = primary.connect().await?;
-                Ok(products::delete(&client, primary, id, expected).await?)
+                Ok(products::delete(&client, primary, actor, id, expected).await?)
             }
-            Store::Files(files) => Ok(files.delete(id, expected).await?),
+            Store::Files(files) => Ok(files.delete(actor, id, expected).await?),
         }
+    }
+
+    /// Applies a checked CSV import, all or nothing.
+    pub async fn apply_import(&self, actor: &str, plan: &ImportPlan) -> Result<(), ApiError> {
+        match self {
+            Store::Postgres { primary, .. } => {
+                let mut client = primary.connect().await?;
+                Ok(products::apply_import(&mut client, primary, actor, plan).await?)
+            }
+            Store::Files(files) => Ok(files.apply_import(actor, plan).await?),
+        }
+    }
+
+    /// A product's audit log, newest first.
+    pub async fn history(&self, id: i64, limit: i64) -> Result<Vec<AuditRow>, ApiError> {
+        match self {
+            Store::Postgres { primary, .. } => {
+                let client = primary.connect().await?;
+                Ok(products::history(&client, primary, id, limit).await?)
+            }
+            Store::Files(files) => Ok(files.history(id, limit)?),
+        }
+    }
+
+    /// Keeps an uploaded image as `<sha256>.<extension>`.
+    pub async fn put_image(
+        &self,
+        sha256: &str,
+        extension: &str,
+        bytes: &[u8],
+    ) -> Result<(), ApiError> {
+        match self {
+            Store::Postgres { primary, .. } => {
+                let client = primary.connect().await?;
+                Ok(products::put_image(&client, primary, sha256, extension, bytes).await?)
+            }
+            Store::Files(files) => Ok(files.put_image(sha256, extension, bytes)?),
+        }
+    }
+
+    /// An image by file name: an upload, or one of the content folder's.
+    pub async fn image(
+        &self,
+        file: &str,
+        content_dir: &std::path::Path,
+    ) -> Result<Option<Vec<u8>>, ApiError> {
+        if let Store::Postgres { primary, .. } = self {
+            let client = primary.connect().await?;
+            if let Some(bytes) = products::image(&client, primary, file).await? {
+                return Ok(Some(bytes));
+            }
+        }
+        Ok(std::fs::read(content_dir.join("images").join(file)).ok())
     }
 
     pub async fn recent_builds(&self, limit: i64) -> Result<Vec<BuildRow>, ApiError> {

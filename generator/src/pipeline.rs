@@ -64,7 +64,7 @@ impl BuildConfig {
 pub fn build_from_content(config: &BuildConfig) -> Result<Built, BuildError> {
     let started = Instant::now();
     let catalog = content::load(&config.content_dir)?;
-    render_loaded(config, catalog, started)
+    render_loaded(config, catalog, Vec::new(), started)
 }
 
 /// The steps after loading, whatever the source: the content folder's
@@ -72,9 +72,15 @@ pub fn build_from_content(config: &BuildConfig) -> Result<Built, BuildError> {
 fn render_loaded(
     config: &BuildConfig,
     catalog: Catalog,
+    uploaded: Vec<(String, Vec<u8>)>,
     started: Instant,
 ) -> Result<Built, BuildError> {
-    let images = content::load_images(&config.content_dir)?;
+    let mut images = content::load_images(&config.content_dir)?;
+    images.extend(
+        uploaded
+            .into_iter()
+            .map(|(name, bytes)| (format!("images/{name}"), bytes)),
+    );
     let load_time = started.elapsed();
     tracing::debug!(
         products = catalog.products.len(),
@@ -105,7 +111,7 @@ pub async fn build_from_postgres(
     let settings =
         content::load_settings(&config.content_dir.join("site.toml")).map_err(ContentErrors)?;
     let loaded = crate::source::postgres::load(source, settings).await?;
-    let built = render_loaded(config, loaded.catalog, started)?;
+    let built = render_loaded(config, loaded.catalog, loaded.images, started)?;
     Ok((built, loaded.from, loaded.version))
 }
 

@@ -330,6 +330,8 @@ pub struct ProductRow {
 pub struct Snapshot {
     pub version: i64,
     pub rows: Vec<ProductRow>,
+    /// Uploaded images: `<sha256>.<extension>` and the bytes.
+    pub images: Vec<(String, Vec<u8>)>,
 }
 
 /// `wanted_version` as this server sees it (on a replica: as replayed so far).
@@ -377,10 +379,24 @@ pub async fn read_snapshot(client: &mut Client, target: &Target) -> Result<Snaps
             updated_at: r.get(9),
         })
         .collect();
+    let images = tx
+        .query(
+            "SELECT sha256 || '.' || extension, bytes FROM product_images ORDER BY sha256",
+            &[],
+        )
+        .await
+        .map_err(target.query_error("reading the product images"))?
+        .into_iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
     tx.commit()
         .await
         .map_err(target.query_error("ending the catalog snapshot"))?;
-    Ok(Snapshot { version, rows })
+    Ok(Snapshot {
+        version,
+        rows,
+        images,
+    })
 }
 
 /// The advisory lock that lets one build run at a time across the fleet.

@@ -84,8 +84,31 @@ pub struct Filter {
     pub in_stock: Option<bool>,
     /// Matched against the name and the slug, case-insensitively.
     pub text: Option<String>,
+    pub sort: Sort,
     pub limit: i64,
     pub offset: i64,
+}
+
+/// A list's order; ties go by name, then id.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Sort {
+    #[default]
+    Name,
+    PriceUp,
+    PriceDown,
+    /// The most recently changed first.
+    Updated,
+}
+
+impl Sort {
+    fn order_by(self) -> &'static str {
+        match self {
+            Sort::Name => "name, product_id",
+            Sort::PriceUp => "price, name, product_id",
+            Sort::PriceDown => "price DESC, name, product_id",
+            Sort::Updated => "updated_at DESC, name, product_id",
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -151,7 +174,8 @@ pub async fn list(
                  WHERE ($1::text IS NULL OR category = $1)
                    AND ($2::bool IS NULL OR (stock_quantity > 0) = $2)
                    AND ($3::text IS NULL OR name ILIKE $3 OR slug ILIKE $3)
-                 ORDER BY name, product_id LIMIT $4 OFFSET $5"
+                 ORDER BY {} LIMIT $4 OFFSET $5",
+                filter.sort.order_by()
             ),
             &[
                 &filter.category,
@@ -205,14 +229,26 @@ fn write_error(
     }
 }
 
-pub async fn create(client: &Client, target: &Target, f: &Fields) -> Result<Record, WriteError> {
+/// Names who writes, for the audit log (see the V4 migration), in the
+/// statement that writes.
+const ACTOR: &str = "(SELECT set_config('shopfront.actor', $actor::text, true)) AS actor";
+
+/// `actor` is who asked, for the audit log.
+pub async fn create(
+    client: &Client,
+    target: &Target,
+    actor: &str,
+    f: &Fields,
+) -> Result<Record, WriteError> {
     let row = client
         .query_one(
             &format!(
                 "INSERT INTO products (slug, name, description, price, image_url, category, stock_quantity)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}"
+                 SELECT $1::varchar, $2::varchar, $3::text, $4::numeric, $5::varchar, $6::varchar, $7::int
+                 FROM {} RETURNING {COLUMNS}",
+                ACTOR.replace("$actor", "$8")
             ),
-            &Bind::of(f).params(),
+            &[&Bind::of(f).params()[..], &[&actor]].concat(),
         )
         .await
         .map_err(write_error(target, "creating a product", &f.slug))?;
@@ -224,6 +260,7 @@ pub async fn create(client: &Client, target: &Target, f: &Fields) -> Result<Reco
 pub async fn update(
     client: &Client,
     target: &Target,
+    actor: &str,
     id: i64,
     expected: i64,
     f: &Fields,
@@ -233,9 +270,16 @@ pub async fn update(
             &format!(
                 "UPDATE products SET slug = $3, name = $4, description = $5, price = $6, image_url = $7,
                         category = $8, stock_quantity = $9
-                 WHERE product_id = $1 AND version = $2 RETURNING {COLUMNS}"
+                 FROM {}
+                 WHERE product_id = $1 AND version = $2 RETURNING {COLUMNS}",
+                ACTOR.replace("$actor", "$10")
             ),
-            &[&[&id as &(dyn ToSql + Sync), &expected][..], &Bind::of(f).params()].concat(),
+            &[
+                &[&id as &(dyn ToSql + Sync), &expected][..],
+                &Bind::of(f).params(),
+                &[&actor],
+            ]
+            .concat(),
         )
         .await
         .map_err(write_error(target, "updating a product", &f.slug))?;
@@ -257,13 +301,18 @@ pub async fn update(
 pub async fn delete(
     client: &Client,
     target: &Target,
+    actor: &str,
     id: i64,
     expected: Option<i64>,
 ) -> Result<(), WriteError> {
     let deleted = client
         .execute(
-            "DELETE FROM products WHERE product_id = $1 AND ($2::bigint IS NULL OR version = $2)",
-            &[&id, &expected],
+            &format!(
+                "DELETE FROM products USING {}
+                 WHERE product_id = $1 AND ($2::bigint IS NULL OR version = $2)",
+                ACTOR.replace("$actor", "$3")
+            ),
+            &[&id, &expected, &actor],
         )
         .await
         .map_err(target.query_error("deleting a product"))?;
@@ -278,6 +327,151 @@ pub async fn delete(
         }),
         _ => Err(WriteError::NotFound(id)),
     }
+}
+
+/// A CSV import, checked: new products, and changes to existing ones at the
+/// version the preview saw.
+#[derive(Debug, Clone, Default)]
+pub struct ImportPlan {
+    pub creates: Vec<Fields>,
+    pub updates: Vec<(i64, i64, Fields)>,
+}
+
+/// Applies an import in one transaction: all of it, or (on any conflict,
+/// such as a product changed since the preview) none of it.
+pub async fn apply_import(
+    client: &mut Client,
+    target: &Target,
+    actor: &str,
+    plan: &ImportPlan,
+) -> Result<(), WriteError> {
+    let tx = client
+        .transaction()
+        .await
+        .map_err(target.query_error("starting the import"))?;
+    tx.execute("SELECT set_config('shopfront.actor', $1, true)", &[&actor])
+        .await
+        .map_err(target.query_error("starting the import"))?;
+    for f in &plan.creates {
+        tx.execute(
+            "INSERT INTO products (slug, name, description, price, image_url, category, stock_quantity)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &Bind::of(f).params(),
+        )
+        .await
+        .map_err(write_error(target, "importing a product", &f.slug))?;
+    }
+    for (id, expected, f) in &plan.updates {
+        let n = tx
+            .execute(
+                "UPDATE products SET slug = $3, name = $4, description = $5, price = $6, image_url = $7,
+                        category = $8, stock_quantity = $9
+                 WHERE product_id = $1 AND version = $2",
+                &[&[id as &(dyn ToSql + Sync), expected][..], &Bind::of(f).params()].concat(),
+            )
+            .await
+            .map_err(write_error(target, "importing a product", &f.slug))?;
+        if n == 0 {
+            let current: Option<i64> = tx
+                .query_opt("SELECT version FROM products WHERE product_id = $1", &[id])
+                .await
+                .map_err(target.query_error("importing a product"))?
+                .map(|r| r.get(0));
+            match current {
+                // A no-op update leaves the version where it was.
+                Some(c) if c == *expected => {}
+                Some(current) => {
+                    return Err(WriteError::Stale {
+                        id: *id,
+                        expected: *expected,
+                        current,
+                    });
+                }
+                None => return Err(WriteError::NotFound(*id)),
+            }
+        }
+    }
+    tx.commit()
+        .await
+        .map_err(target.query_error("committing the import"))?;
+    Ok(())
+}
+
+/// One row of the audit log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRow {
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub product_id: i64,
+    /// `insert`, `update` or `delete`.
+    pub action: String,
+    /// Field → `{"before": .., "after": ..}`.
+    pub changes: serde_json::Value,
+}
+
+/// A product's changes, newest first.
+pub async fn history(
+    client: &Client,
+    target: &Target,
+    product_id: i64,
+    limit: i64,
+) -> Result<Vec<AuditRow>, DbError> {
+    let rows = client
+        .query(
+            "SELECT at, actor, product_id, action, changes::text FROM audit_log
+             WHERE product_id = $1 ORDER BY audit_id DESC LIMIT $2",
+            &[&product_id, &limit],
+        )
+        .await
+        .map_err(target.query_error("reading the audit log"))?;
+    Ok(rows
+        .iter()
+        .map(|r| AuditRow {
+            at: r.get(0),
+            actor: r.get(1),
+            product_id: r.get(2),
+            action: r.get(3),
+            changes: serde_json::from_str(r.get::<_, &str>(4)).unwrap_or_default(),
+        })
+        .collect())
+}
+
+/// Stores an uploaded image under its digest (once).
+pub async fn put_image(
+    client: &Client,
+    target: &Target,
+    sha256: &str,
+    extension: &str,
+    bytes: &[u8],
+) -> Result<(), DbError> {
+    client
+        .execute(
+            "INSERT INTO product_images (sha256, extension, bytes) VALUES ($1, $2, $3)
+             ON CONFLICT (sha256) DO NOTHING",
+            &[&sha256, &extension, &bytes],
+        )
+        .await
+        .map_err(target.query_error("storing an image"))?;
+    Ok(())
+}
+
+/// An uploaded image's bytes by its file name, `<sha256>.<extension>`.
+pub async fn image(
+    client: &Client,
+    target: &Target,
+    file: &str,
+) -> Result<Option<Vec<u8>>, DbError> {
+    let Some((sha256, extension)) = file.split_once('.') else {
+        return Ok(None);
+    };
+    let row = client
+        .query_opt(
+            "SELECT bytes FROM product_images WHERE sha256 = $1 AND extension = $2",
+            &[&sha256, &extension],
+        )
+        .await
+        .map_err(target.query_error("reading an image"))?;
+    Ok(row.map(|r| r.get(0)))
 }
 
 #[cfg(test)]

@@ -56,6 +56,8 @@ pub enum PgSourceError {
 #[derive(Debug)]
 pub struct Loaded {
     pub catalog: Catalog,
+    /// Uploaded images, published as `images/<sha256>.<extension>`.
+    pub images: Vec<(String, Vec<u8>)>,
     /// `catalog_state.wanted_version` in the snapshot that was read.
     pub version: i64,
     pub from: ReadFrom,
@@ -88,6 +90,7 @@ pub async fn load(source: &PgSource, settings: SiteSettings) -> Result<Loaded, P
     let catalog = to_catalog(settings, snapshot.rows)?;
     Ok(Loaded {
         catalog,
+        images: snapshot.images,
         version: snapshot.version,
         from,
     })

@@ -1,0 +1,403 @@
+//! The catalog as CSV, out and in.
+//!
+//! Export guards against formula injection: a cell that a spreadsheet would
+//! run (starting with `=`, `+`, `-`, `@`, a tab or a carriage return) gets a
+//! leading apostrophe, which spreadsheets show as text; import takes that
+//! apostrophe off again, so an export imports back unchanged.
+//!
+//! Import is checked as a whole before anything is written: every bad row is
+//! reported with its line number, and a good file becomes a plan (create,
+//! update, unchanged) that the store applies in one transaction. A row is
+//! matched to a product by `product_id` when it has one, else by slug.
+
+use std::collections::HashMap;
+
+use generator::db::products::{Fields, ImportPlan, Record};
+
+use crate::products::{ProductInput, validate};
+
+/// The columns, in order.
+pub const HEADER: [&str; 8] = [
+    "product_id",
+    "slug",
+    "name",
+    "price",
+    "category",
+    "stock_quantity",
+    "image_url",
+    "description",
+];
+
+fn guarded(cell: &str) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}")
+    } else {
+        cell.to_owned()
+    }
+}
+
+fn unguarded(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r']) => rest,
+        _ => cell,
+    }
+}
+
+/// Every product as CSV text, by id.
+pub fn export(records: &[Record]) -> String {
+    let mut out = csv::WriterBuilder::new()
+        .quote_style(csv::QuoteStyle::Always)
+        .from_writer(Vec::new());
+    let _ = out.write_record(HEADER);
+    for r in records {
+        let row = [
+            r.product_id.to_string(),
+            guarded(&r.slug),
+            guarded(&r.name),
+            format!("{:.2}", r.price),
+            guarded(r.category.as_deref().unwrap_or_default()),
+            r.stock_quantity.to_string(),
+            guarded(r.image_url.as_deref().unwrap_or_default()),
+            guarded(&r.description),
+        ];
+        let _ = out.write_record(&row);
+    }
+    String::from_utf8(out.into_inner().unwrap_or_default()).unwrap_or_default()
+}
+
+/// What one row of an import does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Create,
+    Update,
+    Unchanged,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Unchanged => "unchanged",
+        }
+    }
+}
+
+/// A checked row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    pub line: u64,
+    pub action: Action,
+    pub name: String,
+    pub slug: String,
+}
+
+/// A checked import: what each row does, and the writes.
+#[derive(Debug, Default)]
+pub struct Preview {
+    pub rows: Vec<Row>,
+    pub plan: ImportPlan,
+}
+
+impl Preview {
+    pub fn count(&self, action: Action) -> usize {
+        self.rows.iter().filter(|r| r.action == action).count()
+    }
+}
+
+/// A problem with one line (or the file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineError {
+    pub line: u64,
+    /// The column, when one is to blame.
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl std::fmt::Display for LineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.field {
+            Some(field) => write!(f, "Line {}: {field}: {}", self.line, self.message),
+            None => write!(f, "Line {}: {}", self.line, self.message),
+        }
+    }
+}
+
+/// Checks a whole file against the current catalog.
+pub fn check(text: &str, current: &[Record]) -> Result<Preview, Vec<LineError>> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let file_error = |message: String| {
+        vec![LineError {
+            line: 1,
+            field: None,
+            message,
+        }]
+    };
+    let header = reader
+        .headers()
+        .map_err(|e| file_error(format!("could not read the header: {e}")))?
+        .clone();
+    let columns: HashMap<&str, usize> = header
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (h.trim(), i))
+        .collect();
+    let missing: Vec<&str> = HEADER[1..]
+        .iter()
+        .filter(|c| !columns.contains_key(**c))
+        .copied()
+        .collect();
+    if !missing.is_empty() {
+        return Err(file_error(format!(
+            "the header lacks {}; expected the columns {}",
+            missing.join(", "),
+            HEADER.join(",")
+        )));
+    }
+    let by_id: HashMap<i64, &Record> = current.iter().map(|r| (r.product_id, r)).collect();
+    let by_slug: HashMap<&str, &Record> = current.iter().map(|r| (r.slug.as_str(), r)).collect();
+    let mut errors = Vec::new();
+    let mut preview = Preview::default();
+    let mut seen_slugs: HashMap<String, u64> = HashMap::new();
+    let mut seen_ids: HashMap<i64, u64> = HashMap::new();
+    for record in reader.records() {
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.position().map_or(0, csv::Position::line);
+                errors.push(LineError {
+                    line,
+                    field: None,
+                    message: format!("is not valid CSV: {e}"),
+                });
+                continue;
+            }
+        };
+        let line = record.position().map_or(0, csv::Position::line);
+        let cell = |name: &str| {
+            columns
+                .get(name)
+                .and_then(|i| record.get(*i))
+                .map(|v| unguarded(v).to_owned())
+                .unwrap_or_default()
+        };
+        let mut problem = |field: &str, message: String| {
+            errors.push(LineError {
+                line,
+                field: Some(field.to_owned()),
+                message,
+            });
+        };
+        let id = match cell("product_id").trim() {
+            "" => None,
+            text => match text.parse::<i64>() {
+                Ok(id) if by_id.contains_key(&id) => Some(id),
+                Ok(id) => {
+                    problem(
+                        "product_id",
+                        format!("no product has the id {id}; leave it empty to create one"),
+                    );
+                    continue;
+                }
+                Err(_) => {
+                    problem("product_id", format!("{text:?} is not a whole number"));
+                    continue;
+                }
+            },
+        };
+        let stock = match cell("stock_quantity").trim().parse::<i64>() {
+            Ok(n) => n,
+            Err(_) => {
+                problem(
+                    "stock_quantity",
+                    format!("{:?} is not a whole number", cell("stock_quantity")),
+                );
+                continue;
+            }
+        };
+        let slug = cell("slug");
+        let image_url = cell("image_url");
+        let input = ProductInput {
+            slug: (!slug.trim().is_empty()).then(|| slug.trim().to_owned()),
+            name: cell("name"),
+            description: cell("description"),
+            price: cell("price").trim().to_owned(),
+            image_url: (!image_url.trim().is_empty()).then(|| image_url.trim().to_owned()),
+            category: cell("category"),
+            stock_quantity: stock,
+        };
+        let fields = match validate(&input) {
+            Ok(f) => f,
+            Err(bad) => {
+                for e in bad {
+                    problem(&e.field, e.message);
+                }
+                continue;
+            }
+        };
+        let slug = fields.slug.as_str().to_owned();
+        if let Some(first) = seen_slugs.insert(slug.clone(), line) {
+            problem("slug", format!("{slug:?} is also on line {first}"));
+            continue;
+        }
+        let existing = match id {
+            Some(id) => {
+                if let Some(first) = seen_ids.insert(id, line) {
+                    problem("product_id", format!("{id} is also on line {first}"));
+                    continue;
+                }
+                by_id.get(&id).copied()
+            }
+            None => by_slug.get(slug.as_str()).copied(),
+        };
+        if let Some(other) = by_slug.get(slug.as_str())
+            && existing.is_none_or(|e| e.product_id != other.product_id)
+        {
+            problem(
+                "slug",
+                format!(
+                    "{slug:?} belongs to product {}, {:?}",
+                    other.product_id, other.name
+                ),
+            );
+            continue;
+        }
+        let action = match existing {
+            None => {
+                preview.plan.creates.push(fields.clone());
+                Action::Create
+            }
+            Some(current) if same(current, &fields) => Action::Unchanged,
+            Some(current) => {
+                preview
+                    .plan
+                    .updates
+                    .push((current.product_id, current.version, fields.clone()));
+                Action::Update
+            }
+        };
+        preview.rows.push(Row {
+            line,
+            action,
+            name: fields.name.as_str().to_owned(),
+            slug,
+        });
+    }
+    if errors.is_empty() {
+        Ok(preview)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Whether writing `f` would change nothing.
+fn same(r: &Record, f: &Fields) -> bool {
+    r.slug == f.slug.as_str()
+        && r.name == f.name.as_str()
+        && r.description == f.description
+        && r.price == f.price.amount()
+        && r.image_url.as_deref() == f.image_url.as_ref().map(|u| u.as_str())
+        && r.category.as_deref() == Some(f.category.as_str())
+        && r.stock_quantity == f.stock_quantity.get()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+
+    fn record(id: i64, slug: &str, name: &str, description: &str) -> Record {
+        Record {
+            product_id: id,
+            slug: slug.into(),
+            name: name.into(),
+            description: description.into(),
+            price: "12.50".parse().unwrap(),
+            image_url: None,
+            category: Some("Kitchen".into()),
+            stock_quantity: 3,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+            version: 7,
+        }
+    }
+
+    #[test]
+    fn formulas_are_exported_as_text_and_read_back_unchanged() {
+        let evil = record(
+            1,
+            "evil",
+            "=HYPERLINK(\"http://evil.example\",\"x\")",
+            "- a list\n- item",
+        );
+        let text = export(std::slice::from_ref(&evil));
+        assert!(
+            text.contains("\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\""),
+            "{text}"
+        );
+        assert!(text.contains("\"'- a list"));
+        let preview = check(&text, &[evil]).unwrap();
+        assert_eq!(preview.rows[0].action, Action::Unchanged, "{preview:?}");
+    }
+
+    #[test]
+    fn rows_are_matched_by_id_then_slug() {
+        let current = [
+            record(1, "tea-cup", "Tea Cup", ""),
+            record(2, "jug", "Jug", ""),
+        ];
+        let text = "product_id,slug,name,price,category,stock_quantity,image_url,description\n\
+                    1,tea-cup,Tea Cup,12.50,Kitchen,3,,\n\
+                    ,jug,Jug,13.00,Kitchen,3,,\n\
+                    ,,Bread Bin,20.00,Kitchen,1,,Oak.\n";
+        let preview = check(text, &current).unwrap();
+        let actions: Vec<_> = preview.rows.iter().map(|r| (r.line, r.action)).collect();
+        assert_eq!(
+            actions,
+            [
+                (2, Action::Unchanged),
+                (3, Action::Update),
+                (4, Action::Create)
+            ]
+        );
+        assert_eq!(preview.plan.updates[0].0, 2);
+        assert_eq!(preview.plan.updates[0].1, 7, "the version the preview saw");
+        assert_eq!(preview.plan.creates[0].slug.as_str(), "bread-bin");
+    }
+
+    #[test]
+    fn every_bad_row_is_reported_with_its_line() {
+        let text = "product_id,slug,name,price,category,stock_quantity,image_url,description\n\
+                    ,,Good,1.00,Kitchen,1,,\n\
+                    ,,Bad Price,abc,Kitchen,1,,\n\
+                    \"\",\"\",\"Multi\nline\",1.00,Kitchen,x,,\n\
+                    99,,Ghost,1.00,Kitchen,1,,\n\
+                    ,,Good,2.00,Kitchen,1,,\n";
+        let errors: Vec<String> = check(text, &[])
+            .unwrap_err()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(errors.len(), 4, "{errors:?}");
+        assert!(errors[0].starts_with("Line 3: price: "), "{errors:?}");
+        assert!(
+            errors[1].starts_with("Line 4: stock_quantity: "),
+            "{errors:?}"
+        );
+        assert!(
+            errors[2].starts_with("Line 6: product_id: no product has the id 99"),
+            "{errors:?}"
+        );
+        assert_eq!(errors[3], "Line 7: slug: \"good\" is also on line 2");
+    }
+
+    #[test]
+    fn a_header_without_the_columns_is_refused() {
+        let errors = check("name,price\nA,1.00\n", &[]).unwrap_err();
+        assert_eq!(errors[0].line, 1);
+        assert!(errors[0].message.contains("lacks slug"), "{errors:?}");
+    }
+}

@@ -1,0 +1,329 @@
+//! The admin's templates and what they see: view rows built from the store's
+//! records, flash messages, and the error page. Tera escapes every value.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use generator::catalog::SiteSettings;
+use generator::catalog::types::{Price, Slug};
+use generator::db::BuildRow;
+use generator::db::products::{AuditRow, Record};
+use poem::http::StatusCode;
+use poem::{IntoResponse, Response};
+use serde::Serialize;
+
+use super::Owner;
+use super::csv::Preview;
+use crate::error::ApiError;
+
+fn tera() -> &'static tera::Tera {
+    static TERA: OnceLock<tera::Tera> = OnceLock::new();
+    TERA.get_or_init(|| {
+        let mut tera = tera::Tera::default();
+        tera.add_raw_templates([
+            ("base.html", include_str!("../../templates/admin/base.html")),
+            (
+                "macros.html",
+                include_str!("../../templates/admin/macros.html"),
+            ),
+            (
+                "login.html",
+                include_str!("../../templates/admin/login.html"),
+            ),
+            (
+                "products.html",
+                include_str!("../../templates/admin/products.html"),
+            ),
+            (
+                "product.html",
+                include_str!("../../templates/admin/product.html"),
+            ),
+            (
+                "delete.html",
+                include_str!("../../templates/admin/delete.html"),
+            ),
+            (
+                "history.html",
+                include_str!("../../templates/admin/history.html"),
+            ),
+            (
+                "publishing.html",
+                include_str!("../../templates/admin/publishing.html"),
+            ),
+            (
+                "import.html",
+                include_str!("../../templates/admin/import.html"),
+            ),
+            (
+                "error.html",
+                include_str!("../../templates/admin/error.html"),
+            ),
+        ])
+        .expect("the admin templates parse");
+        tera
+    })
+}
+
+/// A page about to be rendered.
+pub struct Page {
+    template: &'static str,
+    context: tera::Context,
+}
+
+impl Page {
+    pub fn new(template: &'static str, title: &str, owner: Option<&Owner>) -> Self {
+        let mut context = tera::Context::new();
+        context.insert("title", title);
+        if let Some(owner) = owner {
+            context.insert("user_email", &owner.user.email);
+            context.insert("csrf", &owner.csrf);
+        }
+        Self { template, context }
+    }
+
+    pub fn insert<T: Serialize + ?Sized>(&mut self, key: &str, value: &T) {
+        self.context.insert(key, value);
+    }
+
+    /// The message for a finished action (`?done=...`); only known ones.
+    pub fn flash(&mut self, done: Option<&str>, args: &BTreeMap<&str, String>) {
+        let arg = |k: &str| args.get(k).cloned().unwrap_or_default();
+        let message = match done {
+            Some("logged-out") => "You are logged out.".to_owned(),
+            Some("deleted") => format!("Deleted {}.", arg("name")),
+            Some("imported") => format!(
+                "Imported: {} created, {} updated, {} unchanged.",
+                arg("created"),
+                arg("updated"),
+                arg("unchanged")
+            ),
+            Some("rebuild") => "A rebuild was asked for; it starts in a moment.".to_owned(),
+            Some("saved") => "Saved.".to_owned(),
+            _ => return,
+        };
+        self.context.insert("flash", &message);
+    }
+
+    pub fn render(self, status: StatusCode) -> Response {
+        match tera().render(self.template, &self.context) {
+            Ok(html) => Response::builder()
+                .status(status)
+                .content_type("text/html; charset=utf-8")
+                .body(html),
+            Err(e) => {
+                tracing::error!("the admin template {} failed: {e:?}", self.template);
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the page could not be rendered",
+                )
+                    .into_response()
+            }
+        }
+    }
+}
+
+/// A page that says what went wrong.
+pub fn error(status: StatusCode, detail: &str) -> Response {
+    let mut page = Page::new(
+        "error.html",
+        status.canonical_reason().unwrap_or("Error"),
+        None,
+    );
+    page.insert("status", &status.as_u16());
+    page.insert("detail", detail);
+    page.render(status)
+}
+
+/// The status and message of a store's error.
+pub fn problem_of(e: ApiError) -> (StatusCode, String) {
+    let problem = e.problem();
+    (
+        StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        problem.detail.clone(),
+    )
+}
+
+/// The product form's values, as typed.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ProductForm {
+    pub name: String,
+    pub slug: String,
+    pub price: String,
+    pub category: String,
+    pub stock_quantity: String,
+    pub description: String,
+    pub image_url: String,
+    pub version: String,
+}
+
+impl ProductForm {
+    pub fn of(r: &Record) -> Self {
+        Self {
+            name: r.name.clone(),
+            slug: r.slug.clone(),
+            price: format!("{:.2}", r.price),
+            category: r.category.clone().unwrap_or_default(),
+            stock_quantity: r.stock_quantity.to_string(),
+            description: r.description.clone(),
+            image_url: r.image_url.clone().unwrap_or_default(),
+            version: r.version.to_string(),
+        }
+    }
+}
+
+/// A product as the list, the forms and the panel show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    pub id: i64,
+    pub name: String,
+    pub slug: String,
+    pub price: String,
+    pub category: String,
+    pub stock: String,
+    pub in_stock: bool,
+    pub thumbnail: Option<String>,
+    pub updated: String,
+    pub version: i64,
+    /// The product's page on the storefront.
+    pub live_url: Option<String>,
+    pub description: String,
+}
+
+pub fn row(r: &Record, settings: Option<&SiteSettings>) -> Row {
+    let price = match (settings, Price::from_decimal(r.price)) {
+        (Some(s), Ok(p)) => generator::render::money::format_price(p, &s.currency, &s.locale),
+        _ => format!("{:.2}", r.price),
+    };
+    let live_url = match (settings, Slug::parse(&r.slug)) {
+        (Some(s), Ok(slug)) => Some(format!("{}{}", s.base_url, generator::urls::product(&slug))),
+        _ => None,
+    };
+    Row {
+        id: r.product_id,
+        name: r.name.clone(),
+        slug: r.slug.clone(),
+        price,
+        category: r.category.clone().unwrap_or_default(),
+        stock: match r.stock_quantity {
+            0 => "Out of stock".to_owned(),
+            n => n.to_string(),
+        },
+        in_stock: r.stock_quantity > 0,
+        thumbnail: r
+            .image_url
+            .as_deref()
+            .map(|u| match u.strip_prefix("/images/") {
+                Some(file) => format!("/admin/images/{file}"),
+                None => u.to_owned(),
+            }),
+        updated: r.updated_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+        version: r.version,
+        live_url,
+        description: r.description.clone(),
+    }
+}
+
+pub fn rows(records: &[Record], settings: Option<&SiteSettings>) -> Vec<Row> {
+    records.iter().map(|r| row(r, settings)).collect()
+}
+
+#[derive(Debug, Serialize)]
+pub struct BuildView {
+    pub id: i64,
+    pub started: String,
+    pub trigger: String,
+    pub duration: String,
+    pub uploaded: String,
+    pub deleted: String,
+    pub invalidated: String,
+    pub source: String,
+    pub result: String,
+    pub error: Option<String>,
+}
+
+pub fn builds(rows: &[BuildRow]) -> Vec<BuildView> {
+    let count = |n: Option<i32>| n.map_or_else(|| "–".to_owned(), |n| n.to_string());
+    rows.iter()
+        .map(|b| BuildView {
+            id: b.build_id,
+            started: b.started_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+            trigger: b.trigger.clone(),
+            duration: b.duration_ms.map_or_else(
+                || "–".to_owned(),
+                |ms| format!("{}.{} s", ms / 1000, (ms % 1000) / 100),
+            ),
+            uploaded: count(b.pages_uploaded),
+            deleted: count(b.pages_deleted),
+            invalidated: count(b.paths_invalidated),
+            source: b.source.clone().unwrap_or_default(),
+            result: match (&b.finished_at, &b.error) {
+                (_, Some(_)) => "failed",
+                (None, None) => "running",
+                (Some(_), None) => "published",
+            }
+            .to_owned(),
+            error: b.error.clone(),
+        })
+        .collect()
+}
+
+#[derive(Debug, Serialize)]
+pub struct ChangeView {
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub field: String,
+    pub before: String,
+    pub after: String,
+}
+
+/// One line per changed field.
+pub fn changes(rows: &[AuditRow]) -> Vec<ChangeView> {
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::Null => "–".to_owned(),
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let mut out = Vec::new();
+    for r in rows {
+        let action = match r.action.as_str() {
+            "insert" => "created",
+            "update" => "changed",
+            "delete" => "deleted",
+            other => other,
+        };
+        let fields = r.changes.as_object().cloned().unwrap_or_default();
+        for (field, change) in fields {
+            out.push(ChangeView {
+                at: r.at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+                actor: r.actor.clone(),
+                action: action.to_owned(),
+                field,
+                before: text(&change["before"]),
+                after: text(&change["after"]),
+            });
+        }
+    }
+    out
+}
+
+#[derive(Debug, Serialize)]
+pub struct ImportRowView {
+    pub line: u64,
+    pub action: &'static str,
+    pub name: String,
+    pub slug: String,
+}
+
+pub fn import_rows(preview: &Preview) -> Vec<ImportRowView> {
+    preview
+        .rows
+        .iter()
+        .map(|r| ImportRowView {
+            line: r.line,
+            action: r.action.as_str(),
+            name: r.name.clone(),
+            slug: r.slug.clone(),
+        })
+        .collect()
+}
