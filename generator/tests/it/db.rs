@@ -11,7 +11,12 @@ async fn migrations_apply_to_an_empty_database_and_a_second_run_is_a_no_op() {
     let first = db::migrate(&primary).await.unwrap();
     assert_eq!(
         first.applied,
-        ["V1__catalog", "V2__admin", "V3__login_failures"]
+        [
+            "V1__catalog",
+            "V2__admin",
+            "V3__login_failures",
+            "V4__images_and_audit"
+        ]
     );
     let second = db::migrate(&primary).await.unwrap();
     assert!(second.applied.is_empty(), "{second:?}");
@@ -172,7 +177,7 @@ fn migrate_command_reports_what_it_did() {
         String::from_utf8_lossy(&first.stderr)
     );
     assert!(
-        String::from_utf8_lossy(&first.stdout).starts_with("applied 3 migration(s) on 127.0.0.1:")
+        String::from_utf8_lossy(&first.stdout).starts_with("applied 4 migration(s) on 127.0.0.1:")
     );
     let second = run();
     assert!(String::from_utf8_lossy(&second.stdout).contains("is up to date"));
@@ -329,4 +334,96 @@ async fn rows_the_schema_allows_but_the_storefront_rejects_fail_the_build_by_pro
         err.contains("categories \"Coffee & Tea\" (product_id 8) and \"Coffee Tea\" (product_id 9) both map to the URL /categories/coffee-tea/"),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn every_change_is_audited_with_its_actor_and_images_join_the_snapshot() {
+    use generator::catalog::types::{CategoryName, Price, ProductName, Slug, StockQuantity};
+    use generator::db::products::{self, Fields};
+    let db = FreshDb::new().await;
+    let primary = Target::parse(&db.url, Role::Primary).unwrap();
+    db::migrate(&primary).await.unwrap();
+    let client = primary.connect().await.unwrap();
+    let fields = |price: &str| Fields {
+        slug: Slug::parse("oak-tray").unwrap(),
+        name: ProductName::parse("Oak Tray").unwrap(),
+        description: String::new(),
+        price: Price::parse(price).unwrap(),
+        image_url: None,
+        category: CategoryName::parse("Home").unwrap(),
+        stock_quantity: StockQuantity::new(2).unwrap(),
+    };
+    let made = products::create(&client, &primary, "a@shop.example", &fields("10.00"))
+        .await
+        .unwrap();
+    let id = made.product_id;
+    let changed = products::update(
+        &client,
+        &primary,
+        "b@shop.example",
+        id,
+        made.version,
+        &fields("12.50"),
+    )
+    .await
+    .unwrap();
+    // A no-op update is not a change.
+    products::update(
+        &client,
+        &primary,
+        "b@shop.example",
+        id,
+        changed.version,
+        &fields("12.50"),
+    )
+    .await
+    .unwrap();
+    client
+        .execute(
+            "UPDATE products SET stock_quantity = 9 WHERE product_id = $1",
+            &[&id],
+        )
+        .await
+        .unwrap();
+    products::delete(&client, &primary, "c@shop.example", id, None)
+        .await
+        .unwrap();
+    let history = products::history(&client, &primary, id, 10).await.unwrap();
+    let summary: Vec<(&str, &str)> = history
+        .iter()
+        .map(|h| (h.actor.as_str(), h.action.as_str()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("c@shop.example", "delete"),
+            ("postgres", "update"),
+            ("b@shop.example", "update"),
+            ("a@shop.example", "insert"),
+        ]
+    );
+    assert_eq!(
+        history[2].changes,
+        serde_json::json!({"price": {"before": 10.00, "after": 12.50}})
+    );
+    assert_eq!(history[1].changes["stock_quantity"]["after"], 9);
+
+    products::put_image(&client, &primary, &"ab".repeat(32), "png", b"\x89PNG")
+        .await
+        .unwrap();
+    products::put_image(&client, &primary, &"ab".repeat(32), "png", b"\x89PNG")
+        .await
+        .unwrap();
+    let file = format!("{}.png", "ab".repeat(32));
+    assert_eq!(
+        products::image(&client, &primary, &file)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(&b"\x89PNG"[..])
+    );
+    drop(client);
+    let mut client = primary.connect().await.unwrap();
+    let snapshot = db::read_snapshot(&mut client, &primary).await.unwrap();
+    assert_eq!(snapshot.images, [(file, b"\x89PNG".to_vec())]);
 }
