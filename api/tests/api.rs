@@ -862,3 +862,255 @@ fn without_a_database_the_api_edits_the_content_folder_and_publishes_to_a_folder
             .all(|b| b["source"] == "content" && b.get("error").is_none())
     );
 }
+
+/// A `multipart/form-data` body: (name, file name, bytes) per part.
+fn multipart(parts: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "shopfront-test-boundary-7MA4YWxk";
+    let mut body = Vec::new();
+    for (name, file, bytes) in parts {
+        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        match file {
+            Some(file) => body.extend_from_slice(
+                format!(
+                    "Content-Disposition: form-data; name=\"{name}\"; filename=\"{file}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+                )
+                .as_bytes(),
+            ),
+            None => body.extend_from_slice(
+                format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
+            ),
+        }
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// The admin pages as a browser without JavaScript sees them.
+struct Browser<'a> {
+    api: &'a Api,
+    agent: ureq::Agent,
+    cookie: String,
+}
+
+impl Browser<'_> {
+    /// The status, the body and the headers (lowercase names).
+    fn get(&self, path: &str) -> (u16, String, std::collections::HashMap<String, String>) {
+        let response = match self
+            .agent
+            .get(&format!("{}{path}", self.api.url))
+            .set("Cookie", &self.cookie)
+            .call()
+        {
+            Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("{e}"),
+        };
+        let headers = response
+            .headers_names()
+            .iter()
+            .map(|n| {
+                (
+                    n.to_lowercase(),
+                    response.header(n).unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        (response.status(), response.into_string().unwrap(), headers)
+    }
+
+    fn post(&self, path: &str, content_type: &str, body: &[u8]) -> (u16, String, Option<String>) {
+        let response = match self
+            .agent
+            .post(&format!("{}{path}", self.api.url))
+            .set("Cookie", &self.cookie)
+            .set("Content-Type", content_type)
+            .send_bytes(body)
+        {
+            Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("{e}"),
+        };
+        let location = response.header("location").map(str::to_owned);
+        (response.status(), response.into_string().unwrap(), location)
+    }
+
+    fn csrf(&self) -> String {
+        let (_, page, _) = self.get("/admin/products/new");
+        let at = page.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
+        page[at..page[at..].find('"').unwrap() + at].to_owned()
+    }
+}
+
+#[test]
+fn the_admin_checks_uploads_and_csrf_and_keeps_csv_and_names_inert() {
+    let api = Api::start();
+    let (_, _, cookie) = login(&api, "a long enough password");
+    let browser = Browser {
+        api: &api,
+        agent: ureq::AgentBuilder::new().redirects(0).build(),
+        cookie: cookie.unwrap().split(';').next().unwrap().to_owned(),
+    };
+    let db_count = |sql: &str| -> i64 {
+        runtime().block_on(async {
+            let target = Target::parse(&api._db.as_ref().unwrap().url, Role::Primary).unwrap();
+            let client = target.connect().await.unwrap();
+            client.query_one(sql, &[]).await.unwrap().get(0)
+        })
+    };
+
+    // Without a session: the login page. With one: headers on every page.
+    let anonymous = ureq::AgentBuilder::new().redirects(0).build();
+    let to_login = anonymous
+        .get(&format!("{}/admin/products?q=x", api.url))
+        .call()
+        .unwrap();
+    assert_eq!(to_login.status(), 303);
+    assert_eq!(
+        to_login.header("location"),
+        Some("/admin/login?next=/admin/products%3Fq%3Dx")
+    );
+    let (status, _, headers) = browser.get("/admin/products");
+    assert_eq!(status, 200);
+    let csp = &headers["content-security-policy"];
+    assert!(csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self'"));
+    assert!(!csp.contains("unsafe-inline"));
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert!(headers.contains_key("referrer-policy"));
+
+    let csrf = browser.csrf();
+    let form = |csrf: &str, name: &str, image: Option<(&str, &[u8])>| {
+        let mut parts: Vec<(&str, Option<&str>, &[u8])> = vec![
+            ("csrf", None, csrf.as_bytes()),
+            ("name", None, name.as_bytes()),
+            ("price", None, b"9.50"),
+            ("category", None, b"Kitchen"),
+            ("stock_quantity", None, b"4"),
+            ("description", None, b"Plain."),
+        ];
+        if let Some((file, bytes)) = image {
+            parts.push(("image", Some(file), bytes));
+        }
+        multipart(&parts)
+    };
+    let products_before = db_count("SELECT count(*) FROM products");
+
+    // A form without the session's CSRF token changes nothing.
+    let (ct, body) = form("forged", "Forged Kettle", None);
+    let (status, _, _) = browser.post("/admin/products/new", &ct, &body);
+    assert_eq!(status, 403);
+
+    // Uploads: the type by the bytes, the size by the limit; nothing stored.
+    let (ct, body) = form(
+        &csrf,
+        "Zeta Teapot",
+        Some(("teapot.png", b"not an image at all")),
+    );
+    let (status, page, _) = browser.post("/admin/products/new", &ct, &body);
+    assert_eq!(status, 422);
+    assert!(
+        page.contains(
+            "id=\"image-error\">&quot;teapot.png&quot; is not a JPEG, PNG, WebP or AVIF image"
+        ),
+        "{page}"
+    );
+    assert!(
+        page.contains("value=\"Zeta Teapot\""),
+        "what was typed is kept"
+    );
+    let mut big = b"\x89PNG\r\n\x1a\n".to_vec();
+    big.resize(2 * 1024 * 1024 + 1, 0);
+    let (ct, body) = form(&csrf, "Zeta Teapot", Some(("big.png", &big)));
+    let (status, page, _) = browser.post("/admin/products/new", &ct, &body);
+    assert_eq!(status, 422);
+    assert!(page.contains("the limit is 2 MiB"), "{page}");
+    assert_eq!(db_count("SELECT count(*) FROM product_images"), 0);
+    assert_eq!(db_count("SELECT count(*) FROM products"), products_before);
+
+    // A good image is stored by its digest and becomes the image_url.
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
+    let (ct, body) = form(
+        &csrf,
+        "=HYPERLINK(\"http://evil.example\",\"x\")",
+        Some(("t.png", png)),
+    );
+    let (status, page, location) = browser.post("/admin/products/new", &ct, &body);
+    assert_eq!(status, 303, "{page}");
+    let location = location.unwrap();
+    assert!(location.ends_with("/edit?done=saved"), "{location}");
+    assert_eq!(db_count("SELECT count(*) FROM product_images"), 1);
+    let (_, edit, _) = browser.get(&location);
+    assert!(edit.contains("role=\"status\">Saved."));
+
+    // Export: the formula is text.
+    let (status, csv, headers) = browser.get("/admin/export.csv");
+    assert_eq!(status, 200);
+    assert!(headers["content-type"].starts_with("text/csv"));
+    assert!(
+        csv.starts_with("\"product_id\",\"slug\",\"name\",\"price\""),
+        "{csv}"
+    );
+    assert!(
+        csv.contains("\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\""),
+        "{csv}"
+    );
+
+    // Import: a bad row stops everything, with its line number.
+    let upload = |text: &str| {
+        multipart(&[
+            ("csrf", None, csrf.as_bytes()),
+            ("csv", Some("p.csv"), text.as_bytes()),
+        ])
+    };
+    let header = "product_id,slug,name,price,category,stock_quantity,image_url,description\n";
+    let xss = "\"<img src=x onerror=alert(1)>Zeta Mug\"";
+    let bad = format!("{header},,{xss},9.00,Kitchen,2,,\n,,Zeta Jug,abc,Kitchen,1,,\n");
+    let (ct, body) = upload(&bad);
+    let (status, page, _) = browser.post("/admin/import", &ct, &body);
+    assert_eq!(status, 422);
+    assert!(page.contains("<li>Line 3: price: "), "{page}");
+    assert!(!page.contains("Apply import"));
+    let good = bad.replace("abc", "9.00");
+    let (ct, body) = upload(&good);
+    let (status, page, _) = browser.post("/admin/import", &ct, &body);
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("2 to create, 0 to update, 0 unchanged."),
+        "{page}"
+    );
+    let applied = format!(
+        "csrf={}&csv={}",
+        csrf,
+        good.bytes()
+            .map(|b| if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            })
+            .collect::<String>()
+    );
+    let (status, _, location) = browser.post(
+        "/admin/import/apply",
+        "application/x-www-form-urlencoded",
+        applied.as_bytes(),
+    );
+    assert_eq!(status, 303);
+    assert!(
+        location
+            .unwrap()
+            .contains("done=imported&created=2&updated=0&unchanged=0")
+    );
+    let (_, list, _) = browser.get("/admin/products?q=zeta");
+    assert!(
+        list.contains("&lt;img src=x onerror=alert(1)&gt;Zeta Mug"),
+        "{list}"
+    );
+    assert!(!list.contains("<img src=x"));
+
+    // Who did it is in the history.
+    let id = db_count("SELECT product_id FROM products WHERE slug = 'zeta-jug'");
+    let (_, history, _) = browser.get(&format!("/admin/products/{id}/history"));
+    assert!(
+        history.contains("owner@shop.example") && history.contains("created"),
+        "{history}"
+    );
+}
