@@ -81,4 +81,4 @@ tests/schemathesis/run.sh
 
 step "browser tests (headless Chromium)"
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
-GENERATOR_BIN="$target_dir/debug/generator" node --test tests/browser/
+GENERATOR_BIN="$target_dir/debug/generator" API_BIN="$target_dir/debug/api" node --test tests/browser/

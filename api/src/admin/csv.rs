@@ -126,6 +126,8 @@ impl std::fmt::Display for LineError {
 /// Checks a whole file against the current catalog.
 pub fn check(text: &str, current: &[Record]) -> Result<Preview, Vec<LineError>> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // Spreadsheets write CRLF; the csv crate's line numbers lag behind on it.
+    let text = text.replace("\r\n", "\n");
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .from_reader(text.as_bytes());
@@ -392,6 +394,15 @@ mod tests {
             "{errors:?}"
         );
         assert_eq!(errors[3], "Line 7: slug: \"good\" is also on line 2");
+    }
+
+    #[test]
+    fn line_numbers_hold_with_crlf() {
+        let text = "product_id,slug,name,price,category,stock_quantity,image_url,description\r\n\
+                    ,,Good,1.00,Kitchen,1,,\r\n\
+                    ,,Bad,abc,Kitchen,1,,\r\n";
+        let errors = check(text, &[]).unwrap_err();
+        assert_eq!(errors[0].line, 3, "{errors:?}");
     }
 
     #[test]
