@@ -98,6 +98,22 @@ impl Files {
         self.content.join("products")
     }
 
+    /// Product `id` among `all`, if it is at `expected` (when given).
+    fn current(all: &[Stored], id: i64, expected: Option<i64>) -> Result<&Stored, WriteError> {
+        let current = all
+            .iter()
+            .find(|s| s.record.product_id == id)
+            .ok_or(WriteError::NotFound(id))?;
+        match expected {
+            Some(expected) if expected != current.record.version => Err(WriteError::Stale {
+                id,
+                expected,
+                current: current.record.version,
+            }),
+            _ => Ok(current),
+        }
+    }
+
     fn load(&self) -> Result<Vec<Stored>, FilesError> {
         let dir = self.products_dir();
         let files = content::product_files(&dir).map_err(|e| FilesError::Content(e.to_string()))?;
@@ -192,18 +208,7 @@ impl Files {
     ) -> Result<Record, StoreWriteError> {
         let _one = self.write.lock().await;
         let all = self.load()?;
-        let current = all
-            .iter()
-            .find(|s| s.record.product_id == id)
-            .ok_or(WriteError::NotFound(id))?;
-        if current.record.version != expected {
-            return Err(WriteError::Stale {
-                id,
-                expected,
-                current: current.record.version,
-            }
-            .into());
-        }
+        let current = Self::current(&all, id, Some(expected))?;
         if all
             .iter()
             .any(|s| s.record.product_id != id && s.record.slug == f.slug.as_str())
@@ -228,18 +233,7 @@ impl Files {
     ) -> Result<(), StoreWriteError> {
         let _one = self.write.lock().await;
         let all = self.load()?;
-        let current = all
-            .iter()
-            .find(|s| s.record.product_id == id)
-            .ok_or(WriteError::NotFound(id))?;
-        if let Some(expected) = expected.filter(|e| *e != current.record.version) {
-            return Err(WriteError::Stale {
-                id,
-                expected,
-                current: current.record.version,
-            }
-            .into());
-        }
+        let current = Self::current(&all, id, expected)?;
         std::fs::remove_file(&current.path).map_err(|source| FilesError::Io {
             action: "delete",
             path: current.path.clone(),
@@ -260,18 +254,7 @@ impl Files {
         let _one = self.write.lock().await;
         let all = self.load()?;
         for (id, expected, _) in &plan.updates {
-            let current = all
-                .iter()
-                .find(|s| s.record.product_id == *id)
-                .ok_or(WriteError::NotFound(*id))?;
-            if current.record.version != *expected {
-                return Err(WriteError::Stale {
-                    id: *id,
-                    expected: *expected,
-                    current: current.record.version,
-                }
-                .into());
-            }
+            Self::current(&all, *id, Some(*expected))?;
         }
         let first_id = all.iter().map(|s| s.record.product_id).max().unwrap_or(0) + 1;
         let now = Utc::now();

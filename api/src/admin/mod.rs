@@ -306,6 +306,18 @@ fn sort_of(key: Option<&str>) -> Sort {
 
 /// Every category in use, by name.
 async fn categories(state: &State) -> Result<Vec<String>, ApiError> {
+    let mut names: Vec<String> = current_catalog(state)
+        .await?
+        .into_iter()
+        .filter_map(|r| r.category)
+        .collect();
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
+/// Every product, read from the primary.
+async fn current_catalog(state: &State) -> Result<Vec<Record>, ApiError> {
     let (all, _) = state
         .store
         .list(
@@ -316,10 +328,30 @@ async fn categories(state: &State) -> Result<Vec<String>, ApiError> {
             true,
         )
         .await?;
-    let mut names: Vec<String> = all.into_iter().filter_map(|r| r.category).collect();
-    names.sort();
-    names.dedup();
-    Ok(names)
+    Ok(all)
+}
+
+/// The form's error for a slug another product has.
+fn slug_taken(fields: &generator::db::products::Fields) -> BTreeMap<String, String> {
+    BTreeMap::from([(
+        "slug".to_owned(),
+        format!(
+            "another product already has the slug {:?}; choose another",
+            fields.slug.as_str()
+        ),
+    )])
+}
+
+/// A product, or the page that says it is gone.
+async fn product_or_page(state: &State, id: i64) -> Result<Record, Box<Response>> {
+    match state.store.get(id, true).await {
+        Ok(Some(r)) => Ok(r),
+        Ok(None) => Err(Box::new(pages::error(
+            StatusCode::NOT_FOUND,
+            &format!("There is no product {id}; someone may have deleted it."),
+        ))),
+        Err(e) => Err(Box::new(failed(e))),
+    }
 }
 
 #[handler]
@@ -430,15 +462,9 @@ async fn edit_product(
         Ok(o) => o,
         Err(r) => return *r,
     };
-    let record = match state.store.get(id.0, true).await {
-        Ok(Some(r)) => r,
-        Ok(None) => {
-            return pages::error(
-                StatusCode::NOT_FOUND,
-                &format!("There is no product {}.", id.0),
-            );
-        }
-        Err(e) => return failed(e),
+    let record = match product_or_page(&state, id.0).await {
+        Ok(r) => r,
+        Err(r) => return *r,
     };
     let view = FormView {
         record: Some(&record),
@@ -659,13 +685,7 @@ async fn create(req: &Request, state: Data<&Arc<State>>, multipart: Multipart) -
             ))
         }
         Err(ApiError::Conflict(_)) => {
-            let errors = BTreeMap::from([(
-                "slug".to_owned(),
-                format!(
-                    "another product already has the slug {:?}; choose another",
-                    fields.slug.as_str()
-                ),
-            )]);
+            let errors = slug_taken(&fields);
             let view = FormView {
                 form: submitted.form,
                 errors,
@@ -692,15 +712,9 @@ async fn update(
         Ok(o) => o,
         Err(r) => return *r,
     };
-    let current = match state.store.get(id.0, true).await {
-        Ok(Some(r)) => r,
-        Ok(None) => {
-            return pages::error(
-                StatusCode::NOT_FOUND,
-                &format!("There is no product {} any more; someone deleted it.", id.0),
-            );
-        }
-        Err(e) => return failed(e),
+    let current = match product_or_page(&state, id.0).await {
+        Ok(r) => r,
+        Err(r) => return *r,
     };
     let fields = match checked(&state, &mut submitted).await {
         Ok(f) => f,
@@ -743,13 +757,7 @@ async fn update(
             form_page(&state, &owner, view, StatusCode::PRECONDITION_FAILED).await
         }
         Err(ApiError::Conflict(_)) => {
-            let errors = BTreeMap::from([(
-                "slug".to_owned(),
-                format!(
-                    "another product already has the slug {:?}; choose another",
-                    fields.slug.as_str()
-                ),
-            )]);
+            let errors = slug_taken(&fields);
             let view = FormView {
                 record: Some(&current),
                 form: submitted.form,
@@ -870,17 +878,7 @@ async fn publishing(req: &Request, state: Data<&Arc<State>>, q: Query<DoneQuery>
         Ok(b) => b,
         Err(e) => return failed(e),
     };
-    let (products, _) = state
-        .store
-        .list(
-            &Filter {
-                limit: 100_000,
-                ..Filter::default()
-            },
-            true,
-        )
-        .await
-        .unwrap_or_default();
+    let products = current_catalog(&state).await.unwrap_or_default();
     let mut page = Page::new("publishing.html", "Publishing", Some(&owner));
     page.insert("wanted", &wanted);
     page.insert("published", &published);
@@ -908,17 +906,7 @@ async fn export(req: &Request, state: Data<&Arc<State>>) -> Response {
     if let Err(r) = owner(req, &state) {
         return *r;
     }
-    let (mut all, _) = match state
-        .store
-        .list(
-            &Filter {
-                limit: 100_000,
-                ..Filter::default()
-            },
-            true,
-        )
-        .await
-    {
+    let mut all = match current_catalog(&state).await {
         Ok(found) => found,
         Err(e) => return failed(e),
     };
@@ -939,20 +927,6 @@ fn import_page(req: &Request, state: Data<&Arc<State>>) -> Response {
         Err(r) => return *r,
     };
     Page::new("import.html", "Import CSV", Some(&owner)).render(StatusCode::OK)
-}
-
-async fn current_catalog(state: &State) -> Result<Vec<Record>, ApiError> {
-    let (all, _) = state
-        .store
-        .list(
-            &Filter {
-                limit: 100_000,
-                ..Filter::default()
-            },
-            true,
-        )
-        .await?;
-    Ok(all)
 }
 
 #[handler]
