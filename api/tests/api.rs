@@ -658,6 +658,19 @@ fn two_instances_publish_every_write_one_build_at_a_time() {
         || bucket.prices().as_ref() == Some(&expected),
     );
 
+    // Every build ends recorded: the killed instance's, if it was building,
+    // as abandoned when the next one started.
+    eventually(
+        "every build to be recorded as ended",
+        Duration::from_secs(30),
+        || {
+            !rt.block_on(query_one_bool(
+                &db.url,
+                "SELECT EXISTS (SELECT 1 FROM site_builds WHERE finished_at IS NULL)",
+            ))
+        },
+    );
+
     // No two builds overlapped, and far fewer builds ran than writes.
     let builds: Vec<(
         chrono::DateTime<chrono::Utc>,
@@ -680,6 +693,7 @@ fn two_instances_publish_every_write_one_build_at_a_time() {
             assert!(end <= next, "builds overlap: {pair:?}");
         }
     }
+
     assert!(builds.len() < 50, "{} builds for 101 writes", builds.len());
     eprintln!("{} builds for 101 writes", builds.len());
     drop(second);

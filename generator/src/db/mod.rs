@@ -452,7 +452,9 @@ pub struct BuildRecord {
     pub error: Option<String>,
 }
 
-/// Records that a build started; returns its `build_id`.
+/// Records that a build started; returns its `build_id`. It runs under the
+/// build lock, so a build still unfinished here belongs to a process that
+/// died during it (killed, or its host lost): it is closed as abandoned.
 pub async fn build_started(
     client: &Client,
     primary: &Target,
@@ -460,7 +462,13 @@ pub async fn build_started(
 ) -> Result<i64, DbError> {
     Ok(client
         .query_one(
-            "INSERT INTO site_builds (trigger) VALUES ($1) RETURNING build_id",
+            "WITH abandoned AS (
+                 UPDATE site_builds
+                 SET finished_at = now(),
+                     error = 'abandoned: the process running it stopped before it finished; nothing of it was recorded as published'
+                 WHERE finished_at IS NULL
+             )
+             INSERT INTO site_builds (trigger) VALUES ($1) RETURNING build_id",
             &[&trigger],
         )
         .await
