@@ -330,7 +330,8 @@ pub struct ProductRow {
 pub struct Snapshot {
     pub version: i64,
     pub rows: Vec<ProductRow>,
-    /// Uploaded images: `<sha256>.<extension>` and the bytes.
+    /// Uploaded images some product shows: `<sha256>.<extension>` and the
+    /// bytes. An upload no product uses any more is kept, but not published.
     pub images: Vec<(String, Vec<u8>)>,
 }
 
@@ -381,7 +382,10 @@ pub async fn read_snapshot(client: &mut Client, target: &Target) -> Result<Snaps
         .collect();
     let images = tx
         .query(
-            "SELECT sha256 || '.' || extension, bytes FROM product_images ORDER BY sha256",
+            "SELECT i.sha256 || '.' || i.extension, i.bytes FROM product_images i
+             WHERE EXISTS (SELECT 1 FROM products p
+                           WHERE p.image_url = '/images/' || i.sha256 || '.' || i.extension)
+             ORDER BY i.sha256",
             &[],
         )
         .await

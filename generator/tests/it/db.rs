@@ -422,8 +422,17 @@ async fn every_change_is_audited_with_its_actor_and_images_join_the_snapshot() {
             .as_deref(),
         Some(&b"\x89PNG"[..])
     );
-    drop(client);
+    // Only images a product shows are published.
     let mut client = primary.connect().await.unwrap();
+    let snapshot = db::read_snapshot(&mut client, &primary).await.unwrap();
+    assert!(snapshot.images.is_empty(), "no product shows it yet");
+    client
+        .execute(
+            "INSERT INTO products (slug, name, price, image_url) VALUES ('pot', 'Pot', 1, $1)",
+            &[&format!("/images/{file}")],
+        )
+        .await
+        .unwrap();
     let snapshot = db::read_snapshot(&mut client, &primary).await.unwrap();
     assert_eq!(snapshot.images, [(file, b"\x89PNG".to_vec())]);
 }
