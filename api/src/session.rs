@@ -65,7 +65,7 @@ impl Sessions {
     }
 
     /// A new session for `user`: the cookie's value and the CSRF token.
-    pub fn issue(&self, user: &AdminUser) -> (String, String) {
+    pub fn issue(&self, user: &AdminUser) -> (String, Session) {
         let mut nonce = [0u8; 16];
         rand::rng().fill_bytes(&mut nonce);
         let session = Session {
@@ -80,8 +80,7 @@ impl Sessions {
                 .finalize()
                 .into_bytes(),
         );
-        let csrf = self.csrf(&session);
-        (format!("{payload}.{signature}"), csrf)
+        (format!("{payload}.{signature}"), session)
     }
 
     /// The session a cookie value holds, if it is signed by this secret and
@@ -129,8 +128,10 @@ mod tests {
     #[test]
     fn sessions_are_signed_and_carry_their_csrf_token() {
         let sessions = Sessions::new(&[7u8; 32]).unwrap();
-        let (cookie, csrf) = sessions.issue(&user());
+        let (cookie, issued) = sessions.issue(&user());
+        let csrf = sessions.csrf(&issued);
         let session = sessions.verify(&cookie).unwrap();
+        assert_eq!(session, issued);
         assert_eq!(
             (session.user_id, session.email.as_str()),
             (7, "owner@shop.example")

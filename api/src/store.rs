@@ -29,17 +29,17 @@ pub type UserRow = (i64, String, String);
 impl Store {
     /// A connection for reads: the replica, or the primary if there is none
     /// or it does not answer.
-    async fn read(
-        primary: &Target,
-        replica: Option<&Target>,
-    ) -> Result<(Connection, Target), DbError> {
+    async fn read<'a>(
+        primary: &'a Target,
+        replica: Option<&'a Target>,
+    ) -> Result<(Connection, &'a Target), DbError> {
         if let Some(replica) = replica {
             match replica.connect().await {
-                Ok(client) => return Ok((client, replica.clone())),
+                Ok(client) => return Ok((client, replica)),
                 Err(e) => tracing::warn!("{e}; reading from the primary instead"),
             }
         }
-        Ok((primary.connect().await?, primary.clone()))
+        Ok((primary.connect().await?, primary))
     }
 
     /// Products that match, from the replica; `fresh` reads the primary
@@ -49,7 +49,7 @@ impl Store {
             Store::Postgres { primary, replica } => {
                 let replica = replica.as_ref().filter(|_| !fresh);
                 let (client, target) = Self::read(primary, replica).await?;
-                Ok(products::list(&client, &target, filter).await?)
+                Ok(products::list(&client, target, filter).await?)
             }
             Store::Files(files) => Ok(files.list(filter)?),
         }
@@ -60,7 +60,7 @@ impl Store {
             Store::Postgres { primary, replica } => {
                 let replica = replica.as_ref().filter(|_| !fresh);
                 let (client, target) = Self::read(primary, replica).await?;
-                Ok(products::get(&client, &target, id).await?)
+                Ok(products::get(&client, target, id).await?)
             }
             Store::Files(files) => Ok(files.get(id)?),
         }

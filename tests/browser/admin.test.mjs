@@ -39,29 +39,12 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import readline from "node:readline";
 import { setTimeout as delay } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
 
 import axe from "axe-core";
 import { chromium } from "playwright-core";
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const REPO_ROOT = path.resolve(HERE, "..", "..");
-const GENERATOR_BIN = path.resolve(
-  REPO_ROOT,
-  process.env.GENERATOR_BIN || path.join("target", "debug", "generator"),
-);
-const API_BIN = path.resolve(REPO_ROOT, process.env.API_BIN || path.join("target", "debug", "api"));
-const CHROMIUM_PATH = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
-const SCREENSHOT_DIR = path.join(REPO_ROOT, "artifacts", "screenshots");
-const CHROMIUM_ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
+import { API_BIN, CHROMIUM_ARGS, CHROMIUM_PATH, GENERATOR_BIN, REPO_ROOT, SCREENSHOT_DIR } from "./settings.mjs";
+
 const VIEWPORT = { width: 1280, height: 800 };
 
 // Generous limits for a slow, shared 2-core machine. These are ceilings for

@@ -23,30 +23,13 @@ import fs from "node:fs/promises";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 
 import { chromium } from "playwright-core";
 
-const execFileAsync = promisify(execFile);
+import { CHROMIUM_ARGS, CHROMIUM_PATH, GENERATOR_BIN, REPO_ROOT, SCREENSHOT_DIR } from "./settings.mjs";
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const REPO_ROOT = path.resolve(HERE, "..", "..");
-const GENERATOR_BIN = path.resolve(
-  REPO_ROOT,
-  process.env.GENERATOR_BIN || path.join("target", "debug", "generator"),
-);
-const CHROMIUM_PATH = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
-const SCREENSHOT_DIR = path.join(REPO_ROOT, "artifacts", "screenshots");
-const CHROMIUM_ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
+const execFileAsync = promisify(execFile);
 
 // Generous limits for a slow, shared 2-core machine. These are ceilings for
 // Playwright's own waiting, never sleeps.

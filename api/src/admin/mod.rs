@@ -657,44 +657,7 @@ async fn checked(
 
 #[handler]
 async fn create(req: &Request, state: Data<&Arc<State>>, multipart: Multipart) -> Response {
-    let mut submitted = match read_form(multipart).await {
-        Ok(s) => s,
-        Err(message) => return pages::error(StatusCode::UNPROCESSABLE_ENTITY, &message),
-    };
-    let owner = match owner_with_csrf(req, &state, &submitted.csrf) {
-        Ok(o) => o,
-        Err(r) => return *r,
-    };
-    let fields = match checked(&state, &mut submitted).await {
-        Ok(f) => f,
-        Err(errors) => {
-            let view = FormView {
-                form: submitted.form,
-                errors,
-                ..FormView::default()
-            };
-            return form_page(&state, &owner, view, StatusCode::UNPROCESSABLE_ENTITY).await;
-        }
-    };
-    match state.store.create(&owner.user.email, &fields).await {
-        Ok(record) => {
-            state.catalog_written();
-            redirect(&format!(
-                "/admin/products/{}/edit?done=saved",
-                record.product_id
-            ))
-        }
-        Err(ApiError::Conflict(_)) => {
-            let errors = slug_taken(&fields);
-            let view = FormView {
-                form: submitted.form,
-                errors,
-                ..FormView::default()
-            };
-            form_page(&state, &owner, view, StatusCode::CONFLICT).await
-        }
-        Err(e) => failed(e),
-    }
+    save(req, &state, None, multipart).await
 }
 
 #[handler]
@@ -704,70 +667,81 @@ async fn update(
     id: Path<i64>,
     multipart: Multipart,
 ) -> Response {
+    save(req, &state, Some(id.0), multipart).await
+}
+
+/// Saves the product form: a new product, or product `id`.
+async fn save(req: &Request, state: &State, id: Option<i64>, multipart: Multipart) -> Response {
     let mut submitted = match read_form(multipart).await {
         Ok(s) => s,
         Err(message) => return pages::error(StatusCode::UNPROCESSABLE_ENTITY, &message),
     };
-    let owner = match owner_with_csrf(req, &state, &submitted.csrf) {
+    let owner = match owner_with_csrf(req, state, &submitted.csrf) {
         Ok(o) => o,
         Err(r) => return *r,
     };
-    let current = match product_or_page(&state, id.0).await {
-        Ok(r) => r,
-        Err(r) => return *r,
+    let current = match id {
+        Some(id) => match product_or_page(state, id).await {
+            Ok(r) => Some(r),
+            Err(r) => return *r,
+        },
+        None => None,
     };
-    let fields = match checked(&state, &mut submitted).await {
+    let fields = match checked(state, &mut submitted).await {
         Ok(f) => f,
         Err(errors) => {
             let view = FormView {
-                record: Some(&current),
+                record: current.as_ref(),
                 form: submitted.form,
                 errors,
                 ..FormView::default()
             };
-            return form_page(&state, &owner, view, StatusCode::UNPROCESSABLE_ENTITY).await;
+            return form_page(state, &owner, view, StatusCode::UNPROCESSABLE_ENTITY).await;
         }
     };
-    let expected = submitted
-        .overwrite
-        .as_deref()
-        .unwrap_or(&submitted.form.version)
-        .parse::<i64>()
-        .unwrap_or(-1);
-    match state
-        .store
-        .update(&owner.user.email, id.0, expected, &fields)
-        .await
-    {
+    let saved = match &current {
+        None => state.store.create(&owner.user.email, &fields).await,
+        Some(current) => {
+            let expected = submitted
+                .overwrite
+                .as_deref()
+                .unwrap_or(&submitted.form.version)
+                .parse::<i64>()
+                .unwrap_or(-1);
+            let email = &owner.user.email;
+            let id = current.product_id;
+            state.store.update(email, id, expected, &fields).await
+        }
+    };
+    let (status, theirs, errors) = match saved {
         Ok(record) => {
             state.catalog_written();
-            redirect(&format!(
+            return redirect(&format!(
                 "/admin/products/{}/edit?done=saved",
                 record.product_id
-            ))
+            ));
         }
         Err(ApiError::PreconditionFailed(_)) => {
-            let theirs = state.store.get(id.0, true).await.ok().flatten();
-            let view = FormView {
-                record: Some(&current),
-                form: submitted.form,
-                conflict: theirs.as_ref().or(Some(&current)),
-                ..FormView::default()
+            let theirs = match &current {
+                Some(c) => state.store.get(c.product_id, true).await.ok().flatten(),
+                None => None,
             };
-            form_page(&state, &owner, view, StatusCode::PRECONDITION_FAILED).await
+            (StatusCode::PRECONDITION_FAILED, theirs, BTreeMap::new())
         }
-        Err(ApiError::Conflict(_)) => {
-            let errors = slug_taken(&fields);
-            let view = FormView {
-                record: Some(&current),
-                form: submitted.form,
-                errors,
-                ..FormView::default()
-            };
-            form_page(&state, &owner, view, StatusCode::CONFLICT).await
-        }
-        Err(e) => failed(e),
-    }
+        Err(ApiError::Conflict(_)) => (StatusCode::CONFLICT, None, slug_taken(&fields)),
+        Err(e) => return failed(e),
+    };
+    let conflict = (status == StatusCode::PRECONDITION_FAILED)
+        .then(|| theirs.as_ref().or(current.as_ref()))
+        .flatten();
+    let view = FormView {
+        record: current.as_ref(),
+        form: submitted.form,
+        errors,
+        conflict,
+        flash: None,
+    };
+    form_page(state, &owner, view, status).await
 }
 
 #[handler]
