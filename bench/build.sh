@@ -16,6 +16,7 @@
 #   CARGO_TARGET_DIR    honoured, as cargo does
 #   BENCH_RUNS_DIR      where the runs write their output (default bench/out/runs);
 #                       e.g. /dev/shm/shop-bench to take the disk out of the measurement
+#   BENCH_SETTLE        seconds to leave after the previous benchmark's cleanup (default 360)
 #
 # Every catalog gets one untimed warm-up run (the page cache cannot be dropped
 # without root, so it is warmed instead), then the timed runs. Each run writes
@@ -23,7 +24,11 @@
 # ends (not between runs: on ext4 without a journal, creating files right after
 # deleting many is much slower, see the note the script prints, and that would
 # measure the previous run's cleanup instead of the generator). The 100k runs
-# need about 3 GB of free disk for this.
+# need about 3 GB of free disk for this. For the same reason a run started
+# within 6 minutes of the previous benchmark's cleanup first waits out the rest
+# of them ("settle"). Before each run, `sync` (untimed) writes back what the
+# earlier runs left in the page cache, so the kernel's writeback of their files
+# does not share the CPUs with the timed run.
 #
 # Wall time is measured by this script around the process with bash's
 # microsecond clock (GNU time's own "Elapsed" only has 10 ms resolution); peak
@@ -100,7 +105,17 @@ RUNS_DIR="$(cd "$RUNS_DIR" && pwd)"
 # Only remove what this script writes: its own run folders (and the
 # generator's staging folders next to them), not the whole of BENCH_RUNS_DIR.
 RUN_TAG="run$$"
-trap 'rm -rf "$RUNS_DIR"/*-"$RUN_TAG" "$RUNS_DIR"/.*-"$RUN_TAG".* "$RUNS_DIR"/*-"$RUN_TAG".{time,stdout,stderr}; rmdir "$RUNS_DIR" 2>/dev/null || true' EXIT
+# When this script last deleted its runs, and on which device (see "settle").
+STAMP="$OUT/.runs-removed-at"
+RAN=0
+cleanup() {
+    rm -rf "$RUNS_DIR"/*-"$RUN_TAG" "$RUNS_DIR"/.*-"$RUN_TAG".* "$RUNS_DIR"/*-"$RUN_TAG".{time,stdout,stderr}
+    rmdir "$RUNS_DIR" 2>/dev/null || true
+    if [[ $RAN == 1 && -n ${RUNS_DEV:-} ]]; then
+        mkdir -p "$OUT" && echo "$(date +%s) $RUNS_DEV" >"$STAMP"
+    fi
+}
+trap cleanup EXIT
 
 runs_fs="$(df -PT "$RUNS_DIR" 2>/dev/null | awk 'NR == 2 { print $2 " " $1 }')"
 echo "runs write: $RUNS_DIR ($(df -hT "$RUNS_DIR" 2>/dev/null | awk 'NR == 2 { print $2 " on " $1 ", " $5 " free" }'))"
@@ -110,9 +125,28 @@ echo "runs write: $RUNS_DIR ($(df -hT "$RUNS_DIR" 2>/dev/null | awk 'NR == 2 { p
 if [[ $runs_fs == ext4\ /dev/* ]]; then
     dev="$(basename "$(readlink -f "${runs_fs#ext4 }")")"
     if [[ "$(cat "/sys/fs/ext4/$dev/journal_task" 2>/dev/null)" == "<none>" ]]; then
+        NO_JOURNAL=1
         echo "note:       $RUNS_DIR is on ext4 without a journal: file creation is slow for a few"
-        echo "            minutes after many files were deleted (e.g. by a previous benchmark run)."
-        echo "            Leave ~6 minutes between benchmark runs, or set BENCH_RUNS_DIR=/dev/shm/..."
+        echo "            minutes after many files were deleted. This script waits out its own"
+        echo "            cleanup (see settle), not other large deletes such as a removed cargo target."
+    fi
+fi
+RUNS_DEV="$(stat -c %d "$RUNS_DIR")"
+# settle: this script deletes its runs when it ends. On ext4 without a journal
+# the kernel then skips those inodes for up to 6 minutes (5 more while their
+# inode table block is dirty) when it allocates new ones, scanning past each of
+# them on every file it creates; a benchmark started right after the previous
+# one measures that scan, not the generator. So wait out the rest of those
+# 6 minutes.
+SETTLE="${BENCH_SETTLE:-360}"
+[[ $SETTLE =~ ^[0-9]+$ ]] || die "BENCH_SETTLE must be a number of seconds, got '$SETTLE'"
+if [[ ${NO_JOURNAL:-0} == 1 && -f $STAMP && $CATALOGS != content ]]; then
+    read -r removed_at removed_dev <"$STAMP" || true
+    now=$(date +%s)
+    if [[ $removed_dev == "$RUNS_DEV" && $removed_at =~ ^[0-9]+$ ]] && (( removed_at + SETTLE > now )); then
+        echo "settle:     the last benchmark deleted its runs here $((now - removed_at)) s ago; waiting"
+        echo "            $((removed_at + SETTLE - now)) s for the filesystem (BENCH_SETTLE=0 skips this)"
+        sleep $((removed_at + SETTLE - now))
     fi
 fi
 echo
@@ -168,6 +202,10 @@ run_once() { # name label
     local t0 t1 status=0
     [[ ! -e $out ]] || die "$out already exists"
     local b0 b1
+    [[ $name == content ]] || RAN=1 # (content/'s few hundred files do not count)
+    # Untimed: write back what earlier runs left dirty, so that the kernel's
+    # writeback of their files does not compete with this run for the CPUs.
+    sync
     b0=$(busy_seconds)
     t0=$EPOCHREALTIME
     $TIME -v -o "$log" "$BIN" build --content "${DIR[$name]}" --out "$out" --themes "$THEMES" \

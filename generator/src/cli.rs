@@ -293,9 +293,17 @@ pub fn run() -> anyhow::Result<ExitCode> {
             let database = database(&input)?;
             let runtime = crate::db::runtime()?;
             let (built, ..) = runtime.block_on(rebuild::build(&config, database.as_ref()))?;
-            publish::dir::write_site(&built.site, &out)?;
+            let written = publish::dir::write_site(&built.site, &out)?;
+            let changes = if written.unchanged + written.removed > 0 {
+                format!(
+                    " ({} written, {} unchanged, {} removed)",
+                    written.written, written.unchanged, written.removed
+                )
+            } else {
+                String::new()
+            };
             println!(
-                "built {} pages ({} files, {}) from {} products in {} ms → {}",
+                "built {} pages ({} files, {}) from {} products in {} ms → {}{changes}",
                 built.site.html_pages(),
                 built.site.len(),
                 human_bytes(built.site.total_bytes()),

@@ -1,12 +1,22 @@
 //! The local directory target. The site is written to a sibling folder and
 //! swapped in with renames, so the output folder always holds one whole build:
 //! the previous one until the new one is complete.
+//!
+//! The build that was replaced stays beside the output as `.<name>.prev`, and
+//! the next build starts from it: it rewrites only the files whose bytes
+//! changed and removes the ones the site no longer has. Creating a hundred
+//! thousand files and folders, and deleting as many, costs far more than
+//! comparing them, and on some filesystems (ext4 without a journal) creating
+//! files stays slow for minutes after a large delete.
 
+use std::collections::{HashMap, HashSet};
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 
-use crate::site::Site;
+use crate::site::{Page, Site};
 
 /// Marks a folder as written by this tool, so that it may be replaced.
 pub const MARKER: &str = ".shopfront-output";
@@ -34,9 +44,20 @@ fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -
     }
 }
 
+/// What a write did to the files of the folder it started from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Written {
+    /// Files created or rewritten.
+    pub written: usize,
+    /// Files already there with the same bytes.
+    pub unchanged: usize,
+    /// Files the site no longer has.
+    pub removed: usize,
+}
+
 /// Writes `site` to `out`, replacing its previous content in one swap.
 /// On any error, `out` is left as it was.
-pub fn write_site(site: &Site, out: &Path) -> Result<(), DirError> {
+pub fn write_site(site: &Site, out: &Path) -> Result<Written, DirError> {
     let out = if out.is_absolute() {
         out.to_owned()
     } else {
@@ -49,30 +70,43 @@ pub fn write_site(site: &Site, out: &Path) -> Result<(), DirError> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "public".into());
-    if out.exists() {
-        let empty = out.read_dir().map_err(io("read", &out))?.next().is_none();
-        if !out.is_dir() || !(empty || out.join(MARKER).is_file()) {
-            return Err(DirError::Foreign { path: out });
-        }
+    if out.exists() && !replaceable(&out)? {
+        return Err(DirError::Foreign { path: out });
     }
     std::fs::create_dir_all(&parent).map_err(io("create", &parent))?;
     let pid = std::process::id();
     let staging = parent.join(format!(".{name}.new-{pid}"));
-    let old = parent.join(format!(".{name}.old-{pid}"));
-    for leftover in [&staging, &old] {
-        if leftover.exists() {
-            std::fs::remove_dir_all(leftover).map_err(io("remove", leftover))?;
-        }
+    let prev = parent.join(format!(".{name}.prev"));
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging).map_err(io("remove", &staging))?;
+    }
+    if prev.exists() && !replaceable(&prev)? {
+        return Err(DirError::Foreign { path: prev });
     }
 
-    if let Err(e) = write_tree(site, &staging) {
-        let _ = std::fs::remove_dir_all(&staging);
-        return Err(e);
-    }
+    // Start from the build before last when there is one (another build may
+    // take it first: then this one writes a fresh folder).
+    let reuse = prev.join(MARKER).is_file() && std::fs::rename(&prev, &staging).is_ok();
+    let written = if reuse {
+        update_tree(site, &staging)
+    } else {
+        write_tree(site, &staging)
+    };
+    let written = match written {
+        Ok(w) => w,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(e);
+        }
+    };
     if out.exists() {
-        std::fs::rename(&out, &old).map_err(io("move aside", &out))?;
+        // Left by a concurrent build to the same folder, or empty.
+        if prev.exists() {
+            std::fs::remove_dir_all(&prev).map_err(io("remove", &prev))?;
+        }
+        std::fs::rename(&out, &prev).map_err(io("move aside", &out))?;
         if let Err(source) = std::fs::rename(&staging, &out) {
-            let _ = std::fs::rename(&old, &out);
+            let _ = std::fs::rename(&prev, &out);
             let _ = std::fs::remove_dir_all(&staging);
             return Err(DirError::Io {
                 action: "move into place",
@@ -80,14 +114,32 @@ pub fn write_site(site: &Site, out: &Path) -> Result<(), DirError> {
                 source,
             });
         }
-        std::fs::remove_dir_all(&old).map_err(io("remove", &old))?;
     } else {
         std::fs::rename(&staging, &out).map_err(io("move into place", &out))?;
     }
-    Ok(())
+    Ok(written)
 }
 
-fn write_tree(site: &Site, root: &Path) -> Result<(), DirError> {
+/// A folder this tool may replace: one it wrote, or an empty one.
+fn replaceable(dir: &Path) -> Result<bool, DirError> {
+    if !dir.is_dir() {
+        return Ok(false);
+    }
+    let empty = dir.read_dir().map_err(io("read", dir))?.next().is_none();
+    Ok(empty || dir.join(MARKER).is_file())
+}
+
+fn write_marker(root: &Path) -> Result<(), DirError> {
+    let marker = root.join(MARKER);
+    std::fs::write(
+        &marker,
+        b"This folder is replaced whole by `generator build`.\n",
+    )
+    .map_err(io("write", &marker))
+}
+
+/// Writes every page into an empty folder.
+fn write_tree(site: &Site, root: &Path) -> Result<Written, DirError> {
     std::fs::create_dir_all(root).map_err(io("create", root))?;
     // Each task makes its page's folder and writes the page: no separate,
     // sequential pass over the folders.
@@ -100,24 +152,162 @@ fn write_tree(site: &Site, root: &Path) -> Result<(), DirError> {
                 // and make its parents only when they are missing.
                 match std::fs::create_dir(parent) {
                     Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                        std::fs::create_dir_all(parent)?
-                    }
+                    Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+                    Err(e) if e.kind() == ErrorKind::NotFound => std::fs::create_dir_all(parent)?,
                     Err(e) => return Err(e),
                 }
             }
-            let mut file = std::fs::File::create(&path)?;
-            write_parts(&mut file, page.body.parts())
+            write_file(&path, page)
         };
         write().map_err(io("write", &path))
     })?;
-    let marker = root.join(MARKER);
-    std::fs::write(
-        &marker,
-        b"This folder is replaced whole by `generator build`.\n",
-    )
-    .map_err(io("write", &marker))
+    write_marker(root)?;
+    Ok(Written {
+        written: pages.len(),
+        ..Written::default()
+    })
+}
+
+/// Turns a folder holding an earlier build into this one: pages with the same
+/// bytes are left alone (and keep their modification time), others are
+/// written, and files the site does not have are removed, with the folders
+/// they leave empty.
+fn update_tree(site: &Site, root: &Path) -> Result<Written, DirError> {
+    // Every file of the earlier build, and whether it is a plain file (a
+    // symlink is replaced, never written through).
+    let mut existing = HashMap::new();
+    for entry in walkdir::WalkDir::new(root).min_depth(1) {
+        let entry = entry.map_err(|e| {
+            let path = e.path().unwrap_or(root).to_owned();
+            DirError::Io {
+                action: "read",
+                path,
+                source: e.into(),
+            }
+        })?;
+        if !entry.file_type().is_dir() {
+            let key = entry.path().strip_prefix(root).unwrap_or(entry.path());
+            existing.insert(
+                key.to_string_lossy().replace('\\', "/"),
+                entry.file_type().is_file(),
+            );
+        }
+    }
+    let unchanged = AtomicUsize::new(0);
+    let pages: Vec<_> = site.iter().collect();
+    pages.par_iter().try_for_each(|(key, page)| {
+        let path = root.join(key);
+        let write = || -> std::io::Result<()> {
+            match existing.get(*key) {
+                Some(true) => {
+                    if same_bytes(&path, page)? {
+                        unchanged.fetch_add(1, Ordering::Relaxed);
+                        return Ok(());
+                    }
+                }
+                Some(false) => std::fs::remove_file(&path)?,
+                None => make_way(root, key)?,
+            }
+            write_file(&path, page)
+        };
+        write().map_err(io("write", &path))
+    })?;
+    let keys: HashSet<&str> = pages.iter().map(|(k, _)| *k).collect();
+    let mut removed = 0;
+    for key in existing
+        .keys()
+        .filter(|k| !keys.contains(k.as_str()) && *k != MARKER)
+    {
+        let path = root.join(key);
+        match std::fs::symlink_metadata(&path) {
+            Ok(m) if !m.is_dir() => {
+                std::fs::remove_file(&path).map_err(io("remove", &path))?;
+                removed += 1;
+                remove_empty_parents(root, &path);
+            }
+            // Gone with a folder, or a folder now, where a page goes.
+            _ => {}
+        }
+    }
+    write_marker(root)?;
+    let unchanged = unchanged.into_inner();
+    Ok(Written {
+        written: pages.len() - unchanged,
+        unchanged,
+        removed,
+    })
+}
+
+/// Whether the file at `path` holds exactly the page's bytes.
+fn same_bytes(path: &Path, page: &Page) -> std::io::Result<bool> {
+    use std::io::Read;
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    if file.metadata()?.len() != page.body.len() as u64 {
+        return Ok(false);
+    }
+    let mut bytes = Vec::with_capacity(page.body.len());
+    file.read_to_end(&mut bytes)?;
+    let mut rest = &bytes[..];
+    for part in page.body.parts() {
+        match rest.split_at_checked(part.len()) {
+            Some((head, tail)) if head == part => rest = tail,
+            _ => return Ok(false),
+        }
+    }
+    Ok(rest.is_empty())
+}
+
+/// Makes the folders above a new page, first removing any file of the earlier
+/// build that stands where one of them must go.
+fn make_way(root: &Path, key: &str) -> std::io::Result<()> {
+    let Some(parent) = Path::new(key).parent() else {
+        return Ok(());
+    };
+    let mut dir = root.to_owned();
+    for part in parent.components() {
+        dir.push(part);
+        match std::fs::symlink_metadata(&dir) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                std::fs::remove_file(&dir)?;
+                std::fs::create_dir(&dir)?;
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound => match std::fs::create_dir(&dir) {
+                Ok(()) => {}
+                // Made by the task writing a sibling page.
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e),
+            },
+            Err(e) => return Err(e),
+        }
+    }
+    // A folder of the earlier build where this page's file goes.
+    let path = root.join(key);
+    if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+        std::fs::remove_dir_all(&path)?;
+    }
+    Ok(())
+}
+
+/// Removes the folders above a removed file that it left empty.
+fn remove_empty_parents(root: &Path, removed: &Path) {
+    let mut dir = removed.parent();
+    while let Some(d) = dir.filter(|d| *d != root && d.starts_with(root)) {
+        // Fails, and so stops, at the first folder that is not empty.
+        if std::fs::remove_dir(d).is_err() {
+            break;
+        }
+        dir = d.parent();
+    }
+}
+
+fn write_file(path: &Path, page: &Page) -> std::io::Result<()> {
+    let mut file = std::fs::File::create(path)?;
+    write_parts(&mut file, page.body.parts())
 }
 
 /// Writes all parts, in as few system calls as the kernel allows.
@@ -147,24 +337,118 @@ mod tests {
         s
     }
 
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    fn read(path: PathBuf) -> String {
+        std::fs::read_to_string(path).unwrap()
+    }
+
     #[test]
     fn replaces_the_previous_output_whole() {
         let tmp = tempfile::tempdir().unwrap();
         let out = tmp.path().join("public");
-        write_site(&site("one"), &out).unwrap();
+        let first = write_site(&site("one"), &out).unwrap();
+        assert_eq!(first.written, 2);
         std::fs::write(out.join("stale.html"), "old").unwrap();
         write_site(&site("two"), &out).unwrap();
-        assert_eq!(
-            std::fs::read_to_string(out.join("index.html")).unwrap(),
-            "two"
-        );
+        assert_eq!(read(out.join("index.html")), "two");
         assert!(!out.join("stale.html").exists());
         assert!(out.join("products/a/index.html").is_file());
-        let leftovers: Vec<_> = std::fs::read_dir(tmp.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(leftovers, ["public"]);
+        // The replaced build is kept for the next one to start from.
+        assert_eq!(names(tmp.path()), [".public.prev", "public"]);
+        assert_eq!(read(tmp.path().join(".public.prev/stale.html")), "old");
+    }
+
+    #[test]
+    fn the_next_build_rewrites_only_what_changed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("public");
+        let mut one = site("home");
+        one.insert("products/b/index.html".into(), b"b".to_vec());
+        one.insert("products/c/index.html".into(), b"c".to_vec());
+        write_site(&one, &out).unwrap();
+        write_site(&one, &out).unwrap();
+        let modified = |p: PathBuf| std::fs::metadata(p).unwrap().modified().unwrap();
+        let before = modified(tmp.path().join(".public.prev/products/a/index.html"));
+
+        // The third build starts from the first: a changed page, a new one,
+        // one gone (its folder goes with it), and a hand edit that is undone.
+        let mut two = site("home, changed");
+        two.insert("products/b/index.html".into(), b"b".to_vec());
+        two.insert("products/d/index.html".into(), b"d".to_vec());
+        std::fs::write(tmp.path().join(".public.prev/products/b/index.html"), "x").unwrap();
+        let written = write_site(&two, &out).unwrap();
+        assert_eq!(
+            written,
+            Written {
+                written: 3,
+                unchanged: 1,
+                removed: 1
+            }
+        );
+        assert_eq!(read(out.join("index.html")), "home, changed");
+        assert_eq!(read(out.join("products/b/index.html")), "b");
+        assert_eq!(read(out.join("products/d/index.html")), "d");
+        assert!(!out.join("products/c").exists());
+        assert_eq!(modified(out.join("products/a/index.html")), before);
+        assert!(out.join(MARKER).is_file());
+        assert_eq!(names(tmp.path()), [".public.prev", "public"]);
+    }
+
+    #[test]
+    fn a_page_may_take_the_place_of_a_folder_and_the_other_way_round() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("public");
+        let mut one = Site::new();
+        one.insert("a/index.html".into(), b"folder".to_vec());
+        one.insert("b".into(), b"file".to_vec());
+        write_site(&one, &out).unwrap();
+        write_site(&one, &out).unwrap();
+        let mut two = Site::new();
+        two.insert("a".into(), b"file now".to_vec());
+        two.insert("b/index.html".into(), b"folder now".to_vec());
+        write_site(&two, &out).unwrap();
+        assert_eq!(read(out.join("a")), "file now");
+        assert_eq!(read(out.join("b/index.html")), "folder now");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlink_in_the_earlier_build_is_replaced_not_written_through() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("public");
+        write_site(&site("one"), &out).unwrap();
+        write_site(&site("one"), &out).unwrap();
+        let target = tmp.path().join("precious.txt");
+        std::fs::write(&target, "keep").unwrap();
+        let page = tmp.path().join(".public.prev/index.html");
+        std::fs::remove_file(&page).unwrap();
+        std::os::unix::fs::symlink(&target, &page).unwrap();
+        write_site(&site("two"), &out).unwrap();
+        assert_eq!(read(target), "keep");
+        assert_eq!(read(out.join("index.html")), "two");
+        assert!(!out.join("index.html").is_symlink());
+    }
+
+    #[test]
+    fn refuses_a_previous_build_folder_it_did_not_write() {
+        let tmp = tempfile::tempdir().unwrap();
+        let prev = tmp.path().join(".public.prev");
+        std::fs::create_dir(&prev).unwrap();
+        std::fs::write(prev.join("precious.txt"), "keep").unwrap();
+        let err = write_site(&site("x"), &tmp.path().join("public")).unwrap_err();
+        assert!(
+            matches!(err, DirError::Foreign { ref path } if *path == prev),
+            "{err}"
+        );
+        assert_eq!(read(prev.join("precious.txt")), "keep");
     }
 
     #[test]
