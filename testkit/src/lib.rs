@@ -3,15 +3,18 @@
 //! (through `infra/local/pg.sh`), free ports. Every helper cleans up what it
 //! made when dropped.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 /// The workspace's root folder.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_owned()
+    // Cargo sets CARGO_MANIFEST_DIR when it runs a test, to the crate under
+    // test: read it then rather than baking in the path this crate was
+    // compiled at, which is stale when a build cache is shared by checkouts.
+    let crate_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    crate_dir.parent().unwrap().to_owned()
 }
 
 /// A database of its own on the local primary, dropped when the test ends.
