@@ -98,6 +98,48 @@ fn build_prints_a_one_line_summary_and_writes_the_site() {
 }
 
 #[test]
+fn a_rebuild_rewrites_only_the_pages_that_changed() {
+    let shop = Shop::new(
+        &[
+            p(1, "Walnut Tray", "Home Office"),
+            p(2, "Oak Lamp", "Lighting"),
+        ],
+        10,
+    );
+    for _ in 0..2 {
+        let out = build(&shop);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    // The third build starts from the first one's folder.
+    let mut lamp = p(2, "Oak Lamp", "Lighting");
+    lamp.price = "31.00".into();
+    shop.write_product(&lamp);
+    let out = build(&shop);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    // The lamp's page, the listings that show its card, products.json and
+    // the sitemap (its lastmod) changed; the tray's page did not.
+    let (written, unchanged) = stdout
+        .trim_end()
+        .strip_suffix(" unchanged, 0 removed)")
+        .and_then(|s| s.rsplit_once(" ("))
+        .and_then(|(_, counts)| counts.split_once(" written, "))
+        .unwrap_or_else(|| panic!("no counts in {stdout}"));
+    let (written, unchanged): (usize, usize) =
+        (written.parse().unwrap(), unchanged.parse().unwrap());
+    assert!(written >= 1 && unchanged >= 1, "{stdout}");
+    let page = std::fs::read_to_string(shop.out().join("products/oak-lamp/index.html")).unwrap();
+    assert!(page.contains("31.00"), "{page}");
+    assert!(
+        shop.dir
+            .path()
+            .join(".public.prev")
+            .join(".shopfront-output")
+            .is_file()
+    );
+}
+
+#[test]
 fn malformed_product_names_file_line_and_field() {
     assert_failure_keeps_output(
         |shop| {
