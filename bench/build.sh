@@ -18,6 +18,10 @@
 #                       e.g. /dev/shm/shop-bench to take the disk out of the measurement
 #   BENCH_SETTLE        seconds to leave after the previous benchmark's cleanup (default 360)
 #
+# After its timed runs, each synthetic catalog is built twice more into the
+# folder of run 1, as `generator build` is run again on an unchanged catalog;
+# the second of those is shown as "rebuild" (it has no target).
+#
 # Every catalog gets one untimed warm-up run (the page cache cannot be dropped
 # without root, so it is warmed instead), then the timed runs. Each run writes
 # to a new folder under BENCH_RUNS_DIR; all of them are deleted when the script
@@ -195,12 +199,13 @@ busy_seconds() {
 }
 
 LAST_WALL="" LAST_RSS_KB="" LAST_SUMMARY="" LAST_OTHERS=""
-run_once() { # name label
+run_once() { # name label [the folder of an earlier run, to build into again]
     local name=$1 label=$2
-    local out="$RUNS_DIR/$name-$label-$RUN_TAG"
-    local log="$out.time" stdout="$out.stdout" stderr="$out.stderr"
+    local out="${3:-$RUNS_DIR/$name-$label-$RUN_TAG}"
+    local log="$RUNS_DIR/$name-$label-$RUN_TAG.time"
+    local stdout="$RUNS_DIR/$name-$label-$RUN_TAG.stdout" stderr="$RUNS_DIR/$name-$label-$RUN_TAG.stderr"
     local t0 t1 status=0
-    [[ ! -e $out ]] || die "$out already exists"
+    [[ -n ${3:-} || ! -e $out ]] || die "$out already exists"
     local b0 b1
     [[ $name == content ]] || RAN=1 # (content/'s few hundred files do not count)
     # Untimed: write back what earlier runs left dirty, so that the kernel's
@@ -226,12 +231,14 @@ run_once() { # name label
     # /proc/stat and GNU time count in 10 ms ticks: meaningless for short runs.
     if awk -v w="$LAST_WALL" 'BEGIN { exit !(w < 0.5) }'; then LAST_OTHERS="-"; fi
     LAST_SUMMARY=$(tail -n1 "$stdout")
+    LAST_CHANGES=""
+    [[ $LAST_SUMMARY != *" written, "*" unchanged, "* ]] || LAST_CHANGES="(${LAST_SUMMARY##* (}"
     LAST_SUMMARY=${LAST_SUMMARY% → *}
     rm -f "$log" "$stdout" "$stderr"
     # "$out" is deleted when the script ends (see the header).
 }
 
-declare -A MEDIAN MIN RSS_MAX SUMMARY OTHERS_MAX
+declare -A MEDIAN MIN RSS_MAX SUMMARY OTHERS_MAX REBUILD
 echo "== runs (1 warm-up + timed runs each)"
 for c in $CATALOGS; do
     run_once "$c" warmup
@@ -250,6 +257,16 @@ for c in $CATALOGS; do
         fi
         printf '%-8s run %d/%d  %8.3f s  %8.1f MiB  others %4s\n' "$c" "$i" "${RUNS[$c]}" "$LAST_WALL" "$(awk -v k="$LAST_RSS_KB" 'BEGIN { print k / 1024 }')" "$(pct "$LAST_OTHERS")"
     done
+    if [[ $c != content ]]; then
+        # A rebuild of the same catalog into the folder of run 1: the first
+        # one keeps that build aside as .<folder>.prev, the second (timed)
+        # starts from it and finds every file unchanged.
+        first="$RUNS_DIR/$c-1-$RUN_TAG"
+        run_once "$c" again "$first"
+        run_once "$c" rebuild "$first"
+        REBUILD[$c]=$(printf '%.3f s  %.1f MiB  others %s  %s' "$LAST_WALL" "$(awk -v k="$LAST_RSS_KB" 'BEGIN { print k / 1024 }')" "$(pct "$LAST_OTHERS")" "$LAST_CHANGES")
+        printf '%-8s rebuild  %8.3f s  %8.1f MiB  others %4s   %s\n' "$c" "$LAST_WALL" "$(awk -v k="$LAST_RSS_KB" 'BEGIN { print k / 1024 }')" "$(pct "$LAST_OTHERS")" "$LAST_CHANGES"
+    fi
     MEDIAN[$c]=$(printf '%s\n' "${walls[@]}" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
     MIN[$c]=$(printf '%s\n' "${walls[@]}" | sort -g | head -n1)
     RSS_MAX[$c]=$(printf '%s\n' "${rss[@]}" | sort -g | tail -n1)
@@ -300,6 +317,9 @@ echo "        (- for runs under 0.5 s, too short to tell); above ~10% the times 
 echo "        contention and worth re-running."
 echo
 for c in $CATALOGS; do echo "$c: ${SUMMARY[$c]}"; done
+for c in $CATALOGS; do
+    [[ -z ${REBUILD[$c]:-} ]] || echo "$c rebuild, nothing changed (no target): ${REBUILD[$c]}"
+done
 {
     echo "nproc=$(nproc) cpu=${cpu_model:-unknown}"
     echo "$report"
