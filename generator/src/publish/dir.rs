@@ -99,25 +99,28 @@ pub fn write_site(site: &Site, out: &Path) -> Result<Written, DirError> {
             return Err(e);
         }
     };
-    if out.exists() {
-        // Left by a concurrent build to the same folder, or empty.
-        if prev.exists() {
-            std::fs::remove_dir_all(&prev).map_err(io("remove", &prev))?;
-        }
-        std::fs::rename(&out, &prev).map_err(io("move aside", &out))?;
-        if let Err(source) = std::fs::rename(&staging, &out) {
-            let _ = std::fs::rename(&prev, &out);
-            let _ = std::fs::remove_dir_all(&staging);
-            return Err(DirError::Io {
-                action: "move into place",
-                path: out,
-                source,
-            });
-        }
-    } else {
-        std::fs::rename(&staging, &out).map_err(io("move into place", &out))?;
+    if let Err(e) = swap(&staging, &out, &prev) {
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(e);
     }
     Ok(written)
+}
+
+/// Moves `out` aside to `prev` and `staging` into its place; on error, `out`
+/// is as it was.
+fn swap(staging: &Path, out: &Path, prev: &Path) -> Result<(), DirError> {
+    if !out.exists() {
+        return std::fs::rename(staging, out).map_err(io("move into place", out));
+    }
+    // Left by a concurrent build to the same folder, or empty.
+    if prev.exists() {
+        std::fs::remove_dir_all(prev).map_err(io("remove", prev))?;
+    }
+    std::fs::rename(out, prev).map_err(io("move aside", out))?;
+    std::fs::rename(staging, out).map_err(|source| {
+        let _ = std::fs::rename(prev, out);
+        io("move into place", out)(source)
+    })
 }
 
 /// A folder this tool may replace: one it wrote, or an empty one.
