@@ -27,13 +27,14 @@ pub enum Store {
 pub type UserRow = (i64, String, String);
 
 impl Store {
-    /// A connection for reads: the replica, or the primary if there is none
-    /// or it does not answer.
+    /// A connection for reads: the replica, or the primary if there is none,
+    /// it does not answer, or the read must see the latest write (`fresh`).
     async fn read<'a>(
         primary: &'a Target,
-        replica: Option<&'a Target>,
+        replica: &'a Option<Target>,
+        fresh: bool,
     ) -> Result<(Connection, &'a Target), DbError> {
-        if let Some(replica) = replica {
+        if let Some(replica) = replica.as_ref().filter(|_| !fresh) {
             match replica.connect().await {
                 Ok(client) => return Ok((client, replica)),
                 Err(e) => tracing::warn!("{e}; reading from the primary instead"),
@@ -47,8 +48,7 @@ impl Store {
     pub async fn list(&self, filter: &Filter, fresh: bool) -> Result<(Vec<Record>, i64), ApiError> {
         match self {
             Store::Postgres { primary, replica } => {
-                let replica = replica.as_ref().filter(|_| !fresh);
-                let (client, target) = Self::read(primary, replica).await?;
+                let (client, target) = Self::read(primary, replica, fresh).await?;
                 Ok(products::list(&client, target, filter).await?)
             }
             Store::Files(files) => Ok(files.list(filter)?),
@@ -58,8 +58,7 @@ impl Store {
     pub async fn get(&self, id: i64, fresh: bool) -> Result<Option<Record>, ApiError> {
         match self {
             Store::Postgres { primary, replica } => {
-                let replica = replica.as_ref().filter(|_| !fresh);
-                let (client, target) = Self::read(primary, replica).await?;
+                let (client, target) = Self::read(primary, replica, fresh).await?;
                 Ok(products::get(&client, target, id).await?)
             }
             Store::Files(files) => Ok(files.get(id)?),

@@ -294,10 +294,12 @@ pub fn run() -> anyhow::Result<ExitCode> {
             let runtime = crate::db::runtime()?;
             let (built, ..) = runtime.block_on(rebuild::build(&config, database.as_ref()))?;
             let written = publish::dir::write_site(&built.site, &out)?;
-            let changes = if written.unchanged + written.removed > 0 {
+            let changes = if written.unchanged + written.removed.len() > 0 {
                 format!(
                     " ({} written, {} unchanged, {} removed)",
-                    written.written, written.unchanged, written.removed
+                    written.written.len(),
+                    written.unchanged,
+                    written.removed.len()
                 )
             } else {
                 String::new()

@@ -9,10 +9,9 @@
 //! comparing them, and on some filesystems (ext4 without a journal) creating
 //! files stays slow for minutes after a large delete.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 
@@ -45,14 +44,14 @@ fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -
 }
 
 /// What a write did to the files of the folder it started from.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Written {
-    /// Files created or rewritten.
-    pub written: usize,
+    /// Keys of the files created or rewritten, in key order.
+    pub written: Vec<String>,
     /// Files already there with the same bytes.
     pub unchanged: usize,
-    /// Files the site no longer has.
-    pub removed: usize,
+    /// Keys of the files the site no longer has, in key order.
+    pub removed: Vec<String>,
 }
 
 /// Writes `site` to `out`, replacing its previous content in one swap.
@@ -166,7 +165,7 @@ fn write_tree(site: &Site, root: &Path) -> Result<Written, DirError> {
     })?;
     write_marker(root)?;
     Ok(Written {
-        written: pages.len(),
+        written: pages.iter().map(|(k, _)| (*k).to_owned()).collect(),
         ..Written::default()
     })
 }
@@ -196,47 +195,50 @@ fn update_tree(site: &Site, root: &Path) -> Result<Written, DirError> {
             );
         }
     }
-    let unchanged = AtomicUsize::new(0);
     let pages: Vec<_> = site.iter().collect();
-    pages.par_iter().try_for_each(|(key, page)| {
-        let path = root.join(key);
-        let write = || -> std::io::Result<()> {
-            match existing.get(*key) {
-                Some(true) => {
-                    if same_bytes(&path, page)? {
-                        unchanged.fetch_add(1, Ordering::Relaxed);
-                        return Ok(());
+    // Each page's key if it was written, None if it was already there.
+    let outcomes = pages
+        .par_iter()
+        .map(|&(key, page)| {
+            let path = root.join(key);
+            let write = || -> std::io::Result<Option<&str>> {
+                match existing.get(key) {
+                    Some(true) => {
+                        if same_bytes(&path, page)? {
+                            return Ok(None);
+                        }
                     }
+                    Some(false) => std::fs::remove_file(&path)?,
+                    None => make_way(root, key)?,
                 }
-                Some(false) => std::fs::remove_file(&path)?,
-                None => make_way(root, key)?,
-            }
-            write_file(&path, page)
-        };
-        write().map_err(io("write", &path))
-    })?;
-    let keys: HashSet<&str> = pages.iter().map(|(k, _)| *k).collect();
-    let mut removed = 0;
-    for key in existing
+                write_file(&path, page)?;
+                Ok(Some(key))
+            };
+            write().map_err(io("write", &path))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut removed = Vec::new();
+    let stale = existing
         .keys()
-        .filter(|k| !keys.contains(k.as_str()) && *k != MARKER)
-    {
+        .filter(|k| *k != MARKER && site.get(k).is_none());
+    for key in stale {
         let path = root.join(key);
         match std::fs::symlink_metadata(&path) {
             Ok(m) if !m.is_dir() => {
                 std::fs::remove_file(&path).map_err(io("remove", &path))?;
-                removed += 1;
                 remove_empty_parents(root, &path);
+                removed.push(key.clone());
             }
             // Gone with a folder, or a folder now, where a page goes.
             _ => {}
         }
     }
+    removed.sort_unstable();
     write_marker(root)?;
-    let unchanged = unchanged.into_inner();
+    let written: Vec<String> = outcomes.iter().flatten().map(|k| (*k).to_owned()).collect();
     Ok(Written {
-        written: pages.len() - unchanged,
-        unchanged,
+        unchanged: outcomes.len() - written.len(),
+        written,
         removed,
     })
 }
@@ -358,7 +360,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let out = tmp.path().join("public");
         let first = write_site(&site("one"), &out).unwrap();
-        assert_eq!(first.written, 2);
+        assert_eq!(first.written.len(), 2);
         std::fs::write(out.join("stale.html"), "old").unwrap();
         write_site(&site("two"), &out).unwrap();
         assert_eq!(read(out.join("index.html")), "two");
@@ -389,12 +391,12 @@ mod tests {
         std::fs::write(tmp.path().join(".public.prev/products/b/index.html"), "x").unwrap();
         let written = write_site(&two, &out).unwrap();
         assert_eq!(
-            written,
-            Written {
-                written: 3,
-                unchanged: 1,
-                removed: 1
-            }
+            (
+                written.written.len(),
+                written.unchanged,
+                written.removed.len()
+            ),
+            (3, 1, 1)
         );
         assert_eq!(read(out.join("index.html")), "home, changed");
         assert_eq!(read(out.join("products/b/index.html")), "b");

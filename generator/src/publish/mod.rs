@@ -78,18 +78,30 @@ pub async fn publish(site: &Site, destination: &Destination) -> Result<Summary, 
     match destination {
         Destination::Dir { out, dry_run } => {
             let started = Instant::now();
-            if !dry_run {
-                dir::write_site(site, out)?;
-            }
+            // A dry run does not look at the folder: it lists every file.
+            let written = if *dry_run {
+                dir::Written {
+                    written: site.iter().map(|(k, _)| k.to_owned()).collect(),
+                    ..dir::Written::default()
+                }
+            } else {
+                dir::write_site(site, out)?
+            };
+            let upload_bytes = written
+                .written
+                .iter()
+                .filter_map(|k| site.get(k))
+                .map(|p| p.body.len() as u64)
+                .sum();
             Ok(Summary {
                 target: out.display().to_string(),
                 distribution_id: None,
                 dry_run: *dry_run,
                 compared_with: Compared::Nothing,
-                uploads: site.iter().map(|(k, _)| k.to_owned()).collect(),
-                upload_bytes: site.total_bytes(),
-                unchanged: 0,
-                deletes: Vec::new(),
+                uploads: written.written,
+                upload_bytes,
+                unchanged: written.unchanged,
+                deletes: written.removed,
                 retired: Vec::new(),
                 invalidation: Invalidation::None,
                 invalidation_id: None,
