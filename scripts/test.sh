@@ -49,7 +49,7 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 
 step "cargo clippy"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
 step "the AWS stack: cfn-lint, checkov, the core stack in moto (infra/check.sh)"
 infra/check.sh
@@ -73,8 +73,8 @@ moto_env=$(infra/local/moto.sh start) || die "the local S3 + CloudFront stand-in
 eval "$moto_env"
 
 step "cargo test"
-cargo test --workspace --locked
-cargo build --workspace --locked  # the same features as the tests: nothing is rebuilt
+cargo test --workspace --all-features --locked
+cargo build --workspace --all-features --locked  # the same features as the tests: nothing is rebuilt
 
 step "the api against its OpenAPI spec (schemathesis)"
 tests/schemathesis/run.sh

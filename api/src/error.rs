@@ -1,10 +1,11 @@
 //! Every error status the api answers with, as problem+json, in one type the
 //! OpenAPI spec lists for each operation.
 
-use generator::db::DbError;
-use generator::db::products::WriteError;
+use catalog::records::WriteRefused;
 use poem_openapi::ApiResponse;
 use poem_openapi::payload::Json;
+use store::DbError;
+use store::products::WriteError;
 
 use crate::problem::Problem;
 
@@ -85,18 +86,26 @@ impl From<DbError> for ApiError {
     }
 }
 
-impl From<WriteError> for ApiError {
-    fn from(e: WriteError) -> Self {
+impl From<WriteRefused> for ApiError {
+    fn from(e: WriteRefused) -> Self {
         match e {
-            WriteError::NotFound(_) => Self::not_found(e.to_string()),
-            WriteError::Stale { .. } => Self::PreconditionFailed(Json(Problem::new(
+            WriteRefused::NotFound(_) => Self::not_found(e.to_string()),
+            WriteRefused::Stale { .. } => Self::PreconditionFailed(Json(Problem::new(
                 412,
                 "Precondition Failed",
                 e.to_string(),
             ))),
-            WriteError::DuplicateSlug(_) => {
+            WriteRefused::DuplicateSlug(_) => {
                 Self::Conflict(Json(Problem::new(409, "Conflict", e.to_string())))
             }
+        }
+    }
+}
+
+impl From<WriteError> for ApiError {
+    fn from(e: WriteError) -> Self {
+        match e {
+            WriteError::Refused(e) => e.into(),
             WriteError::Db(e) => e.into(),
         }
     }

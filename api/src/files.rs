@@ -10,12 +10,12 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
+use catalog::Product;
+use catalog::records::{AuditRow, Fields, Filter, ImportPlan, Record, Sort, WriteRefused};
+use catalog::records::{BuildRecord, BuildRow};
+use catalog::types::ProductId;
 use chrono::Utc;
-use generator::catalog::Product;
-use generator::catalog::types::ProductId;
-use generator::db::BuildRow;
-use generator::db::products::{AuditRow, Fields, Filter, ImportPlan, Record, Sort, WriteError};
-use generator::source::content;
+use content;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -99,13 +99,13 @@ impl Files {
     }
 
     /// Product `id` among `all`, if it is at `expected` (when given).
-    fn current(all: &[Stored], id: i64, expected: Option<i64>) -> Result<&Stored, WriteError> {
+    fn current(all: &[Stored], id: i64, expected: Option<i64>) -> Result<&Stored, WriteRefused> {
         let current = all
             .iter()
             .find(|s| s.record.product_id == id)
-            .ok_or(WriteError::NotFound(id))?;
+            .ok_or(WriteRefused::NotFound(id))?;
         match expected {
-            Some(expected) if expected != current.record.version => Err(WriteError::Stale {
+            Some(expected) if expected != current.record.version => Err(WriteRefused::Stale {
                 id,
                 expected,
                 current: current.record.version,
@@ -189,7 +189,7 @@ impl Files {
         let _one = self.write.lock().await;
         let all = self.load()?;
         if all.iter().any(|s| s.record.slug == f.slug.as_str()) {
-            return Err(WriteError::DuplicateSlug(f.slug.as_str().to_owned()).into());
+            return Err(WriteRefused::DuplicateSlug(f.slug.as_str().to_owned()).into());
         }
         let id = all.iter().map(|s| s.record.product_id).max().unwrap_or(0) + 1;
         let now = Utc::now();
@@ -213,7 +213,7 @@ impl Files {
             .iter()
             .any(|s| s.record.product_id != id && s.record.slug == f.slug.as_str())
         {
-            return Err(WriteError::DuplicateSlug(f.slug.as_str().to_owned()).into());
+            return Err(WriteRefused::DuplicateSlug(f.slug.as_str().to_owned()).into());
         }
         let unchanged = product(id, f, current.record.created_at, current.record.updated_at)?;
         if record(unchanged.clone(), expected) == current.record {
@@ -260,7 +260,7 @@ impl Files {
         let now = Utc::now();
         for (next_id, f) in (first_id..).zip(&plan.creates) {
             if all.iter().any(|s| s.record.slug == f.slug.as_str()) {
-                return Err(WriteError::DuplicateSlug(f.slug.as_str().to_owned()).into());
+                return Err(WriteRefused::DuplicateSlug(f.slug.as_str().to_owned()).into());
             }
             let saved = self.save(&product(next_id, f, now, now)?, None)?;
             self.audit(actor, "insert", None, Some(&saved));
@@ -563,13 +563,18 @@ impl Files {
         build_id
     }
 
-    pub fn build_finished(&self, build_id: i64, finish: impl FnOnce(&mut BuildRow)) {
+    /// Ends build `build_id` with what the rebuild recorded.
+    pub fn build_finished(&self, build_id: i64, record: &BuildRecord) {
         let mut builds = self.builds.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(b) = builds.iter_mut().find(|b| b.build_id == build_id) {
             let now = Utc::now();
             b.finished_at = Some(now);
             b.duration_ms = Some((now - b.started_at).num_milliseconds());
-            finish(b);
+            b.catalog_version = record.catalog_version;
+            b.pages_uploaded = record.pages_uploaded;
+            b.pages_deleted = record.pages_deleted;
+            b.paths_invalidated = record.paths_invalidated;
+            b.error.clone_from(&record.error);
         }
     }
 
@@ -593,7 +598,7 @@ impl Files {
 #[derive(Debug, thiserror::Error)]
 pub enum StoreWriteError {
     #[error(transparent)]
-    Rule(#[from] WriteError),
+    Rule(#[from] WriteRefused),
     #[error(transparent)]
     Files(#[from] FilesError),
 }

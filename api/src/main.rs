@@ -4,19 +4,19 @@ use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use generator::db::{Role, Target};
+use pipeline::settings::{DatabaseArgs, LogFormat, PublishArgs, RunFlags, init_logging, runtime};
+use store::{Role, Target};
 
 /// The Shopfront write API.
 #[derive(Debug, Parser)]
 #[command(name = "api", version, about, args_conflicts_with_subcommands = true)]
 struct Cli {
     /// Log format on stderr.
-    #[arg(long, global = true, env = "LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
-    log_format: String,
+    #[arg(long, global = true, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
 
     /// The primary, as postgres://user:password@host:port/database. Unset:
     /// the embedded default, which edits the content folder.
@@ -35,33 +35,23 @@ struct Cli {
     command: Option<Command>,
 }
 
-/// How to serve: every setting also comes from the environment.
+/// How to serve: every setting also comes from the environment. The
+/// database and publish settings are the ones `generator rebuild` reads,
+/// with the same names.
 #[derive(Debug, clap::Args)]
 struct ServeArgs {
     /// Where to listen.
     #[arg(long, env = "API_ADDR", default_value = "127.0.0.1:8080")]
     addr: String,
-    /// The read replica; unset means reads go to the primary.
-    #[arg(long, env = "DATABASE_REPLICA_URL", hide_env_values = true)]
-    database_replica_url: Option<String>,
+    #[command(flatten)]
+    database: DatabaseArgs,
     /// The content folder (site.toml, images, templates) and themes.
     #[arg(long, env = "CONTENT_DIR", default_value = "content")]
     content: PathBuf,
     #[arg(long, env = "THEMES_DIR", default_value = "themes")]
     themes: PathBuf,
-    /// The bucket to publish to; unset means the folder --out.
-    #[arg(long, env = "S3_BUCKET")]
-    bucket: Option<String>,
-    #[arg(long, env = "S3_PREFIX", default_value = "")]
-    prefix: String,
-    #[arg(long, env = "CLOUDFRONT_DISTRIBUTION_ID")]
-    distribution_id: Option<String>,
-    #[arg(long, env = "AWS_REGION")]
-    region: Option<String>,
-    #[arg(long, env = "AWS_ENDPOINT_URL")]
-    endpoint_url: Option<String>,
-    #[arg(long, env = "PUBLISH_DIR", default_value = "public")]
-    out: PathBuf,
+    #[command(flatten)]
+    publish: PublishArgs,
     /// Do not run the rebuild worker in this process.
     #[arg(long, env = "API_NO_WORKER", value_parser = clap::builder::BoolishValueParser::new())]
     no_worker: bool,
@@ -124,124 +114,106 @@ fn main() -> ExitCode {
 
 fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    init_logging(&cli.log_format);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let primary = cli
-        .database_url
-        .clone()
-        .filter(|u| !u.is_empty())
-        .map(|url| Target::parse(&url, Role::Primary))
-        .transpose()?;
-    let serve = match cli.command {
+    init_logging(cli.log_format, true);
+    let runtime = runtime()?;
+    let args = match cli.command {
         None => cli.serve,
         Some(Command::Serve(args)) => *args,
         Some(Command::Admin { command }) => {
+            let primary = cli
+                .database_url
+                .as_deref()
+                .filter(|u| !u.is_empty())
+                .map(|url| Target::parse(url, Role::Primary))
+                .transpose()?;
             return runtime.block_on(admin(primary, &cli.state_dir, command));
         }
     };
     let state_dir = cli.state_dir;
+    runtime.block_on(serve(cli.database_url, &state_dir, args))
+}
+
+/// `api` (or `api serve`): the store, the sessions, the rebuild worker, then
+/// the server until SIGTERM.
+async fn serve(
+    database_url: Option<String>,
+    state_dir: &Path,
+    args: ServeArgs,
+) -> anyhow::Result<()> {
     let ServeArgs {
         addr,
-        database_replica_url,
+        database,
         content,
         themes,
-        bucket,
-        prefix,
-        distribution_id,
-        region,
-        endpoint_url,
-        out,
+        publish,
         no_worker,
         session_secret,
         trusted_proxies,
-    } = serve;
-    runtime.block_on(async {
-            let replica = database_replica_url
-                .filter(|u| !u.is_empty())
-                .map(|u| Target::parse(&u, Role::Replica))
-                .transpose()?;
-            let sessions = match session_secret.filter(|s| !s.is_empty()) {
-                Some(secret) => api::session::Sessions::new(secret.as_bytes()).map_err(anyhow::Error::msg)?,
-                None => {
-                    tracing::warn!(
-                        "SESSION_SECRET is not set: sessions are signed with a random key, so they end when this process does and other instances reject them"
-                    );
-                    let mut key = [0u8; 32];
-                    rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
-                    api::session::Sessions::new(&key).map_err(anyhow::Error::msg)?
-                }
-            };
-            let trusted_proxies = trusted_proxies
-                .iter()
-                .filter(|p| !p.trim().is_empty())
-                .map(|p| api::state::Network::parse(p))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| anyhow::anyhow!("TRUSTED_PROXIES: {e}"))?;
-            let store = match &primary {
-                Some(primary) => api::store::Store::Postgres {
-                    primary: primary.clone(),
-                    replica: replica.clone(),
-                },
-                None => {
-                    tracing::info!(
-                        "DATABASE_URL is not set: the embedded default, editing {} and keeping accounts in {}",
-                        content.display(),
-                        state_dir.display()
-                    );
-                    api::store::Store::Files(api::files::Files::new(&content, &state_dir))
-                }
-            };
-            let state = Arc::new(api::state::State::new(
-                store,
-                content.clone(),
-                sessions,
-                trusted_proxies,
-            ));
-            let rebuilds = if no_worker {
-                None
-            } else {
-                let destination = match bucket.filter(|b| !b.is_empty()) {
-                    None => generator::publish::Destination::Dir {
-                        out,
-                        dry_run: false,
-                    },
-                    Some(bucket) => {
-                        use generator::publish::s3;
-                        let settings = s3::AwsSettings {
-                            region: region.filter(|r| !r.is_empty()),
-                            endpoint_url: endpoint_url.filter(|u| !u.is_empty()),
-                        };
-                        generator::publish::Destination::S3 {
-                            clients: s3::clients(&settings).await?,
-                            target: s3::Target::new(&bucket, &prefix, distribution_id.as_deref()),
-                            options: s3::Options::default(),
-                        }
-                    }
-                };
-                anyhow::ensure!(
-                    content.join("site.toml").is_file(),
-                    "{} has no site.toml; set CONTENT_DIR to the shop's content folder",
-                    content.display()
-                );
-                Some(api::worker::Rebuilds {
-                    build: generator::pipeline::BuildConfig {
-                        content_dir: content,
-                        themes_dir: themes,
-                        generated_at: None,
-                        progress: false,
-                    },
-                    source: primary.map(|primary| generator::source::postgres::PgSource {
-                        primary: Some(primary),
-                        replica,
-                        replica_wait: Duration::from_secs(10),
-                    }),
-                    destination,
-                })
-            };
-            api::serve(&addr, state, rebuilds).await
-    })
+    } = args;
+    let source = database.database(database_url.as_deref())?;
+    let sessions = match session_secret.filter(|s| !s.is_empty()) {
+        Some(secret) => {
+            api::session::Sessions::new(secret.as_bytes()).map_err(anyhow::Error::msg)?
+        }
+        None => {
+            tracing::warn!(
+                "SESSION_SECRET is not set: sessions are signed with a random key, so they end when this process does and other instances reject them"
+            );
+            let mut key = [0u8; 32];
+            rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
+            api::session::Sessions::new(&key).map_err(anyhow::Error::msg)?
+        }
+    };
+    let trusted_proxies = trusted_proxies
+        .iter()
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| api::state::Network::parse(p))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow::anyhow!("TRUSTED_PROXIES: {e}"))?;
+    let store = match source.as_ref().and_then(|s| s.primary.clone()) {
+        Some(primary) => api::store::Store::Postgres {
+            primary,
+            replica: source.as_ref().and_then(|s| s.replica.clone()),
+        },
+        None => {
+            anyhow::ensure!(
+                source.is_none(),
+                "DATABASE_REPLICA_URL is set without DATABASE_URL; the api writes to the primary, so set both"
+            );
+            tracing::info!(
+                "DATABASE_URL is not set: the embedded default, editing {} and keeping accounts in {}",
+                content.display(),
+                state_dir.display()
+            );
+            api::store::Store::Files(api::files::Files::new(&content, state_dir))
+        }
+    };
+    let state = Arc::new(api::state::State::new(
+        store,
+        content.clone(),
+        sessions,
+        trusted_proxies,
+    ));
+    let rebuilds = if no_worker {
+        None
+    } else {
+        anyhow::ensure!(
+            content.join("site.toml").is_file(),
+            "{} has no site.toml; set CONTENT_DIR to the shop's content folder",
+            content.display()
+        );
+        Some(api::worker::Rebuilds {
+            destination: publish.destination(RunFlags::default()).await?,
+            build: pipeline::BuildConfig {
+                content_dir: content,
+                themes_dir: themes,
+                generated_at: None,
+                progress: false,
+            },
+            source,
+        })
+    };
+    api::serve(&addr, state, rebuilds).await
 }
 
 /// `api admin ...`: accounts in the database, or without one in the state
@@ -251,10 +223,10 @@ async fn admin(
     state_dir: &Path,
     command: AdminCommand,
 ) -> anyhow::Result<()> {
-    use generator::db::admin;
+    use store::admin;
     #[expect(clippy::large_enum_variant, reason = "one, for one command")]
     enum To {
-        Db(generator::db::Connection, Target),
+        Db(store::Connection, Target),
         Files(api::files::Files),
     }
     let to = match primary {
@@ -317,18 +289,4 @@ fn read_password() -> anyhow::Result<String> {
         .read_line(&mut line)
         .context("could not read the password from stdin")?;
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
-}
-
-fn init_logging(format: &str) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,refinery_core=warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = if format == "json" {
-        builder.json().try_init()
-    } else {
-        builder.with_target(false).try_init()
-    };
 }

@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
+use catalog::records::{Fields, Filter, Record};
+use catalog::types::{CategoryName, ImageUrl, Price, ProductName, Slug, StockQuantity};
 use chrono::{DateTime, Utc};
-use generator::catalog::types::{CategoryName, ImageUrl, Price, ProductName, Slug, StockQuantity};
-use generator::db::products::{Fields, Filter, Record};
 use poem::web::Data;
 use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
@@ -125,8 +125,7 @@ pub fn validate(input: &ProductInput) -> Result<Fields, Vec<FieldError>> {
         .map_err(|e| e.to_string());
     let category = CategoryName::parse(&input.category).map_err(|e| e.to_string());
     let stock = StockQuantity::new(input.stock_quantity).map_err(|e| e.to_string());
-    let description_ok =
-        generator::catalog::check_description(&input.description).map_err(|e| e.to_string());
+    let description_ok = catalog::check_description(&input.description).map_err(|e| e.to_string());
     check("name", name.as_ref().map(|_| ()).map_err(Clone::clone));
     // A slug made from a bad name is not a second problem.
     if input.slug.is_some() || name.is_ok() {
@@ -459,8 +458,8 @@ pub struct Build {
     pub error: Option<String>,
 }
 
-impl From<generator::db::BuildRow> for Build {
-    fn from(b: generator::db::BuildRow) -> Self {
+impl From<catalog::records::BuildRow> for Build {
+    fn from(b: catalog::records::BuildRow) -> Self {
         Self {
             build_id: b.build_id,
             started_at: b.started_at,

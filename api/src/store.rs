@@ -1,13 +1,15 @@
 //! Where the catalog, the accounts and the build history live: PostgreSQL
 //! (reads from the replica, writes to the primary; all SQL in
-//! `generator::db`), or the `content/` folder (the embedded default, see
+//! `store`), or the `content/` folder (the embedded default, see
 //! [`crate::files`]). Every route goes through here, so it does not care which.
 
 use std::time::Duration;
 
-use generator::db::products::{self, AuditRow, Fields, Filter, ImportPlan, Record};
-use generator::db::{BuildRow, Connection, DbError, Target, admin};
+use catalog::records::BuildRow;
+use catalog::records::{AuditRow, Fields, Filter, ImportPlan, Record};
 use poem_openapi::payload::Json;
+use store::products;
+use store::{Connection, DbError, Target, admin};
 
 use crate::error::ApiError;
 use crate::files::{Files, FilesError, StoreWriteError};
@@ -164,7 +166,7 @@ impl Store {
         match self {
             Store::Postgres { primary, .. } => {
                 let client = primary.connect().await?;
-                Ok(generator::db::recent_builds(&client, primary, limit).await?)
+                Ok(store::recent_builds(&client, primary, limit).await?)
             }
             Store::Files(files) => Ok(files.recent_builds(limit)),
         }
@@ -174,7 +176,7 @@ impl Store {
         match self {
             Store::Postgres { primary, .. } => {
                 let client = primary.connect().await?;
-                Ok(generator::db::build(&client, primary, id).await?)
+                Ok(store::build(&client, primary, id).await?)
             }
             Store::Files(files) => Ok(files.build(id)),
         }
@@ -232,7 +234,7 @@ impl Store {
         match self {
             Store::Postgres { primary, .. } => {
                 let client = primary.connect().await?;
-                Ok(generator::db::catalog_state(&client, primary).await?)
+                Ok(store::catalog_state(&client, primary).await?)
             }
             Store::Files(files) => Ok(files.catalog_state()),
         }

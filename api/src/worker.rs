@@ -2,7 +2,7 @@
 //! README.md). It wakes on a local write, on `NOTIFY catalog_changed` from any
 //! instance (or a hand-run SQL fix), or on a periodic reconcile tick; waits a
 //! short debounce so a burst of edits gives one build; then, while
-//! `wanted_version > published_version`, runs `generator::rebuild`, which
+//! `wanted_version > published_version`, runs `pipeline::rebuild`, which
 //! takes the fleet-wide advisory lock, reads through the version-gated
 //! replica, publishes and records the build. A failed build is recorded with
 //! its error and retried with backoff.
@@ -10,9 +10,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use generator::pipeline::BuildConfig;
-use generator::publish::Destination;
-use generator::source::postgres::PgSource;
+use catalog::records::BuildRecord;
+use pipeline::BuildConfig;
+use pipeline::Database;
+use publish::Destination;
 use tokio::sync::watch;
 
 use crate::state::State;
@@ -28,7 +29,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 pub struct Rebuilds {
     pub build: BuildConfig,
     /// Unset in the embedded default: the build reads the content folder.
-    pub source: Option<PgSource>,
+    pub source: Option<Database>,
     pub destination: Destination,
 }
 
@@ -39,7 +40,7 @@ pub async fn run(state: Arc<State>, rebuilds: Rebuilds, mut shutdown: watch::Rec
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         if let (None, Store::Postgres { primary, .. }) = (&listener, &state.store) {
-            match generator::db::listen_catalog_changed(primary).await {
+            match store::listen_catalog_changed(primary).await {
                 Ok(l) => listener = Some(l),
                 Err(e) => tracing::warn!("the rebuild worker cannot listen for changes yet: {e}"),
             }
@@ -98,27 +99,23 @@ async fn catch_up(
         if !behind && !forced {
             return;
         }
-        let job = generator::rebuild::Job {
+        let job = pipeline::rebuild::Job {
             build: &rebuilds.build,
             database: rebuilds.source.as_ref(),
             destination: &rebuilds.destination,
             trigger: if forced { "api" } else { trigger },
         };
         let result = match &state.store {
-            Store::Postgres { .. } => generator::rebuild::rebuild(&job).await,
+            Store::Postgres { .. } => pipeline::rebuild::rebuild(&job).await,
             // Without a database the build history is this process's own.
             Store::Files(files) => {
                 let id = files.build_started(job.trigger);
-                let result = generator::rebuild::rebuild(&job).await;
-                files.build_finished(id, |row| match &result {
-                    Ok(done) => {
-                        row.catalog_version = Some(wanted);
-                        row.pages_uploaded = i32::try_from(done.publish.uploads.len()).ok();
-                        row.pages_deleted = i32::try_from(done.publish.deletes.len()).ok();
-                        row.paths_invalidated = Some(0);
-                    }
-                    Err(e) => row.error = Some(e.to_string()),
-                });
+                let mut record = BuildRecord::default();
+                let result = pipeline::rebuild::run(&job, &mut record).await;
+                if result.is_ok() {
+                    record.catalog_version = Some(wanted);
+                }
+                files.build_finished(id, &record);
                 if result.is_ok() {
                     files.published(wanted);
                 }

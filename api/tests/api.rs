@@ -6,8 +6,8 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use generator::db::{Role, Target};
 use serde_json::{Value, json};
+use store::{Role, Target};
 use testkit::{FreshDb, Pair, repo_root};
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -31,9 +31,9 @@ fn fresh_shop_db() -> FreshDb {
 /// Migrates the database at `url` and imports content/ into it.
 async fn load_shop(url: &str) {
     let target = Target::parse(url, Role::Primary).unwrap();
-    generator::db::migrate(&target).await.unwrap();
-    let catalog = generator::source::content::load(&repo_root().join("content")).unwrap();
-    generator::db::import(&target, &catalog).await.unwrap();
+    store::migrate(&target).await.unwrap();
+    let catalog = content::load(&repo_root().join("content")).unwrap();
+    store::import(&target, &catalog).await.unwrap();
 }
 
 /// Where an api instance keeps and publishes the shop.
@@ -441,7 +441,7 @@ fn health_and_readiness() {
 /// The local S3 stand-in, through the generator's own client builder.
 struct Bucket {
     rt: tokio::runtime::Runtime,
-    clients: generator::publish::s3::Clients,
+    clients: publish::s3::Clients,
     name: String,
 }
 
@@ -452,12 +452,10 @@ impl Bucket {
         });
         let rt = runtime();
         let clients = rt
-            .block_on(generator::publish::s3::clients(
-                &generator::publish::s3::AwsSettings {
-                    region: Some("us-east-1".into()),
-                    endpoint_url: Some(endpoint),
-                },
-            ))
+            .block_on(publish::s3::clients(&publish::s3::AwsSettings {
+                region: Some("us-east-1".into()),
+                endpoint_url: Some(endpoint),
+            }))
             .unwrap();
         let name = format!(
             "api-{tag}-{}-{}",
@@ -818,7 +816,7 @@ fn without_a_database_the_api_edits_the_content_folder_and_publishes_to_a_folder
     let file = content.join("products/copper-zeta-ladle.md");
     let text = std::fs::read_to_string(&file).unwrap();
     assert!(text.contains("name = \"Copper Zeta Ladle\"") && text.contains("price = \"14.50\""));
-    let catalog = generator::source::content::load(&content).expect("the folder stays valid");
+    let catalog = content::load(&content).expect("the folder stays valid");
     assert_eq!(catalog.products.len(), 101);
     let id = created["product_id"].as_i64().unwrap();
     assert_eq!(

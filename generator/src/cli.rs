@@ -9,10 +9,12 @@ use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::pipeline::BuildConfig;
-use crate::publish::plan::{Guards, Invalidation};
-use crate::publish::{self, Destination, PublishError, Summary, s3};
-use crate::rebuild;
+use pipeline::rebuild;
+use pipeline::settings::{DatabaseArgs, LogFormat, PublishArgs, RunFlags, init_logging, runtime};
+use pipeline::{BuildConfig, Database};
+use publish::plan::Invalidation;
+use publish::{self, PublishError, Summary};
+
 use crate::serve::{self, ServeConfig};
 
 /// Builds and serves the Shopfront storefront.
@@ -29,12 +31,6 @@ pub struct Cli {
 
     #[command(subcommand)]
     command: Command,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum LogFormat {
-    Text,
-    Json,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -64,11 +60,12 @@ struct PrimaryArgs {
     database_url: String,
 }
 
+#[cfg(feature = "postgres")]
 impl PrimaryArgs {
-    fn target(&self) -> anyhow::Result<crate::db::Target> {
-        Ok(crate::db::Target::parse(
+    fn target(&self) -> anyhow::Result<store::Target> {
+        Ok(store::Target::parse(
             &self.database_url,
-            crate::db::Role::Primary,
+            store::Role::Primary,
         )?)
     }
 }
@@ -79,42 +76,14 @@ struct DbArgs {
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_name = "URL")]
     database_url: Option<String>,
 
-    /// The read replica; unset means reads go to the primary.
-    #[arg(
-        long,
-        env = "DATABASE_REPLICA_URL",
-        hide_env_values = true,
-        value_name = "URL"
-    )]
-    database_replica_url: Option<String>,
+    #[command(flatten)]
+    more: DatabaseArgs,
+}
 
-    /// How long to wait for the replica to catch up with the primary before
-    /// reading from the primary instead.
-    #[arg(
-        long,
-        env = "REPLICA_WAIT_SECS",
-        value_name = "SECONDS",
-        default_value_t = 10.0
-    )]
-    replica_wait: f64,
-
-    /// Connections each server's pool may open.
-    #[arg(
-        long,
-        env = "DATABASE_POOL_SIZE",
-        value_name = "N",
-        default_value_t = 4
-    )]
-    pool_size: usize,
-
-    /// How long to wait for a connection before treating a server as down.
-    #[arg(
-        long,
-        env = "DATABASE_CONNECT_TIMEOUT_SECS",
-        value_name = "SECONDS",
-        default_value_t = 5
-    )]
-    connect_timeout: u64,
+impl DbArgs {
+    fn database(&self) -> anyhow::Result<Option<Database>> {
+        Ok(self.more.database(self.database_url.as_deref())?)
+    }
 }
 
 /// Where a build's products, settings and theme come from.
@@ -135,30 +104,9 @@ struct InputArgs {
 
 /// Where and how to publish.
 #[derive(Debug, Clone, clap::Args)]
-struct PublishArgs {
-    /// The bucket to publish to. Unset: publish to the local folder --out.
-    #[arg(long, env = "S3_BUCKET", value_name = "NAME")]
-    bucket: Option<String>,
-
-    /// A folder in the bucket to publish under (CloudFront's origin path).
-    #[arg(long, env = "S3_PREFIX", value_name = "PREFIX", default_value = "")]
-    prefix: String,
-
-    /// The CloudFront distribution to invalidate. Unset: no invalidation.
-    #[arg(long, env = "CLOUDFRONT_DISTRIBUTION_ID", value_name = "ID")]
-    distribution_id: Option<String>,
-
-    /// The bucket's region [default: from the AWS profile]
-    #[arg(long, env = "AWS_REGION", value_name = "REGION")]
-    region: Option<String>,
-
-    /// An S3- and CloudFront-compatible endpoint, such as the local stack's.
-    #[arg(long, env = "AWS_ENDPOINT_URL", value_name = "URL")]
-    endpoint_url: Option<String>,
-
-    /// The local folder to publish to when no bucket is set.
-    #[arg(long, value_name = "DIR", default_value = "public")]
-    out: PathBuf,
+struct PublishFlags {
+    #[command(flatten)]
+    to: PublishArgs,
 
     /// Print the plan (uploads, deletes, invalidation) and change nothing.
     #[arg(long)]
@@ -169,22 +117,9 @@ struct PublishArgs {
     #[arg(long)]
     verify: bool,
 
-    /// Refuse to delete more than N objects [default: half of the live ones]
-    #[arg(long, env = "PUBLISH_MAX_DELETES", value_name = "N")]
-    max_deletes: Option<usize>,
-
-    /// Past this many changed paths, invalidate /* instead (one path, as
-    /// CloudFront bills it).
-    #[arg(long, value_name = "N", default_value_t = 300)]
-    max_invalidation_paths: usize,
-
     /// Publish even if the delete guard or the empty-catalog guard objects.
     #[arg(long)]
     force: bool,
-
-    /// Requests to S3 in flight at once.
-    #[arg(long, value_name = "N", default_value_t = 16)]
-    concurrency: usize,
 
     /// Print the summary as JSON on stdout, for automation.
     #[arg(long)]
@@ -233,7 +168,7 @@ enum Command {
         input: InputArgs,
 
         #[command(flatten)]
-        publish: PublishArgs,
+        publish: PublishFlags,
     },
     /// Wait for the replica, build, publish, and record the build in
     /// site_builds: what ops run, and what the api's rebuild worker runs.
@@ -249,7 +184,7 @@ enum Command {
         db: DbArgs,
 
         #[command(flatten)]
-        publish: PublishArgs,
+        publish: PublishFlags,
 
         /// Why this build runs, as recorded in site_builds.
         #[arg(long, value_name = "WORD", default_value = "cli")]
@@ -282,7 +217,7 @@ enum Command {
 /// Runs the command line and returns the process exit code.
 pub fn run() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
-    init_logging(cli.log_format);
+    init_logging(cli.log_format, false);
     let progress = cli.log_format == LogFormat::Text
         && std::io::stderr().is_terminal()
         && std::env::var_os("CI").is_none();
@@ -291,7 +226,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
             let config = build_config(&input.source, progress)?;
             let started = Instant::now();
             let database = database(&input)?;
-            let runtime = crate::db::runtime()?;
+            let runtime = runtime()?;
             let (built, ..) = runtime.block_on(rebuild::build(&config, database.as_ref()))?;
             let written = publish::dir::write_site(&built.site, &out)?;
             let changes = if written.unchanged + written.removed.len() > 0 {
@@ -327,11 +262,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
             publish,
             trigger,
         } => {
-            let database = db
-                .database_url
-                .is_some()
-                .then(|| pg_source(&db))
-                .transpose()?;
+            let database = db.database()?;
             let outcome = run_job(&source, database, &publish, &trigger, progress)?;
             if publish.json {
                 println!("{}", serde_json::to_string_pretty(&outcome)?);
@@ -350,41 +281,8 @@ pub fn run() -> anyhow::Result<ExitCode> {
             report(&outcome.publish, false)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Migrate { primary } => {
-            let primary = primary.target()?;
-            let migrated = crate::db::runtime()?.block_on(crate::db::migrate(&primary))?;
-            if migrated.applied.is_empty() {
-                println!("the database on {} is up to date", primary.server());
-            } else {
-                println!(
-                    "applied {} migration(s) on {}: {}",
-                    migrated.applied.len(),
-                    primary.server(),
-                    migrated.applied.join(", ")
-                );
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Import { content, primary } => {
-            let primary = primary.target()?;
-            let catalog = crate::source::content::load(&content)?;
-            let runtime = crate::db::runtime()?;
-            let started = Instant::now();
-            let done = runtime.block_on(crate::db::import(&primary, &catalog))?;
-            println!(
-                "imported {} products into {} in {} ms: {} inserted, {} updated, {} unchanged; {} in the database but not in {} (left alone); wanted_version {}",
-                catalog.products.len(),
-                primary.server(),
-                started.elapsed().as_millis(),
-                done.inserted,
-                done.updated,
-                done.unchanged,
-                done.not_in_content,
-                content.display(),
-                done.wanted_version
-            );
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Migrate { primary } => migrate(&primary),
+        Command::Import { content, primary } => import(&content, &primary),
         Command::Serve { source, port } => {
             let config = ServeConfig {
                 build: build_config(&source, progress)?,
@@ -398,7 +296,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
 
 /// The database to build from, if the products come from PostgreSQL:
 /// `--source`, else PostgreSQL when DATABASE_URL is set and --content is not.
-fn database(input: &InputArgs) -> anyhow::Result<Option<crate::source::postgres::PgSource>> {
+fn database(input: &InputArgs) -> anyhow::Result<Option<Database>> {
     let from = input.from.unwrap_or(
         if input.source.content.is_none() && input.db.database_url.is_some() {
             SourceKind::Postgres
@@ -408,51 +306,35 @@ fn database(input: &InputArgs) -> anyhow::Result<Option<crate::source::postgres:
     );
     match from {
         SourceKind::Content => Ok(None),
-        SourceKind::Postgres => pg_source(&input.db).map(Some),
+        SourceKind::Postgres => {
+            let database = input.db.database()?;
+            anyhow::ensure!(
+                database.is_some(),
+                "--source postgres needs DATABASE_URL (or --database-url)"
+            );
+            Ok(database)
+        }
     }
-}
-
-async fn destination(args: &PublishArgs, progress: bool) -> anyhow::Result<Destination> {
-    let Some(bucket) = args.bucket.as_deref().filter(|b| !b.is_empty()) else {
-        return Ok(Destination::Dir {
-            out: args.out.clone(),
-            dry_run: args.dry_run,
-        });
-    };
-    let settings = s3::AwsSettings {
-        region: args.region.clone().filter(|r| !r.is_empty()),
-        endpoint_url: args.endpoint_url.clone().filter(|u| !u.is_empty()),
-    };
-    Ok(Destination::S3 {
-        clients: s3::clients(&settings).await?,
-        target: s3::Target::new(bucket, &args.prefix, args.distribution_id.as_deref()),
-        options: s3::Options {
-            dry_run: args.dry_run,
-            verify: args.verify,
-            guards: Guards {
-                max_deletes: args.max_deletes,
-                max_invalidation_paths: args.max_invalidation_paths.max(1),
-                force: args.force,
-                ..Guards::default()
-            },
-            concurrency: args.concurrency.clamp(1, 256),
-            progress: progress && !args.json,
-        },
-    })
 }
 
 /// Builds and publishes: what `publish` and `rebuild` share. A failed
 /// publish prints its summary first with --json.
 fn run_job(
     source: &SourceArgs,
-    database: Option<crate::source::postgres::PgSource>,
-    publish: &PublishArgs,
+    database: Option<Database>,
+    publish: &PublishFlags,
     trigger: &str,
     progress: bool,
 ) -> anyhow::Result<rebuild::Outcome> {
     let config = build_config(source, progress && !publish.json)?;
-    let runtime = crate::db::runtime()?;
-    let destination = runtime.block_on(destination(publish, progress))?;
+    let runtime = runtime()?;
+    let flags = RunFlags {
+        dry_run: publish.dry_run,
+        verify: publish.verify,
+        force: publish.force,
+        progress: progress && !publish.json,
+    };
+    let destination = runtime.block_on(publish.to.destination(flags))?;
     let job = rebuild::Job {
         build: &config,
         database: database.as_ref(),
@@ -462,6 +344,64 @@ fn run_job(
     runtime
         .block_on(rebuild::rebuild(&job))
         .map_err(|e| report_stopped(e.into(), publish.json))
+}
+
+/// `generator migrate`.
+#[cfg(feature = "postgres")]
+fn migrate(primary: &PrimaryArgs) -> anyhow::Result<ExitCode> {
+    let primary = primary.target()?;
+    let migrated = runtime()?.block_on(store::migrate(&primary))?;
+    if migrated.applied.is_empty() {
+        println!("the database on {} is up to date", primary.server());
+    } else {
+        println!(
+            "applied {} migration(s) on {}: {}",
+            migrated.applied.len(),
+            primary.server(),
+            migrated.applied.join(", ")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `generator import`.
+#[cfg(feature = "postgres")]
+fn import(content: &std::path::Path, primary: &PrimaryArgs) -> anyhow::Result<ExitCode> {
+    let primary = primary.target()?;
+    let catalog = content::load(content)?;
+    let runtime = runtime()?;
+    let started = Instant::now();
+    let done = runtime.block_on(store::import(&primary, &catalog))?;
+    println!(
+        "imported {} products into {} in {} ms: {} inserted, {} updated, {} unchanged; {} in the database but not in {} (left alone); wanted_version {}",
+        catalog.products.len(),
+        primary.server(),
+        started.elapsed().as_millis(),
+        done.inserted,
+        done.updated,
+        done.unchanged,
+        done.not_in_content,
+        content.display(),
+        done.wanted_version
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(not(feature = "postgres"))]
+fn migrate(_: &PrimaryArgs) -> anyhow::Result<ExitCode> {
+    Err(without_postgres("migrate"))
+}
+
+#[cfg(not(feature = "postgres"))]
+fn import(_: &std::path::Path, _: &PrimaryArgs) -> anyhow::Result<ExitCode> {
+    Err(without_postgres("import"))
+}
+
+#[cfg(not(feature = "postgres"))]
+fn without_postgres(command: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "`generator {command}` needs PostgreSQL, and this binary was built without PostgreSQL support; build it with `--features postgres`"
+    )
 }
 
 /// Prints a publish's summary: the plan in full for a dry run, else one line.
@@ -545,28 +485,6 @@ fn report_stopped(e: anyhow::Error, json: bool) -> anyhow::Error {
     e
 }
 
-fn pg_source(db: &DbArgs) -> anyhow::Result<crate::source::postgres::PgSource> {
-    use crate::db::{Role, Target};
-    anyhow::ensure!(
-        db.replica_wait.is_finite() && (0.0..=3600.0).contains(&db.replica_wait),
-        "--replica-wait must be between 0 and 3600 seconds"
-    );
-    let limits = crate::db::Limits {
-        pool_size: db.pool_size.clamp(1, 64),
-        connect_timeout: std::time::Duration::from_secs(db.connect_timeout.clamp(1, 600)),
-    };
-    let target = |url: &Option<String>, role| {
-        url.as_deref()
-            .map(|u| Target::with_limits(u, role, limits))
-            .transpose()
-    };
-    Ok(crate::source::postgres::PgSource {
-        primary: target(&db.database_url, Role::Primary)?,
-        replica: target(&db.database_replica_url, Role::Replica)?,
-        replica_wait: std::time::Duration::from_secs_f64(db.replica_wait),
-    })
-}
-
 fn build_config(source: &SourceArgs, progress: bool) -> anyhow::Result<BuildConfig> {
     let content = source
         .content
@@ -614,19 +532,6 @@ pub fn human_bytes(n: u64) -> String {
     } else {
         format!("{whole}.{tenths} {}", UNITS[unit])
     }
-}
-
-fn init_logging(format: LogFormat) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,refinery_core=warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Text => builder.with_target(false).without_time().try_init(),
-    };
 }
 
 #[cfg(test)]

@@ -15,9 +15,9 @@ use notify_debouncer_full::notify::RecursiveMode;
 use notify_debouncer_full::{DebounceEventResult, new_debouncer};
 use tiny_http::{Header, Request, Response, Server};
 
-use crate::pipeline::{self, BuildConfig};
-use crate::site::Site;
-use crate::urls;
+use pipeline::{self, BuildConfig};
+use render::site::Site;
+use render::urls;
 
 /// Where the live-reload client lives; only the dev server answers it.
 pub const LIVE_RELOAD_JS: &str = "/__shopfront/live.js";

@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 
-use generator::db::products::{Fields, ImportPlan, Record};
+use catalog::records::{Fields, ImportPlan, Record};
 
 use crate::products::{ProductInput, validate};
 

@@ -11,7 +11,7 @@ mod pages;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use generator::catalog::SiteSettings;
+use catalog::SiteSettings;
 use poem::http::{StatusCode, header};
 use poem::web::{Data, Form, Multipart, Path, Query};
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get, handler, post};
@@ -22,7 +22,7 @@ use crate::error::ApiError;
 use crate::products::{ProductInput, validate};
 use crate::session::{COOKIE, Session};
 use crate::state::State;
-use generator::db::products::{Filter, Record, Sort};
+use catalog::records::{Filter, Record, Sort};
 use pages::{Page, ProductForm};
 
 /// The largest request body the admin accepts: an image and the form.
@@ -169,7 +169,7 @@ fn failed(e: ApiError) -> Response {
 }
 
 fn settings(state: &State) -> Option<SiteSettings> {
-    generator::source::content::load_settings(&state.content_dir.join("site.toml")).ok()
+    content::load_settings(&state.content_dir.join("site.toml")).ok()
 }
 
 /// The answer to an upload over [`MAX_BODY`].
@@ -332,7 +332,7 @@ async fn current_catalog(state: &State) -> Result<Vec<Record>, ApiError> {
 }
 
 /// The form's error for a slug another product has.
-fn slug_taken(fields: &generator::db::products::Fields) -> BTreeMap<String, String> {
+fn slug_taken(fields: &catalog::records::Fields) -> BTreeMap<String, String> {
     BTreeMap::from([(
         "slug".to_owned(),
         format!(
@@ -513,7 +513,7 @@ async fn form_page(
     page.insert("categories", &categories(state).await.unwrap_or_default());
     page.insert(
         "preview",
-        &generator::render::markdown::to_safe_html(&form.description),
+        &render::markdown::to_safe_html(&form.description),
     );
     page.insert("product", &record.map(|r| pages::row(r, settings.as_ref())));
     page.insert(
@@ -585,7 +585,7 @@ async fn read_form(mut multipart: Multipart) -> Result<Submitted, String> {
 async fn checked(
     state: &State,
     submitted: &mut Submitted,
-) -> Result<generator::db::products::Fields, BTreeMap<String, String>> {
+) -> Result<catalog::records::Fields, BTreeMap<String, String>> {
     let form = &submitted.form;
     let mut errors = BTreeMap::new();
     let stock = match form.stock_quantity.trim().parse::<i64>() {
@@ -1046,7 +1046,7 @@ fn markdown_preview(req: &Request, state: Data<&Arc<State>>, form: Form<PreviewF
     }
     Response::builder()
         .content_type("text/html; charset=utf-8")
-        .body(generator::render::markdown::to_safe_html(&form.markdown))
+        .body(render::markdown::to_safe_html(&form.markdown))
 }
 
 #[handler]

@@ -4,10 +4,10 @@
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-use generator::catalog::SiteSettings;
-use generator::catalog::types::{Price, Slug};
-use generator::db::BuildRow;
-use generator::db::products::{AuditRow, Record};
+use catalog::SiteSettings;
+use catalog::records::BuildRow;
+use catalog::records::{AuditRow, Record};
+use catalog::types::{Price, Slug};
 use poem::http::StatusCode;
 use poem::{IntoResponse, Response};
 use serde::Serialize;
@@ -191,11 +191,11 @@ pub struct Row {
 
 pub fn row(r: &Record, settings: Option<&SiteSettings>) -> Row {
     let price = match (settings, Price::from_decimal(r.price)) {
-        (Some(s), Ok(p)) => generator::render::money::format_price(p, &s.currency, &s.locale),
+        (Some(s), Ok(p)) => render::money::format_price(p, &s.currency, &s.locale),
         _ => format!("{:.2}", r.price),
     };
     let live_url = match (settings, Slug::parse(&r.slug)) {
-        (Some(s), Ok(slug)) => Some(format!("{}{}", s.base_url, generator::urls::product(&slug))),
+        (Some(s), Ok(slug)) => Some(format!("{}{}", s.base_url, render::urls::product(&slug))),
         _ => None,
     };
     Row {

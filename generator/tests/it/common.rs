@@ -4,9 +4,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use chrono::{DateTime, Utc};
-use generator::pipeline::{BuildConfig, BuildError, Built, build_from_content};
+use pipeline::{BuildConfig, BuildError, Built, build_from_content};
 
-pub use testkit::{FreshDb, Pair, free_port, repo_root};
+#[cfg(feature = "postgres")]
+pub use testkit::{FreshDb, Pair};
+pub use testkit::{free_port, repo_root};
 
 /// A fixed `generated_at`, so output is byte-stable.
 pub fn fixed_time() -> DateTime<Utc> {
@@ -157,7 +159,7 @@ pub fn generator_cmd() -> Command {
     cmd
 }
 
-pub fn text(site: &generator::site::Site, key: &str) -> String {
+pub fn text(site: &render::site::Site, key: &str) -> String {
     String::from_utf8(
         site.get(key)
             .unwrap_or_else(|| panic!("no {key} in the site"))
@@ -169,23 +171,25 @@ pub fn text(site: &generator::site::Site, key: &str) -> String {
 }
 
 /// Fresh databases with the generator's schema.
+#[cfg(feature = "postgres")]
 pub trait FreshDbExt: Sized {
     /// A fresh database with every migration applied.
     async fn migrated() -> Self;
     /// A pooled connection to it.
-    async fn client(&self) -> generator::db::Connection;
+    async fn client(&self) -> store::Connection;
 }
 
+#[cfg(feature = "postgres")]
 impl FreshDbExt for FreshDb {
     async fn migrated() -> Self {
         let db = Self::new().await;
-        let target = generator::db::Target::parse(&db.url, generator::db::Role::Primary).unwrap();
-        generator::db::migrate(&target).await.unwrap();
+        let target = store::Target::parse(&db.url, store::Role::Primary).unwrap();
+        store::migrate(&target).await.unwrap();
         db
     }
 
-    async fn client(&self) -> generator::db::Connection {
-        generator::db::Target::parse(&self.url, generator::db::Role::Primary)
+    async fn client(&self) -> store::Connection {
+        store::Target::parse(&self.url, store::Role::Primary)
             .unwrap()
             .connect()
             .await

@@ -1,6 +1,6 @@
 //! The schema and migrations, against the real local PostgreSQL pair.
 
-use generator::db::{self, Role, Target};
+use store::{Role, Target};
 
 use crate::common::*;
 
@@ -8,7 +8,7 @@ use crate::common::*;
 async fn migrations_apply_to_an_empty_database_and_a_second_run_is_a_no_op() {
     let db = FreshDb::new().await;
     let primary = Target::parse(&db.url, Role::Primary).unwrap();
-    let first = db::migrate(&primary).await.unwrap();
+    let first = store::migrate(&primary).await.unwrap();
     assert_eq!(
         first.applied,
         [
@@ -18,11 +18,14 @@ async fn migrations_apply_to_an_empty_database_and_a_second_run_is_a_no_op() {
             "V4__images_and_audit"
         ]
     );
-    let second = db::migrate(&primary).await.unwrap();
+    let second = store::migrate(&primary).await.unwrap();
     assert!(second.applied.is_empty(), "{second:?}");
 
     let client = primary.connect().await.unwrap();
-    assert_eq!(db::catalog_state(&client, &primary).await.unwrap(), (0, 0));
+    assert_eq!(
+        store::catalog_state(&client, &primary).await.unwrap(),
+        (0, 0)
+    );
     for table in ["products", "catalog_state", "site_builds"] {
         let n: i64 = client
             .query_one(
@@ -83,14 +86,14 @@ async fn writes_bump_wanted_version_once_per_transaction_and_no_op_updates_do_no
         .await
         .unwrap();
     tx.commit().await.unwrap();
-    assert_eq!(db::catalog_state(&client, &target).await.unwrap().0, 1);
+    assert_eq!(store::catalog_state(&client, &target).await.unwrap().0, 1);
 
     client
         .execute("UPDATE products SET price = 3 WHERE slug = 'a'", &[])
         .await
         .unwrap();
     assert_eq!(
-        db::catalog_state(&client, &target).await.unwrap().0,
+        store::catalog_state(&client, &target).await.unwrap().0,
         1,
         "a no-op update changes nothing"
     );
@@ -127,7 +130,7 @@ async fn writes_bump_wanted_version_once_per_transaction_and_no_op_updates_do_no
         .execute("DELETE FROM products WHERE slug = 'b'", &[])
         .await
         .unwrap();
-    assert_eq!(db::catalog_state(&client, &target).await.unwrap().0, 3);
+    assert_eq!(store::catalog_state(&client, &target).await.unwrap().0, 3);
 }
 
 #[tokio::test]
@@ -215,7 +218,7 @@ async fn importing_the_shop_twice_changes_nothing_the_second_time() {
         "{}",
         String::from_utf8_lossy(&first.stderr)
     );
-    let catalog = generator::source::content::load(&content).unwrap();
+    let catalog = content::load(&content).unwrap();
     let n = catalog.products.len();
     assert!(
         stdout.contains(&format!("{n} inserted, 0 updated, 0 unchanged")),
@@ -226,7 +229,7 @@ async fn importing_the_shop_twice_changes_nothing_the_second_time() {
     let snapshot = "SELECT string_agg(concat_ws('|', product_id, slug, name, price::text, category, stock_quantity, version, updated_at), ',' ORDER BY slug) FROM products";
     let before: String = client.query_one(snapshot, &[]).await.unwrap().get(0);
     let target = Target::parse(&db.url, Role::Primary).unwrap();
-    let state = db::catalog_state(&client, &target).await.unwrap();
+    let state = store::catalog_state(&client, &target).await.unwrap();
     assert_eq!(state.0, 1, "one import, one wanted version");
 
     let second = import(&db, &content);
@@ -238,7 +241,7 @@ async fn importing_the_shop_twice_changes_nothing_the_second_time() {
     let after: String = client.query_one(snapshot, &[]).await.unwrap().get(0);
     assert_eq!(before, after, "no row changed, no version bumped");
     assert_eq!(
-        db::catalog_state(&client, &target).await.unwrap(),
+        store::catalog_state(&client, &target).await.unwrap(),
         state,
         "no rebuild wanted"
     );
@@ -286,12 +289,12 @@ async fn invalid_content_aborts_the_import_with_nothing_written() {
     assert_eq!(row.get::<_, i64>(0), 2, "nothing inserted");
     assert_eq!(row.get::<_, String>(1), "49.90", "nothing updated");
     let target = Target::parse(&db.url, Role::Primary).unwrap();
-    assert_eq!(db::catalog_state(&client, &target).await.unwrap().0, 1);
+    assert_eq!(store::catalog_state(&client, &target).await.unwrap().0, 1);
 }
 
 #[tokio::test]
 async fn rows_the_schema_allows_but_the_storefront_rejects_fail_the_build_by_product_id() {
-    use generator::source::postgres::{self, PgSource};
+    use store::source::{self as postgres, PgSource};
     let db = FreshDb::migrated().await;
     let client = db.client().await;
     client
@@ -308,7 +311,7 @@ async fn rows_the_schema_allows_but_the_storefront_rejects_fail_the_build_by_pro
         replica: None,
         replica_wait: std::time::Duration::ZERO,
     };
-    let settings = generator::source::content::parse_settings(
+    let settings = content::parse_settings(
         std::path::Path::new("site.toml"),
         "title = \"Shop\"\nbase_url = \"https://s.example\"\ncurrency = \"EUR\"\n",
     )
@@ -338,11 +341,12 @@ async fn rows_the_schema_allows_but_the_storefront_rejects_fail_the_build_by_pro
 
 #[tokio::test]
 async fn every_change_is_audited_with_its_actor_and_images_join_the_snapshot() {
-    use generator::catalog::types::{CategoryName, Price, ProductName, Slug, StockQuantity};
-    use generator::db::products::{self, Fields};
+    use catalog::records::Fields;
+    use catalog::types::{CategoryName, Price, ProductName, Slug, StockQuantity};
+    use store::products;
     let db = FreshDb::new().await;
     let primary = Target::parse(&db.url, Role::Primary).unwrap();
-    db::migrate(&primary).await.unwrap();
+    store::migrate(&primary).await.unwrap();
     let client = primary.connect().await.unwrap();
     let fields = |price: &str| Fields {
         slug: Slug::parse("oak-tray").unwrap(),
@@ -424,7 +428,7 @@ async fn every_change_is_audited_with_its_actor_and_images_join_the_snapshot() {
     );
     // Only images a product shows are published.
     let mut client = primary.connect().await.unwrap();
-    let snapshot = db::read_snapshot(&mut client, &primary).await.unwrap();
+    let snapshot = store::read_snapshot(&mut client, &primary).await.unwrap();
     assert!(snapshot.images.is_empty(), "no product shows it yet");
     client
         .execute(
@@ -433,6 +437,6 @@ async fn every_change_is_audited_with_its_actor_and_images_join_the_snapshot() {
         )
         .await
         .unwrap();
-    let snapshot = db::read_snapshot(&mut client, &primary).await.unwrap();
+    let snapshot = store::read_snapshot(&mut client, &primary).await.unwrap();
     assert_eq!(snapshot.images, [(file, b"\x89PNG".to_vec())]);
 }

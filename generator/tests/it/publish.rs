@@ -6,10 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use generator::pipeline::{BuildConfig, build_from_content};
-use generator::publish::plan::sha256_hex;
-use generator::publish::s3::{self, AwsSettings, Clients};
-use generator::site::Site;
+use pipeline::{BuildConfig, build_from_content};
+use publish::plan::sha256_hex;
+use publish::s3::{self, AwsSettings, Clients};
+use render::site::Site;
 use serde_json::Value;
 
 use crate::common::{FreshDb, FreshDbExt, generator_cmd, repo_root};
@@ -63,7 +63,7 @@ impl Stack {
             ItemSelection, Origin, Origins, S3OriginConfig, TrustedSigners, ViewerProtocolPolicy,
         };
         let endpoint = moto_endpoint();
-        let rt = generator::db::runtime().unwrap();
+        let rt = pipeline::settings::runtime().unwrap();
         let clients = rt
             .block_on(s3::clients(&AwsSettings {
                 region: Some("us-east-1".into()),
@@ -426,7 +426,7 @@ fn assert_no_dangling_links(stack: &Stack) {
                 let rest = &html[i + attr.len() - 1..];
                 let url = &rest[..rest.find('"').unwrap()];
                 let url = url.split(['?', '#']).next().unwrap();
-                let target = generator::urls::key_for(url);
+                let target = render::urls::key_for(url);
                 assert!(
                     held.contains_key(&target),
                     "{key} links to {url}, which the bucket does not hold"
@@ -495,7 +495,7 @@ fn one_price_edit_uploads_and_invalidates_exactly_what_changed() {
 
     let paths: BTreeSet<String> = expected
         .iter()
-        .flat_map(|k| generator::urls::urls_for_key(k))
+        .flat_map(|k| render::urls::urls_for_key(k))
         .collect();
     assert!(paths.contains("/products/alpaca-blend-scarf/"));
     assert!(paths.contains("/products/alpaca-blend-scarf/index.html"));
@@ -816,14 +816,14 @@ type BuildRow = (
 
 #[test]
 fn rebuild_publishes_from_the_database_and_records_each_build() {
-    use generator::db::{Role, Target};
+    use store::{Role, Target};
     let stack = Stack::new("rebuild");
     let db = stack.rt.block_on(FreshDb::migrated());
     let primary = Target::parse(&db.url, Role::Primary).unwrap();
-    let catalog = generator::source::content::load(&stack.content()).unwrap();
+    let catalog = content::load(&stack.content()).unwrap();
     stack
         .rt
-        .block_on(generator::db::import(&primary, &catalog))
+        .block_on(store::import(&primary, &catalog))
         .unwrap();
     let rebuild = || {
         generator_cmd()

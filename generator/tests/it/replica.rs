@@ -2,9 +2,8 @@
 //! never older than the newest write, whatever state the servers are in.
 //! Each test runs a primary + replica pair of its own.
 
-use generator::db::{self, Role, Target};
-use generator::pipeline;
-use generator::source::postgres::{PgSource, ReadFrom};
+use store::source::{PgSource, ReadFrom};
+use store::{Role, Target};
 
 use crate::common::*;
 
@@ -69,10 +68,10 @@ fn assert_built_saying(out: &std::process::Output, texts: &[&str]) {
 
 /// A build from the pair, on a runtime of its own.
 fn build_pg(
-    config: &generator::pipeline::BuildConfig,
-    source: &generator::source::postgres::PgSource,
-) -> (generator::pipeline::Built, ReadFrom, i64) {
-    generator::db::runtime()
+    config: &pipeline::BuildConfig,
+    source: &store::source::PgSource,
+) -> (pipeline::Built, ReadFrom, i64) {
+    pipeline::settings::runtime()
         .unwrap()
         .block_on(pipeline::build_from_postgres(config, source))
         .unwrap()
@@ -178,7 +177,9 @@ fn the_replica_build_equals_the_content_build_and_a_paused_replica_never_serves_
         .unwrap();
     let target = Target::parse(&pair.primary_url(), Role::Primary).unwrap();
     assert_eq!(
-        rt.block_on(db::catalog_state(&client, &target)).unwrap().0,
+        rt.block_on(store::catalog_state(&client, &target))
+            .unwrap()
+            .0,
         2
     );
 }

@@ -2,12 +2,12 @@
 
 use std::collections::BTreeSet;
 
-use generator::site::CachePolicy;
-use generator::urls;
+use render::site::CachePolicy;
+use render::urls;
 
 use crate::common::*;
 
-fn expected_pages(catalog: &generator::catalog::Catalog) -> BTreeSet<String> {
+fn expected_pages(catalog: &catalog::Catalog) -> BTreeSet<String> {
     let per_page = catalog.settings.products_per_page;
     let pages = |n: usize| n.div_ceil(per_page).max(1);
     let mut keys = BTreeSet::new();
@@ -36,8 +36,7 @@ fn expected_pages(catalog: &generator::catalog::Catalog) -> BTreeSet<String> {
 
 #[test]
 fn the_shop_in_content_has_every_page_its_catalog_calls_for() {
-    let built =
-        generator::pipeline::build_from_content(&config_for(&repo_root().join("content"))).unwrap();
+    let built = pipeline::build_from_content(&config_for(&repo_root().join("content"))).unwrap();
     let expected = expected_pages(&built.catalog);
     let generated: BTreeSet<String> = built
         .site
@@ -108,8 +107,7 @@ fn the_shop_in_content_has_every_page_its_catalog_calls_for() {
 
 #[test]
 fn assets_are_fingerprinted_and_immutable() {
-    let built =
-        generator::pipeline::build_from_content(&config_for(&repo_root().join("content"))).unwrap();
+    let built = pipeline::build_from_content(&config_for(&repo_root().join("content"))).unwrap();
     let home = text(&built.site, "index.html");
     let assets: Vec<_> = built
         .site
@@ -124,11 +122,7 @@ fn assets_are_fingerprinted_and_immutable() {
     for (key, page) in assets {
         let parts: Vec<_> = key.trim_start_matches("assets/").split('.').collect();
         assert_eq!(parts.len(), 3, "{key} is name.hash.ext");
-        assert_eq!(
-            parts[1],
-            generator::render::fingerprint(&page.body.bytes()),
-            "{key}"
-        );
+        assert_eq!(parts[1], render::fingerprint(&page.body.bytes()), "{key}");
         assert_eq!(page.cache, CachePolicy::Immutable);
         if key.ends_with(".css") {
             assert!(
@@ -215,7 +209,7 @@ fn the_embedded_theme_is_used_when_no_theme_folder_exists() {
     let shop = Shop::new(&[p(1, "Mug", "Kitchen")], 10);
     let mut config = shop.config();
     config.themes_dir = shop.dir.path().join("no-themes-here");
-    let built = generator::pipeline::build_from_content(&config).unwrap();
+    let built = pipeline::build_from_content(&config).unwrap();
     let from_disk = shop.build().unwrap();
     assert_eq!(
         built.site, from_disk.site,

@@ -1,7 +1,7 @@
 //! An XSS corpus: hostile names, categories, descriptions and image URLs must
 //! never become script, an event handler or a `javascript:` URL in any output.
 
-use generator::site::Site;
+use render::site::Site;
 
 use crate::common::*;
 

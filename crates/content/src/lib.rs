@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::catalog::{
+use catalog::{
     self, Catalog, CatalogError, CategoryName, CurrencyCode, ImageUrl, Invalid, Origin, Price,
     Product, ProductId, ProductName, SiteSettings, Slug, StockQuantity,
 };
@@ -608,9 +608,11 @@ pub fn parse_settings(path: &Path, text: &str) -> Result<SiteSettings, Vec<Conte
 
 /// The site's own files copied as they are: everything under `images/`, keyed
 /// `images/<path>`.
-pub fn load_images(content_dir: &Path) -> Result<crate::render::StaticFiles, ContentError> {
+pub fn load_images(
+    content_dir: &Path,
+) -> Result<std::collections::BTreeMap<String, Vec<u8>>, ContentError> {
     let dir = content_dir.join("images");
-    let mut files = crate::render::StaticFiles::new();
+    let mut files = std::collections::BTreeMap::new();
     if !dir.is_dir() {
         return Ok(files);
     }
@@ -681,7 +683,7 @@ Hand-finished **walnut** tray.
     #[test]
     fn product_text_reads_back_to_the_same_product() {
         // Cargo runs unit tests in the crate's folder.
-        let dir = Path::new("../content/products");
+        let dir = Path::new("../../content/products");
         let files = product_files(dir).unwrap();
         assert!(files.len() >= 100);
         for path in files {

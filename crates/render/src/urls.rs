@@ -10,7 +10,7 @@
 //! | `/404.html`, `/products.json`, `/sitemap.xml`, `/robots.txt` | the same, without `/` |
 //! | `/assets/<name>.<hash>.<ext>` | fingerprinted theme assets |
 
-use crate::catalog::Slug;
+use catalog::Slug;
 
 pub const SEARCH: &str = "/search/";
 pub const NOT_FOUND: &str = "/404.html";

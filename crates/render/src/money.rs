@@ -1,6 +1,6 @@
 //! Formats a price in the shop's currency and locale, from the exact decimal.
 
-use crate::catalog::{CurrencyCode, Price};
+use catalog::{CurrencyCode, Price};
 
 /// How a locale writes an amount.
 struct NumberStyle {

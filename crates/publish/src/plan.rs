@@ -10,8 +10,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::site::{CachePolicy, Site};
-use crate::urls;
+use render::site::{CachePolicy, Site};
+use render::urls;
 
 /// One object as the manifest records it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

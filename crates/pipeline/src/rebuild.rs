@@ -4,19 +4,18 @@
 //! and record the result, moving `published_version` forward on success.
 //! Without one: build from the content folder and publish.
 
+use catalog::records::BuildRecord;
+use publish::{self, Destination, PublishError, Summary};
 use serde::Serialize;
 
-use crate::db::{self, BuildRecord, DbError};
-use crate::pipeline::{self, BuildConfig, BuildError, Built};
-use crate::publish::{self, Destination, PublishError, Summary};
-use crate::source::postgres::{PgSource, ReadFrom};
+use crate::{BuildConfig, BuildError, Built, Database};
 
 /// What to rebuild, from where, to where.
 #[derive(Debug, Clone)]
 pub struct Job<'a> {
     pub build: &'a BuildConfig,
     /// Unset: build from the content folder and record nothing.
-    pub database: Option<&'a PgSource>,
+    pub database: Option<&'a Database>,
     pub destination: &'a Destination,
     /// Why the build runs, for `site_builds`: `cli`, `api`, `notify`, `tick`.
     pub trigger: &'a str,
@@ -38,8 +37,9 @@ pub struct Outcome {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RebuildError {
+    #[cfg(feature = "postgres")]
     #[error(transparent)]
-    Db(#[from] DbError),
+    Db(#[from] store::DbError),
     #[error(transparent)]
     Build(#[from] BuildError),
     #[error(transparent)]
@@ -50,33 +50,42 @@ pub enum RebuildError {
 /// protocol, else the content folder.
 pub async fn build(
     config: &BuildConfig,
-    database: Option<&PgSource>,
+    database: Option<&Database>,
 ) -> Result<(Built, Option<i64>, &'static str), BuildError> {
     match database {
+        #[cfg(feature = "postgres")]
         Some(source) => {
-            let (built, from, version) = pipeline::build_from_postgres(config, source).await?;
+            use store::source::ReadFrom;
+            let (built, from, version) = crate::build_from_postgres(config, source).await?;
             let read_from = match from {
                 ReadFrom::Replica { .. } | ReadFrom::ReplicaUnchecked { .. } => "replica",
                 ReadFrom::PrimaryOnly | ReadFrom::PrimaryFallback { .. } => "primary",
             };
             Ok((built, Some(version), read_from))
         }
-        None => Ok((pipeline::build_from_content(config)?, None, "content")),
+        #[cfg(not(feature = "postgres"))]
+        Some(never) => match *never {},
+        None => Ok((crate::build_from_content(config)?, None, "content")),
     }
 }
 
 /// Runs one rebuild. See the module's documentation.
 pub async fn rebuild(job: &Job<'_>) -> Result<Outcome, RebuildError> {
-    // A dry run has no side effect, in the database either.
-    let primary = job.database.and_then(|d| d.primary.as_ref());
-    let Some(primary) = primary.filter(|_| !job.destination.is_dry_run()) else {
-        let (built, catalog_version, read_from) = build(job.build, job.database).await?;
-        let summary = publish::publish(&built.site, job.destination).await?;
-        return Ok(outcome(&built, catalog_version, read_from, summary));
-    };
-    let mut lock = db::lock_builds(primary).await?;
-    let build_id = db::build_started(&lock, primary, job.trigger).await?;
-    let mut record = BuildRecord::default();
+    #[cfg(feature = "postgres")]
+    {
+        // A dry run has no side effect, in the database either.
+        let primary = job.database.and_then(|d| d.primary.as_ref());
+        if let Some(primary) = primary.filter(|_| !job.destination.is_dry_run()) {
+            return recorded(job, primary).await;
+        }
+    }
+    run(job, &mut BuildRecord::default()).await
+}
+
+/// Builds and publishes, filling in `record` (what `site_builds` keeps) as it
+/// goes, so a failed build still says how far it got. The caller keeps the
+/// record: [`rebuild`] in `site_builds`, the api's embedded default in memory.
+pub async fn run(job: &Job<'_>, record: &mut BuildRecord) -> Result<Outcome, RebuildError> {
     let result = async {
         let (built, catalog_version, read_from) = build(job.build, job.database).await?;
         record.catalog_version = catalog_version;
@@ -96,13 +105,30 @@ pub async fn rebuild(job: &Job<'_>) -> Result<Outcome, RebuildError> {
                 0
             });
         }
-        Ok::<_, RebuildError>(outcome(&built, catalog_version, read_from, published?))
+        Ok::<_, RebuildError>(Outcome {
+            build_id: None,
+            catalog_version,
+            read_from,
+            products: built.catalog.products.len(),
+            objects: built.site.len(),
+            publish: published?,
+        })
     }
     .await;
     if let Err(e) = &result {
         record.error = Some(e.to_string());
     }
-    let recorded = db::build_finished(&mut lock, primary, build_id, &record).await;
+    result
+}
+
+/// A rebuild under the fleet-wide lock, recorded in `site_builds`.
+#[cfg(feature = "postgres")]
+async fn recorded(job: &Job<'_>, primary: &store::Target) -> Result<Outcome, RebuildError> {
+    let mut lock = store::lock_builds(primary).await?;
+    let build_id = store::build_started(&lock, primary, job.trigger).await?;
+    let mut record = BuildRecord::default();
+    let result = run(job, &mut record).await;
+    let recorded = store::build_finished(&mut lock, primary, build_id, &record).await;
     match (result, recorded) {
         (Ok(mut done), Ok(())) => {
             done.build_id = Some(build_id);
@@ -115,22 +141,6 @@ pub async fn rebuild(job: &Job<'_>) -> Result<Outcome, RebuildError> {
             }
             Err(e)
         }
-    }
-}
-
-fn outcome(
-    built: &Built,
-    catalog_version: Option<i64>,
-    read_from: &'static str,
-    publish: Summary,
-) -> Outcome {
-    Outcome {
-        build_id: None,
-        catalog_version,
-        read_from,
-        products: built.catalog.products.len(),
-        objects: built.site.len(),
-        publish,
     }
 }
 

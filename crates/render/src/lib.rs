@@ -3,7 +3,9 @@
 
 pub mod markdown;
 pub mod money;
+pub mod site;
 pub mod theme;
+pub mod urls;
 pub mod views;
 
 use std::collections::BTreeMap;
@@ -19,9 +21,8 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tera::{Context, Tera};
 
-use crate::catalog::{Catalog, Category, Product};
 use crate::site::{Body, Site};
-use crate::urls;
+use catalog::{Catalog, Category, Product};
 pub use theme::{Theme, ThemeError, ThemeLocation};
 use views::{Link, Pagination, ProductCard};
 

@@ -1,42 +1,14 @@
 //! The write API's product SQL: list with filters, get, create, update with a
 //! version check, delete. Values arrive validated (see `catalog::types`).
 
-use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 
 use super::{DbError, Target};
-use crate::catalog::types::{CategoryName, ImageUrl, Price, ProductName, Slug, StockQuantity};
-
-/// A product row as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Record {
-    pub product_id: i64,
-    pub slug: String,
-    pub name: String,
-    pub description: String,
-    pub price: Decimal,
-    pub image_url: Option<String>,
-    pub category: Option<String>,
-    pub stock_quantity: i32,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub version: i64,
-}
-
-/// The fields a write sets, every one already valid.
-#[derive(Debug, Clone)]
-pub struct Fields {
-    pub slug: Slug,
-    pub name: ProductName,
-    pub description: String,
-    pub price: Price,
-    pub image_url: Option<ImageUrl>,
-    pub category: CategoryName,
-    pub stock_quantity: StockQuantity,
-}
+use catalog::Slug;
+use catalog::records::{AuditRow, Fields, Filter, ImportPlan, Record, Sort, WriteRefused};
 
 /// The written columns as SQL values, in the order the write statements
 /// bind them: slug, name, description, price, image_url, category,
@@ -77,54 +49,22 @@ impl<'a> Bind<'a> {
     }
 }
 
-/// Which products to list.
-#[derive(Debug, Clone, Default)]
-pub struct Filter {
-    pub category: Option<String>,
-    pub in_stock: Option<bool>,
-    /// Matched against the name and the slug, case-insensitively.
-    pub text: Option<String>,
-    pub sort: Sort,
-    pub limit: i64,
-    pub offset: i64,
-}
-
-/// A list's order; ties go by name, then id.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Sort {
-    #[default]
-    Name,
-    PriceUp,
-    PriceDown,
-    /// The most recently changed first.
-    Updated,
-}
-
-impl Sort {
-    fn order_by(self) -> &'static str {
-        match self {
-            Sort::Name => "name, product_id",
-            Sort::PriceUp => "price, name, product_id",
-            Sort::PriceDown => "price DESC, name, product_id",
-            Sort::Updated => "updated_at DESC, name, product_id",
-        }
+/// A list's `ORDER BY`; ties go by name, then id.
+fn order_by(sort: Sort) -> &'static str {
+    match sort {
+        Sort::Name => "name, product_id",
+        Sort::PriceUp => "price, name, product_id",
+        Sort::PriceDown => "price DESC, name, product_id",
+        Sort::Updated => "updated_at DESC, name, product_id",
     }
 }
 
+/// Why a write failed: the catalog's rules refused it, or the database did
+/// not answer.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
-    #[error("no product has the id {0}")]
-    NotFound(i64),
-    #[error(
-        "product {id} is at version {current}, not {expected}; reload it and apply the change again"
-    )]
-    Stale {
-        id: i64,
-        expected: i64,
-        current: i64,
-    },
-    #[error("another product already has the slug {0:?}")]
-    DuplicateSlug(String),
+    #[error(transparent)]
+    Refused(#[from] WriteRefused),
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -175,7 +115,7 @@ pub async fn list(
                    AND ($2::bool IS NULL OR (stock_quantity > 0) = $2)
                    AND ($3::text IS NULL OR name ILIKE $3 OR slug ILIKE $3)
                  ORDER BY {} LIMIT $4 OFFSET $5",
-                filter.sort.order_by()
+                order_by(filter.sort)
             ),
             &[
                 &filter.category,
@@ -222,7 +162,7 @@ fn write_error(
 ) -> impl FnOnce(tokio_postgres::Error) -> WriteError {
     move |e| {
         if e.code() == Some(&SqlState::UNIQUE_VIOLATION) {
-            WriteError::DuplicateSlug(slug.as_str().to_owned())
+            WriteRefused::DuplicateSlug(slug.as_str().to_owned()).into()
         } else {
             WriteError::Db(target.query_error(operation)(e))
         }
@@ -287,13 +227,14 @@ pub async fn update(
         return Ok(record(&row));
     }
     match get(client, target, id).await? {
-        None => Err(WriteError::NotFound(id)),
+        None => Err(WriteRefused::NotFound(id).into()),
         Some(current) if current.version == expected => Ok(current), // a no-op update
-        Some(current) => Err(WriteError::Stale {
+        Some(current) => Err(WriteRefused::Stale {
             id,
             expected,
             current: current.version,
-        }),
+        }
+        .into()),
     }
 }
 
@@ -320,21 +261,14 @@ pub async fn delete(
         return Ok(());
     }
     match (get(client, target, id).await?, expected) {
-        (Some(current), Some(expected)) => Err(WriteError::Stale {
+        (Some(current), Some(expected)) => Err(WriteRefused::Stale {
             id,
             expected,
             current: current.version,
-        }),
-        _ => Err(WriteError::NotFound(id)),
+        }
+        .into()),
+        _ => Err(WriteRefused::NotFound(id).into()),
     }
-}
-
-/// A CSV import, checked: new products, and changes to existing ones at the
-/// version the preview saw.
-#[derive(Debug, Clone, Default)]
-pub struct ImportPlan {
-    pub creates: Vec<Fields>,
-    pub updates: Vec<(i64, i64, Fields)>,
 }
 
 /// Applies an import in one transaction: all of it, or (on any conflict,
@@ -381,13 +315,14 @@ pub async fn apply_import(
                 // A no-op update leaves the version where it was.
                 Some(c) if c == *expected => {}
                 Some(current) => {
-                    return Err(WriteError::Stale {
+                    return Err(WriteRefused::Stale {
                         id: *id,
                         expected: *expected,
                         current,
-                    });
+                    }
+                    .into());
                 }
-                None => return Err(WriteError::NotFound(*id)),
+                None => return Err(WriteRefused::NotFound(*id).into()),
             }
         }
     }
@@ -395,18 +330,6 @@ pub async fn apply_import(
         .await
         .map_err(target.query_error("committing the import"))?;
     Ok(())
-}
-
-/// One row of the audit log.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AuditRow {
-    pub at: DateTime<Utc>,
-    pub actor: String,
-    pub product_id: i64,
-    /// `insert`, `update` or `delete`.
-    pub action: String,
-    /// Field → `{"before": .., "after": ..}`.
-    pub changes: serde_json::Value,
 }
 
 /// A product's changes, newest first.

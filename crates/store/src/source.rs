@@ -10,11 +10,11 @@
 
 use std::time::{Duration, Instant};
 
-use crate::catalog::{
+use crate::{DbError, ProductRow, Snapshot, Target};
+use catalog::{
     self, Catalog, CatalogErrors, CategoryName, ImageUrl, Invalid, Origin, Price, Product,
     ProductId, ProductName, SiteSettings, Slug, StockQuantity,
 };
-use crate::db::{self, DbError, ProductRow, Snapshot, Target};
 
 /// Where to read and how long to wait for the replica.
 #[derive(Debug, Clone)]
@@ -102,7 +102,7 @@ async fn read(source: &PgSource) -> Result<(Snapshot, ReadFrom), PgSourceError> 
         (Some(p), None) => {
             let mut client = p.connect().await?;
             return Ok((
-                db::read_snapshot(&mut client, p).await?,
+                crate::read_snapshot(&mut client, p).await?,
                 ReadFrom::PrimaryOnly,
             ));
         }
@@ -110,7 +110,7 @@ async fn read(source: &PgSource) -> Result<(Snapshot, ReadFrom), PgSourceError> 
             let mut client = r.connect().await?;
             let reason = "no primary is configured".to_owned();
             return Ok((
-                db::read_snapshot(&mut client, r).await?,
+                crate::read_snapshot(&mut client, r).await?,
                 ReadFrom::ReplicaUnchecked { reason },
             ));
         }
@@ -131,21 +131,21 @@ async fn read(source: &PgSource) -> Result<(Snapshot, ReadFrom), PgSourceError> 
                     })?;
             let reason = format!("{primary_error}");
             return Ok((
-                db::read_snapshot(&mut client, replica).await?,
+                crate::read_snapshot(&mut client, replica).await?,
                 ReadFrom::ReplicaUnchecked { reason },
             ));
         }
     };
-    let target = db::wanted_version(&primary_client, primary).await?;
+    let target = crate::wanted_version(&primary_client, primary).await?;
 
     // 2. Wait for the replica to replay it.
     let started = Instant::now();
     let reason = match replica.connect().await {
         Err(e) => format!("{e}"),
         Ok(mut client) => loop {
-            match db::wanted_version(&client, replica).await {
+            match crate::wanted_version(&client, replica).await {
                 Ok(v) if v >= target => {
-                    let snapshot = db::read_snapshot(&mut client, replica).await?;
+                    let snapshot = crate::read_snapshot(&mut client, replica).await?;
                     if snapshot.version >= target {
                         return Ok((
                             snapshot,
@@ -170,7 +170,7 @@ async fn read(source: &PgSource) -> Result<(Snapshot, ReadFrom), PgSourceError> 
         },
     };
     // 3. Fall back to the primary.
-    let snapshot = db::read_snapshot(&mut primary_client, primary).await?;
+    let snapshot = crate::read_snapshot(&mut primary_client, primary).await?;
     Ok((snapshot, ReadFrom::PrimaryFallback { reason }))
 }
 

@@ -4,9 +4,9 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
-use crate::catalog::{Catalog, Category, Product};
-use crate::render::{markdown, money};
 use crate::urls;
+use crate::{markdown, money};
+use catalog::{Catalog, Category, Product};
 
 /// At or below this many units, a product shows "Only N left".
 pub const LOW_STOCK: i32 = 5;

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use crate::site::{Page, Site};
+use render::site::{Page, Site};
 
 /// Marks a folder as written by this tool, so that it may be replaced.
 pub const MARKER: &str = ".shopfront-output";

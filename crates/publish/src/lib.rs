@@ -1,4 +1,4 @@
-//! Publish targets: where a rendered [`crate::site::Site`] goes. A local
+//! Publish targets: where a rendered [`render::site::Site`] goes. A local
 //! folder ([`dir`]) by default, or S3 + CloudFront ([`s3`]) by the plan of
 //! [`plan`].
 
@@ -7,12 +7,11 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::site::Site;
 use plan::Invalidation;
-pub use s3::PublishError;
-
+use render::site::Site;
 pub mod dir;
 pub mod plan;
+#[cfg(feature = "s3")]
 pub mod s3;
 
 /// What the live state was compared with.
@@ -51,12 +50,42 @@ pub struct Summary {
     pub elapsed_ms: u64,
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("no AWS region is configured; set AWS_REGION (or --region) to the bucket's region")]
+    NoRegion,
+    #[error(transparent)]
+    Plan(#[from] plan::PlanError),
+    #[error(transparent)]
+    Dir(#[from] dir::DirError),
+    #[error(
+        "could not read {what}: {cause}; check the bucket name, the credentials and the endpoint"
+    )]
+    Read { what: String, cause: String },
+    #[error(
+        "the live manifest {url} is not valid ({cause}); run the publish with --verify to compare against the bucket itself"
+    )]
+    BadManifest { url: String, cause: String },
+    /// The publish stopped part way; the summary says what was done.
+    #[error("{message}")]
+    Stopped {
+        message: String,
+        summary: Box<Summary>,
+    },
+}
+
+/// Milliseconds since `started`, for summaries.
+pub(crate) fn elapsed_ms(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
 /// Where a publish goes.
 #[derive(Debug, Clone)]
 pub enum Destination {
     /// A local folder, replaced whole in one swap.
     Dir { out: PathBuf, dry_run: bool },
     /// A bucket and the distribution in front of it.
+    #[cfg(feature = "s3")]
     S3 {
         clients: s3::Clients,
         target: s3::Target,
@@ -68,6 +97,7 @@ impl Destination {
     pub fn is_dry_run(&self) -> bool {
         match self {
             Self::Dir { dry_run, .. } => *dry_run,
+            #[cfg(feature = "s3")]
             Self::S3 { options, .. } => options.dry_run,
         }
     }
@@ -105,9 +135,10 @@ pub async fn publish(site: &Site, destination: &Destination) -> Result<Summary, 
                 retired: Vec::new(),
                 invalidation: Invalidation::None,
                 invalidation_id: None,
-                elapsed_ms: s3::elapsed_ms(started),
+                elapsed_ms: elapsed_ms(started),
             })
         }
+        #[cfg(feature = "s3")]
         Destination::S3 {
             clients,
             target,

@@ -8,8 +8,11 @@ use std::str::FromStr;
 use tokio_postgres::config::Host;
 use tokio_postgres::{Client, Config, NoTls};
 
+use catalog::records::{BuildRecord, BuildRow};
+
 pub mod admin;
 pub mod products;
+pub mod source;
 
 mod embedded {
     refinery::embed_migrations!("migrations");
@@ -163,14 +166,6 @@ impl Target {
     }
 }
 
-/// A runtime for the command line's one-shot work: the database, S3 and
-/// CloudFront clients.
-pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-}
-
 /// The server's own words for a database error, else the client's.
 fn describe(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
@@ -234,10 +229,7 @@ pub struct Imported {
 /// Upserts every product of `catalog` by slug, in one transaction and one
 /// statement. Rows whose content is unchanged are skipped by the schema's
 /// trigger, so a repeated import changes nothing and wants no rebuild.
-pub async fn import(
-    primary: &Target,
-    catalog: &crate::catalog::Catalog,
-) -> Result<Imported, DbError> {
+pub async fn import(primary: &Target, catalog: &catalog::Catalog) -> Result<Imported, DbError> {
     let mut client = primary.connect().await?;
     let tx = client
         .transaction()
@@ -444,18 +436,6 @@ pub async fn lock_builds(primary: &Target) -> Result<BuildLock, DbError> {
     Ok(BuildLock { client })
 }
 
-/// How a build ended, for `site_builds`.
-#[derive(Debug, Clone, Default)]
-pub struct BuildRecord {
-    pub catalog_version: Option<i64>,
-    /// Where the catalog was read: `replica`, `primary` or `content`.
-    pub source: Option<String>,
-    pub pages_uploaded: Option<i32>,
-    pub pages_deleted: Option<i32>,
-    pub paths_invalidated: Option<i32>,
-    pub error: Option<String>,
-}
-
 /// Records that a build started; returns its `build_id`. It runs under the
 /// build lock, so a build still unfinished here belongs to a process that
 /// died during it (killed, or its host lost): it is closed as abandoned.
@@ -522,22 +502,6 @@ pub async fn build_finished(
     tx.commit()
         .await
         .map_err(primary.query_error("recording the build's end"))
-}
-
-/// A row of `site_builds`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct BuildRow {
-    pub build_id: i64,
-    pub started_at: chrono::DateTime<chrono::Utc>,
-    pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
-    pub trigger: String,
-    pub catalog_version: Option<i64>,
-    pub source: Option<String>,
-    pub pages_uploaded: Option<i32>,
-    pub pages_deleted: Option<i32>,
-    pub paths_invalidated: Option<i32>,
-    pub duration_ms: Option<i64>,
-    pub error: Option<String>,
 }
 
 const BUILD_COLUMNS: &str = "build_id, started_at, finished_at, trigger, catalog_version, source, pages_uploaded, pages_deleted, paths_invalidated, duration_ms, error";

@@ -1,16 +1,30 @@
 //! The build as plain steps: load the catalog → load the theme → render the
 //! site. Each step is timed. Writing the site somewhere is the caller's job.
 
+pub mod rebuild;
+pub mod settings;
+
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use indicatif::ProgressBar;
 
-use crate::catalog::Catalog;
-use crate::render::{self, RenderError, RenderOptions, Theme, ThemeError, ThemeLocation};
-use crate::site::Site;
-use crate::source::content::{self, ContentError, ContentErrors};
+use catalog::Catalog;
+use content::{self, ContentError, ContentErrors};
+use render::site::Site;
+use render::{self, RenderError, RenderOptions, Theme, ThemeError, ThemeLocation};
+
+/// Where a build reads its products from when not from the content folder:
+/// PostgreSQL by the rebuild protocol.
+#[cfg(feature = "postgres")]
+pub use store::source::PgSource as Database;
+
+/// Built without PostgreSQL support, no database can be given: the build
+/// reads the content folder.
+#[cfg(not(feature = "postgres"))]
+#[derive(Debug, Clone)]
+pub enum Database {}
 
 /// What a build from a content folder needs.
 #[derive(Debug, Clone)]
@@ -36,8 +50,9 @@ pub enum BuildError {
     Theme(#[from] ThemeError),
     #[error(transparent)]
     Render(#[from] RenderError),
+    #[cfg(feature = "postgres")]
     #[error(transparent)]
-    Postgres(#[from] crate::source::postgres::PgSourceError),
+    Postgres(#[from] store::source::PgSourceError),
 }
 
 /// A rendered site and what it took.
@@ -99,18 +114,19 @@ fn render_loaded(
     })
 }
 
+#[cfg(feature = "postgres")]
 /// Builds the site from PostgreSQL by the rebuild protocol: products from the
 /// replica (or the primary, when the replica is behind or down); `site.toml`,
 /// images and template overrides from the content folder. The render runs on
 /// the calling thread (and rayon's).
 pub async fn build_from_postgres(
     config: &BuildConfig,
-    source: &crate::source::postgres::PgSource,
-) -> Result<(Built, crate::source::postgres::ReadFrom, i64), BuildError> {
+    source: &store::source::PgSource,
+) -> Result<(Built, store::source::ReadFrom, i64), BuildError> {
     let started = Instant::now();
     let settings =
         content::load_settings(&config.content_dir.join("site.toml")).map_err(ContentErrors)?;
-    let loaded = crate::source::postgres::load(source, settings).await?;
+    let loaded = store::source::load(source, settings).await?;
     let built = render_loaded(config, loaded.catalog, loaded.images, started)?;
     Ok((built, loaded.from, loaded.version))
 }

@@ -23,8 +23,8 @@ use indicatif::ProgressBar;
 use tokio::task::JoinSet;
 
 use super::plan::{self, Entry, Guards, Invalidation, Manifest, Stage};
-use super::{Compared, Summary};
-use crate::site::Site;
+use super::{Compared, PublishError, Summary, elapsed_ms};
+use render::site::Site;
 
 /// Attempts per request, the first included. Retries back off exponentially
 /// with jitter, from [`INITIAL_BACKOFF`] up to [`MAX_BACKOFF`]; the SDK retries
@@ -167,30 +167,6 @@ impl Default for Options {
             progress: false,
         }
     }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum PublishError {
-    #[error("no AWS region is configured; set AWS_REGION (or --region) to the bucket's region")]
-    NoRegion,
-    #[error(transparent)]
-    Plan(#[from] plan::PlanError),
-    #[error(transparent)]
-    Dir(#[from] super::dir::DirError),
-    #[error(
-        "could not read {what}: {cause}; check the bucket name, the credentials and the endpoint"
-    )]
-    Read { what: String, cause: String },
-    #[error(
-        "the live manifest {url} is not valid ({cause}); run the publish with --verify to compare against the bucket itself"
-    )]
-    BadManifest { url: String, cause: String },
-    /// The publish stopped part way; the summary says what was done.
-    #[error("{message}")]
-    Stopped {
-        message: String,
-        summary: Box<Summary>,
-    },
 }
 
 /// The new site as S3 will hold it.
@@ -358,11 +334,6 @@ pub async fn publish(
     }
     summary.elapsed_ms = elapsed_ms(started);
     Ok(summary)
-}
-
-/// Milliseconds since `started`, for summaries.
-pub(super) fn elapsed_ms(started: Instant) -> u64 {
-    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 fn upload_bytes(site: &Site, keys: &[String]) -> u64 {

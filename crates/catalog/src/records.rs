@@ -1,0 +1,125 @@
+//! What stores hold and writers send, independent of where the products
+//! live (PostgreSQL, or the content folder in the embedded default): a stored
+//! product, the validated fields of a write, list filters, a checked import,
+//! the audit log and the build history.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+
+use crate::types::{CategoryName, ImageUrl, Price, ProductName, Slug, StockQuantity};
+
+/// A product row as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub product_id: i64,
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub price: Decimal,
+    pub image_url: Option<String>,
+    pub category: Option<String>,
+    pub stock_quantity: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i64,
+}
+
+/// The fields a write sets, every one already valid.
+#[derive(Debug, Clone)]
+pub struct Fields {
+    pub slug: Slug,
+    pub name: ProductName,
+    pub description: String,
+    pub price: Price,
+    pub image_url: Option<ImageUrl>,
+    pub category: CategoryName,
+    pub stock_quantity: StockQuantity,
+}
+
+/// Which products to list.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub category: Option<String>,
+    pub in_stock: Option<bool>,
+    /// Matched against the name and the slug, case-insensitively.
+    pub text: Option<String>,
+    pub sort: Sort,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// A list's order; ties go by name, then id.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Sort {
+    #[default]
+    Name,
+    PriceUp,
+    PriceDown,
+    /// The most recently changed first.
+    Updated,
+}
+
+/// A write the catalog's rules refuse, whichever store holds the products.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WriteRefused {
+    #[error("no product has the id {0}")]
+    NotFound(i64),
+    #[error(
+        "product {id} is at version {current}, not {expected}; reload it and apply the change again"
+    )]
+    Stale {
+        id: i64,
+        expected: i64,
+        current: i64,
+    },
+    #[error("another product already has the slug {0:?}")]
+    DuplicateSlug(String),
+}
+
+/// A CSV import, checked: new products, and changes to existing ones at the
+/// version the preview saw.
+#[derive(Debug, Clone, Default)]
+pub struct ImportPlan {
+    pub creates: Vec<Fields>,
+    pub updates: Vec<(i64, i64, Fields)>,
+}
+
+/// One row of the audit log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRow {
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub product_id: i64,
+    /// `insert`, `update` or `delete`.
+    pub action: String,
+    /// Field → `{"before": .., "after": ..}`.
+    pub changes: serde_json::Value,
+}
+
+/// A row of `site_builds`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BuildRow {
+    pub build_id: i64,
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub trigger: String,
+    pub catalog_version: Option<i64>,
+    pub source: Option<String>,
+    pub pages_uploaded: Option<i32>,
+    pub pages_deleted: Option<i32>,
+    pub paths_invalidated: Option<i32>,
+    pub duration_ms: Option<i64>,
+    pub error: Option<String>,
+}
+
+/// How a build ended, for `site_builds`.
+#[derive(Debug, Clone, Default)]
+pub struct BuildRecord {
+    pub catalog_version: Option<i64>,
+    /// Where the catalog was read: `replica`, `primary` or `content`.
+    pub source: Option<String>,
+    pub pages_uploaded: Option<i32>,
+    pub pages_deleted: Option<i32>,
+    pub paths_invalidated: Option<i32>,
+    pub error: Option<String>,
+}

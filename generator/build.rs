@@ -1,6 +1,0 @@
-// The default theme and the migrations are embedded in the binary; rebuild
-// when they change.
-fn main() {
-    println!("cargo:rerun-if-changed=../themes/default");
-    println!("cargo:rerun-if-changed=migrations");
-}

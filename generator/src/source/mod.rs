@@ -1,4 +1,0 @@
-//! Catalog sources. Each one produces the same [`crate::catalog::Catalog`].
-
-pub mod content;
-pub mod postgres;
