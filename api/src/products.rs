@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
+use catalog::draft::{Amount, Draft};
 use catalog::records::{Fields, Filter, Record};
-use catalog::types::{CategoryName, ImageUrl, Price, ProductName, Slug, StockQuantity};
 use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::param::{Header, Path, Query};
@@ -100,67 +100,27 @@ impl poem_openapi::types::Example for ProductInput {
     }
 }
 
-/// Validates every field; all problems at once.
+/// Validates every field by the catalog's rules; all problems at once.
 pub fn validate(input: &ProductInput) -> Result<Fields, Vec<FieldError>> {
-    let mut errors = Vec::new();
-    let mut check = |field: &str, r: Result<(), String>| {
-        if let Err(message) = r {
-            errors.push(FieldError {
-                field: field.into(),
-                message,
-            });
-        }
-    };
-    let name = ProductName::parse(&input.name).map_err(|e| e.to_string());
-    let slug = match &input.slug {
-        Some(s) => Slug::parse(s).map_err(|e| e.to_string()),
-        None => Slug::from_text(&input.name).map_err(|e| e.to_string()),
-    };
-    let price = Price::parse(&input.price).map_err(|e| e.to_string());
-    let image_url = input
-        .image_url
-        .as_deref()
-        .map(ImageUrl::parse)
-        .transpose()
-        .map_err(|e| e.to_string());
-    let category = CategoryName::parse(&input.category).map_err(|e| e.to_string());
-    let stock = StockQuantity::new(input.stock_quantity).map_err(|e| e.to_string());
-    let description_ok = catalog::check_description(&input.description).map_err(|e| e.to_string());
-    check("name", name.as_ref().map(|_| ()).map_err(Clone::clone));
-    // A slug made from a bad name is not a second problem.
-    if input.slug.is_some() || name.is_ok() {
-        check("slug", slug.as_ref().map(|_| ()).map_err(Clone::clone));
+    Draft {
+        slug: input.slug.as_deref(),
+        name: Some(&input.name),
+        description: &input.description,
+        price: Some(Amount::Text(&input.price)),
+        image_url: input.image_url.as_deref(),
+        category: Some(&input.category),
+        stock_quantity: Some(input.stock_quantity),
     }
-    check("description", description_ok);
-    check("price", price.as_ref().map(|_| ()).map_err(Clone::clone));
-    check(
-        "image_url",
-        image_url.as_ref().map(|_| ()).map_err(Clone::clone),
-    );
-    check(
-        "category",
-        category.as_ref().map(|_| ()).map_err(Clone::clone),
-    );
-    check(
-        "stock_quantity",
-        stock.as_ref().map(|_| ()).map_err(Clone::clone),
-    );
-    match (name, slug, price, image_url, category, stock) {
-        (Ok(name), Ok(slug), Ok(price), Ok(image_url), Ok(category), Ok(stock_quantity))
-            if errors.is_empty() =>
-        {
-            Ok(Fields {
-                slug,
-                name,
-                description: input.description.clone(),
-                price,
-                image_url,
-                category,
-                stock_quantity,
+    .validate()
+    .map_err(|problems| {
+        problems
+            .into_iter()
+            .map(|p| FieldError {
+                field: p.field.into(),
+                message: p.invalid.to_string(),
             })
-        }
-        _ => Err(errors),
-    }
+            .collect()
+    })
 }
 
 #[derive(Debug, Clone, Object)]

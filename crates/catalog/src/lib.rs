@@ -2,6 +2,7 @@
 //! source (the `content/` folder or PostgreSQL). Everything downstream (render,
 //! site, publish) sees only these types.
 
+pub mod draft;
 pub mod records;
 pub mod types;
 

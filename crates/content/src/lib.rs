@@ -13,9 +13,10 @@ use rayon::prelude::*;
 use serde::Deserialize;
 use toml::Spanned;
 
+use catalog::draft::{Amount, Draft, FieldProblem};
 use catalog::{
-    self, Catalog, CatalogError, CategoryName, CurrencyCode, ImageUrl, Invalid, Origin, Price,
-    Product, ProductId, ProductName, SiteSettings, Slug, StockQuantity,
+    self, Catalog, CatalogError, CategoryName, CurrencyCode, Invalid, Origin, Price, Product,
+    ProductId, ProductName, SiteSettings, Slug, StockQuantity,
 };
 
 /// One problem in the content folder.
@@ -237,51 +238,92 @@ pub fn parse_product(path: &Path, text: &str) -> Result<Product, Vec<ContentErro
         errors: &mut errors,
     };
 
-    let id = field.required("id", raw.id, |v| ProductId::new(*v));
-    let slug = match raw.slug {
-        Some(s) => field.check("slug", &s, |v| Slug::parse(v)),
-        None => {
-            let stem = path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            Slug::parse(&stem)
-                .map_err(|invalid| {
-                    field.errors.push(ContentError::Field {
-                        path: path.to_owned(),
-                        line: 1,
-                        field: "slug",
-                        invalid: Invalid {
-                            problem: format!("the file name {stem:?} is not a valid slug; rename the file or set `slug`"),
-                            expected: invalid.expected,
-                        },
-                    })
-                })
-                .ok()
+    let id = field.required("id", raw.id.clone(), |v| ProductId::new(*v));
+    // Where each field stands, for its problems' line numbers.
+    let span_of = |name: &str| -> Option<Range<usize>> {
+        match name {
+            "slug" => raw.slug.as_ref().map(Spanned::span),
+            "name" => raw.name.as_ref().map(Spanned::span),
+            "price" => raw.price.as_ref().map(Spanned::span),
+            "category" => raw.category.as_ref().map(Spanned::span),
+            "image_url" => raw.image_url.as_ref().map(Spanned::span),
+            "stock_quantity" => raw.stock_quantity.as_ref().map(Spanned::span),
+            _ => None,
         }
     };
-    let name = field.required("name", raw.name, |v| ProductName::parse(v));
-    let price = field.required("price", raw.price, |v| match v {
-        toml::Value::String(s) => Price::parse(s),
-        toml::Value::Float(f) => Err(Invalid {
-            problem: format!("{f} is a TOML float, which is not exact; quote it"),
-            expected: Price::EXPECTED,
-        }),
-        toml::Value::Integer(i) => Err(Invalid {
-            problem: format!("{i} is not quoted"),
-            expected: Price::EXPECTED,
-        }),
-        other => Err(Invalid {
-            problem: format!("is a {}", other.type_str()),
-            expected: Price::EXPECTED,
-        }),
-    });
-    let category = field.required("category", raw.category, |v| CategoryName::parse(v));
-    let image_url = raw
-        .image_url
-        .and_then(|v| field.check("image_url", &v, |v| ImageUrl::parse(v)));
-    let stock_quantity = field.required("stock_quantity", raw.stock_quantity, |v| {
-        StockQuantity::new(*v)
+    // A price must be TOML text; anything else is this format's own problem.
+    let price = match raw.price.as_ref().map(Spanned::get_ref) {
+        None => None,
+        Some(toml::Value::String(s)) => Some(Amount::Text(s)),
+        Some(other) => {
+            let problem = match other {
+                toml::Value::Float(f) => {
+                    format!("{f} is a TOML float, which is not exact; quote it")
+                }
+                toml::Value::Integer(i) => format!("{i} is not quoted"),
+                other => format!("is a {}", other.type_str()),
+            };
+            let span = span_of("price").unwrap_or_default();
+            field.push(
+                "price",
+                span,
+                Invalid {
+                    problem,
+                    expected: Price::EXPECTED,
+                },
+            );
+            None
+        }
+    };
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let draft = Draft {
+        // `slug` defaults to the file's name, not to one made from `name`.
+        slug: Some(raw.slug.as_ref().map_or(stem.as_str(), |s| s.get_ref())),
+        name: raw.name.as_ref().map(|s| s.get_ref().as_str()),
+        description: body.trim(),
+        price,
+        image_url: raw.image_url.as_ref().map(|s| s.get_ref().as_str()),
+        category: raw.category.as_ref().map(|s| s.get_ref().as_str()),
+        stock_quantity: raw.stock_quantity.as_ref().map(|s| *s.get_ref()),
+    };
+    let fields = draft.validate().map_err(|problems| {
+        for FieldProblem { field: name, invalid } in problems {
+            if name == "price" && raw.price.is_some() && price.is_none() {
+                continue; // reported above
+            }
+            match (name, span_of(name)) {
+                ("description", _) => {
+                    let line = line_of(text, text.len() - body.len(), 1);
+                    field.errors.push(ContentError::Field {
+                        path: path.to_owned(),
+                        line,
+                        field: "description",
+                        invalid,
+                    });
+                }
+                ("slug", None) => field.errors.push(ContentError::Field {
+                    path: path.to_owned(),
+                    line: 1,
+                    field: "slug",
+                    invalid: Invalid {
+                        problem: format!(
+                            "the file name {stem:?} is not a valid slug; rename the file or set `slug`"
+                        ),
+                        expected: invalid.expected,
+                    },
+                }),
+                (_, Some(span)) => field.push(name, span, invalid),
+                (_, None) => field.errors.push(ContentError::Field {
+                    path: path.to_owned(),
+                    line: first_line - 1,
+                    field: name,
+                    invalid,
+                }),
+            }
+        }
     });
     let created_at = field.required("created_at", raw.created_at.clone(), timestamp);
     let updated_at = field.required("updated_at", raw.updated_at.clone(), timestamp);
@@ -297,50 +339,37 @@ pub fn parse_product(path: &Path, text: &str) -> Result<Product, Vec<ContentErro
             },
         );
     }
-    if let Err(invalid) = catalog::check_description(body) {
-        let line = line_of(text, text.len() - body.len(), 1);
-        errors.push(ContentError::Field {
-            path: path.to_owned(),
-            line,
-            field: "description",
-            invalid,
-        });
-    }
+    // The order a reader meets the fields in: the front matter's keys as
+    // the format lists them, then the description.
+    errors.sort_by_key(|e| match e {
+        ContentError::Field { field, .. } => FIELD_ORDER
+            .iter()
+            .position(|f| f == field)
+            .unwrap_or(FIELD_ORDER.len()),
+        _ => 0,
+    });
 
-    match (
-        id,
-        slug,
-        name,
-        price,
-        category,
-        stock_quantity,
-        created_at,
-        updated_at,
-    ) {
-        (
-            Some(id),
-            Some(slug),
-            Some(name),
-            Some(price),
-            Some(category),
-            Some(stock_quantity),
-            Some(created_at),
-            Some(updated_at),
-        ) if errors.is_empty() => Ok(Product {
-            id,
-            slug,
-            name,
-            description: body.trim().to_owned(),
-            price,
-            image_url,
-            category,
-            stock_quantity,
-            created_at,
-            updated_at,
-        }),
+    match (id, fields, created_at, updated_at) {
+        (Some(id), Ok(fields), Some(created_at), Some(updated_at)) if errors.is_empty() => {
+            Ok(fields.into_product(id, created_at, updated_at))
+        }
         _ => Err(errors),
     }
 }
+
+/// The order of a product file's fields in error reports.
+const FIELD_ORDER: [&str; 10] = [
+    "id",
+    "slug",
+    "name",
+    "price",
+    "category",
+    "image_url",
+    "stock_quantity",
+    "created_at",
+    "updated_at",
+    "description",
+];
 
 /// A product as the text of its file, `products/<slug>.md`: the front matter
 /// (without `slug`, which the file name carries) and the description.

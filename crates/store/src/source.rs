@@ -11,10 +11,8 @@
 use std::time::{Duration, Instant};
 
 use crate::{DbError, ProductRow, Snapshot, Target};
-use catalog::{
-    self, Catalog, CatalogErrors, CategoryName, ImageUrl, Invalid, Origin, Price, Product,
-    ProductId, ProductName, SiteSettings, Slug, StockQuantity,
-};
+use catalog::draft::{Amount, Draft, FieldProblem};
+use catalog::{Catalog, CatalogErrors, Origin, Product, ProductId, SiteSettings};
 
 /// Where to read and how long to wait for the replica.
 #[derive(Debug, Clone)]
@@ -185,10 +183,12 @@ pub fn to_catalog(settings: SiteSettings, rows: Vec<ProductRow>) -> Result<Catal
                 let origin = Origin::Row(p.id);
                 products.push((p, origin));
             }
-            Err((field, invalid)) => problems.push(format!(
-                "product_id {}: field `{field}`: {invalid}",
-                row.product_id
-            )),
+            Err(bad) => problems.extend(bad.into_iter().map(|p| {
+                format!(
+                    "product_id {}: field `{}`: {}",
+                    row.product_id, p.field, p.invalid
+                )
+            })),
         }
     }
     if !problems.is_empty() {
@@ -197,34 +197,28 @@ pub fn to_catalog(settings: SiteSettings, rows: Vec<ProductRow>) -> Result<Catal
     Catalog::assemble(settings, products).map_err(PgSourceError::Catalog)
 }
 
-fn to_product(row: &ProductRow) -> Result<Product, (&'static str, Invalid)> {
-    let field = |name: &'static str| move |e: Invalid| (name, e);
-    let category = row.category.as_deref().ok_or_else(|| {
-        (
-            "category",
-            Invalid {
-                problem: "is missing".into(),
-                expected: CategoryName::EXPECTED,
-            },
-        )
-    })?;
-    catalog::check_description(&row.description).map_err(field("description"))?;
-    Ok(Product {
-        id: ProductId::new(row.product_id).map_err(field("product_id"))?,
-        slug: Slug::parse(&row.slug).map_err(field("slug"))?,
-        name: ProductName::parse(&row.name).map_err(field("name"))?,
-        description: row.description.clone(),
-        price: Price::from_decimal(row.price).map_err(field("price"))?,
-        image_url: row
-            .image_url
-            .as_deref()
-            .map(ImageUrl::parse)
-            .transpose()
-            .map_err(field("image_url"))?,
-        category: CategoryName::parse(category).map_err(field("category"))?,
-        stock_quantity: StockQuantity::new(i64::from(row.stock_quantity))
-            .map_err(field("stock_quantity"))?,
-        created_at: row.created_at,
-        updated_at: row.updated_at,
-    })
+/// A row as a product, by the catalog's rules; every problem, by field.
+fn to_product(row: &ProductRow) -> Result<Product, Vec<FieldProblem>> {
+    let fields = Draft {
+        slug: Some(&row.slug),
+        name: Some(&row.name),
+        description: &row.description,
+        price: Some(Amount::Exact(row.price)),
+        image_url: row.image_url.as_deref(),
+        category: row.category.as_deref(),
+        stock_quantity: Some(i64::from(row.stock_quantity)),
+    }
+    .validate();
+    let id = ProductId::new(row.product_id).map_err(|invalid| FieldProblem {
+        field: "product_id",
+        invalid,
+    });
+    match (id, fields) {
+        (Ok(id), Ok(fields)) => Ok(fields.into_product(id, row.created_at, row.updated_at)),
+        (id, fields) => Err(id
+            .err()
+            .into_iter()
+            .chain(fields.err().into_iter().flatten())
+            .collect()),
+    }
 }

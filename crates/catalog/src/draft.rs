@@ -1,0 +1,242 @@
+//! **Product validation, once.** Every writer and every source puts what it
+//! has into a [`Draft`] and calls [`Draft::validate`]: the content folder's
+//! parser, the PostgreSQL source, the JSON API and the admin (its form and
+//! its CSV import). Each caller only says where a problem is (a file and
+//! line, a `product_id`, a JSON field, a CSV line); what is valid is decided
+//! here and in [`crate::types`].
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+
+use crate::records::Fields;
+use crate::types::{
+    CategoryName, ImageUrl, Invalid, Price, ProductId, ProductName, Slug, StockQuantity,
+};
+use crate::{Product, check_description};
+
+/// A price as the writer has it: decimal text from a person, or the
+/// database's exact `numeric`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Amount<'a> {
+    Text(&'a str),
+    Exact(Decimal),
+}
+
+/// A product's editable fields as given, before any rule is checked. `None`
+/// is a field the writer did not give (`slug`: made from the name).
+#[derive(Debug, Clone, Default)]
+pub struct Draft<'a> {
+    pub slug: Option<&'a str>,
+    pub name: Option<&'a str>,
+    pub description: &'a str,
+    pub price: Option<Amount<'a>>,
+    pub image_url: Option<&'a str>,
+    pub category: Option<&'a str>,
+    pub stock_quantity: Option<i64>,
+}
+
+/// What is wrong with one field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldProblem {
+    /// The column's name: `name`, `slug`, `price`, …
+    pub field: &'static str,
+    pub invalid: Invalid,
+}
+
+impl<'a> Draft<'a> {
+    /// Checks every field by the catalog's rules and reports every problem
+    /// at once, in column order.
+    pub fn validate(&self) -> Result<Fields, Vec<FieldProblem>> {
+        let mut problems = Vec::new();
+        let mut check = Checker(&mut problems);
+        let name = check.field(
+            "name",
+            required(self.name, ProductName::EXPECTED).and_then(ProductName::parse),
+        );
+        let slug = match (self.slug, self.name) {
+            (Some(slug), _) => check.field("slug", Slug::parse(slug)),
+            // A slug made from a bad name is not a second problem.
+            (None, Some(text)) if name.is_some() => check.field("slug", Slug::from_text(text)),
+            (None, _) => None,
+        };
+        let description = check.field("description", check_description(self.description));
+        let price = check.field(
+            "price",
+            match self.price {
+                Some(Amount::Text(text)) => Price::parse(text),
+                Some(Amount::Exact(amount)) => Price::from_decimal(amount),
+                None => Err(missing(Price::EXPECTED)),
+            },
+        );
+        let image_url = match self.image_url {
+            Some(url) => check.field("image_url", ImageUrl::parse(url)).map(Some),
+            None => Some(None),
+        };
+        let category = check.field(
+            "category",
+            required(self.category, CategoryName::EXPECTED).and_then(CategoryName::parse),
+        );
+        let stock_quantity = check.field(
+            "stock_quantity",
+            self.stock_quantity
+                .ok_or_else(|| missing(StockQuantity::EXPECTED))
+                .and_then(StockQuantity::new),
+        );
+        match (
+            name,
+            slug,
+            description,
+            price,
+            image_url,
+            category,
+            stock_quantity,
+        ) {
+            (
+                Some(name),
+                Some(slug),
+                Some(()),
+                Some(price),
+                Some(image_url),
+                Some(category),
+                Some(stock_quantity),
+            ) if problems.is_empty() => Ok(Fields {
+                slug,
+                name,
+                description: self.description.to_owned(),
+                price,
+                image_url,
+                category,
+                stock_quantity,
+            }),
+            _ => Err(problems),
+        }
+    }
+}
+
+impl Fields {
+    /// The product these fields make, with the identity and times its store
+    /// gave it.
+    pub fn into_product(
+        self,
+        id: ProductId,
+        created_at: DateTime<Utc>,
+        updated_at: DateTime<Utc>,
+    ) -> Product {
+        Product {
+            id,
+            slug: self.slug,
+            name: self.name,
+            description: self.description,
+            price: self.price,
+            image_url: self.image_url,
+            category: self.category,
+            stock_quantity: self.stock_quantity,
+            created_at,
+            updated_at,
+        }
+    }
+}
+
+/// Collects each field's problem and hands on the good values.
+struct Checker<'p>(&'p mut Vec<FieldProblem>);
+
+impl Checker<'_> {
+    fn field<T>(&mut self, field: &'static str, result: Result<T, Invalid>) -> Option<T> {
+        result
+            .map_err(|invalid| self.0.push(FieldProblem { field, invalid }))
+            .ok()
+    }
+}
+
+fn missing(expected: &'static str) -> Invalid {
+    Invalid {
+        problem: "is missing".into(),
+        expected,
+    }
+}
+
+fn required<'t>(value: Option<&'t str>, expected: &'static str) -> Result<&'t str, Invalid> {
+    value.ok_or_else(|| missing(expected))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn good() -> Draft<'static> {
+        Draft {
+            slug: None,
+            name: Some("Walnut Desk Tray"),
+            description: "Oiled **walnut**.",
+            price: Some(Amount::Text("49.9")),
+            image_url: Some("/images/tray.webp"),
+            category: Some("Home Office"),
+            stock_quantity: Some(12),
+        }
+    }
+
+    fn fields_of(problems: &[FieldProblem]) -> Vec<&'static str> {
+        problems.iter().map(|p| p.field).collect()
+    }
+
+    #[test]
+    fn a_good_draft_is_valid_and_makes_its_slug() {
+        let fields = good().validate().unwrap();
+        assert_eq!(fields.slug.as_str(), "walnut-desk-tray");
+        assert_eq!(fields.price.to_string(), "49.90");
+        let exact = Draft {
+            price: Some(Amount::Exact(Decimal::new(4990, 2))),
+            ..good()
+        };
+        assert_eq!(exact.validate().unwrap().price, fields.price);
+    }
+
+    #[test]
+    fn every_problem_is_reported_in_column_order() {
+        let bad = Draft {
+            slug: Some("Not A Slug"),
+            name: Some(""),
+            description: "a\0b",
+            price: Some(Amount::Text("1.999")),
+            image_url: Some("javascript:alert(1)"),
+            category: None,
+            stock_quantity: Some(-1),
+        };
+        let problems = bad.validate().unwrap_err();
+        assert_eq!(
+            fields_of(&problems),
+            [
+                "name",
+                "slug",
+                "description",
+                "price",
+                "image_url",
+                "category",
+                "stock_quantity"
+            ]
+        );
+        assert_eq!(problems[5].invalid.problem, "is missing");
+    }
+
+    #[test]
+    fn a_bad_name_does_not_also_blame_the_slug_made_from_it() {
+        let bad = Draft {
+            name: Some("   "),
+            ..good()
+        };
+        let problems = bad.validate().unwrap_err();
+        assert!(
+            fields_of(&problems).iter().all(|f| *f != "slug"),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn missing_fields_say_so() {
+        let problems = Draft::default().validate().unwrap_err();
+        assert_eq!(
+            fields_of(&problems),
+            ["name", "price", "category", "stock_quantity"]
+        );
+    }
+}
