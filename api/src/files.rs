@@ -491,7 +491,7 @@ impl Files {
             token_id,
             user_id,
             name: name.to_owned(),
-            sha256: hex(sha256),
+            sha256: catalog::hex(sha256),
             revoked: false,
         });
         self.write_accounts(&accounts)?;
@@ -500,7 +500,7 @@ impl Files {
 
     pub fn user_for_token(&self, sha256: &[u8]) -> Result<Option<(i64, String)>, FilesError> {
         let accounts = self.read_accounts()?;
-        let digest = hex(sha256);
+        let digest = catalog::hex(sha256);
         Ok(accounts
             .tokens
             .iter()
@@ -624,10 +624,6 @@ struct TokenEntry {
     /// Hex SHA-256 of the token.
     sha256: String,
     revoked: bool,
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A file's version: 48 bits of its SHA-256, so it survives JSON numbers.

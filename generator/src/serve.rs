@@ -181,7 +181,7 @@ fn respond(shared: &Shared, request: Request) -> std::io::Result<()> {
     };
     let Some(site) = site else {
         let message = error.unwrap_or_else(|| "the site is still building".into());
-        let body = inject(format!("<!doctype html><meta charset=utf-8><title>Build failed</title><body><h1>Build failed</h1><pre>{}</pre></body>", escape_html(&message)).as_bytes());
+        let body = inject(format!("<!doctype html><meta charset=utf-8><title>Build failed</title><body><h1>Build failed</h1><pre>{}</pre></body>", render::escape_html(&message)).as_bytes());
         return request.respond(
             Response::from_data(body)
                 .with_status_code(500)
@@ -225,12 +225,6 @@ fn inject(html: &[u8]) -> Vec<u8> {
         Some(at) => format!("{}{tag}{}", &text[..at], &text[at..]).into_bytes(),
         None => format!("{text}{tag}").into_bytes(),
     }
-}
-
-fn escape_html(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 fn percent_decode(path: &str) -> String {

@@ -63,10 +63,7 @@ pub fn check(file_name: &str, bytes: &[u8]) -> Result<Upload, String> {
     let extension =
         sniff(bytes).ok_or_else(|| format!("{shown} is not a JPEG, PNG, WebP or AVIF image"))?;
     Ok(Upload {
-        sha256: Sha256::digest(bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect(),
+        sha256: catalog::hex(&Sha256::digest(bytes)),
         extension,
     })
 }

@@ -1055,15 +1055,10 @@ async fn image_file(req: &Request, state: Data<&Arc<State>>, file: Path<String>)
         return *r;
     }
     let name = file.0;
-    let extension = name.rsplit_once('.').map(|(_, e)| e).unwrap_or_default();
-    let content_type = match extension {
-        "jpg" | "jpeg" => "image/jpeg",
-        "png" => "image/png",
-        "webp" => "image/webp",
-        "avif" => "image/avif",
-        "svg" => "image/svg+xml",
-        _ => return pages::error(StatusCode::NOT_FOUND, "There is no such image."),
-    };
+    let content_type = render::site::content_type_for(&name);
+    if !content_type.starts_with("image/") {
+        return pages::error(StatusCode::NOT_FOUND, "There is no such image.");
+    }
     let plain = name
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
@@ -1087,16 +1082,12 @@ async fn image_file(req: &Request, state: Data<&Arc<State>>, file: Path<String>)
 
 #[handler]
 fn asset(file: Path<String>) -> Response {
-    let (body, content_type) = match file.0.as_str() {
-        "admin.css" => (
-            include_str!("../../assets/admin.css"),
-            "text/css; charset=utf-8",
-        ),
-        "admin.js" => (
-            include_str!("../../assets/admin.js"),
-            "text/javascript; charset=utf-8",
-        ),
+    let body = match file.0.as_str() {
+        "admin.css" => include_str!("../../assets/admin.css"),
+        "admin.js" => include_str!("../../assets/admin.js"),
         _ => return pages::error(StatusCode::NOT_FOUND, "There is no such file."),
     };
-    Response::builder().content_type(content_type).body(body)
+    Response::builder()
+        .content_type(render::site::content_type_for(&file.0))
+        .body(body)
 }

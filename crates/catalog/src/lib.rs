@@ -290,8 +290,18 @@ fn digest(settings: &SiteSettings, products: &[Product]) -> String {
                 .as_bytes(),
         );
     }
-    let out = h.finalize();
-    out[..8].iter().map(|b| format!("{b:02x}")).collect()
+    hex(&h.finalize()[..8])
+}
+
+/// Lowercase hex, two digits a byte: how digests appear in versions, asset
+/// fingerprints, image names and manifests.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
 }
 
 #[cfg(test)]

@@ -207,10 +207,7 @@ pub fn render(
 
 /// The first 10 hex digits of the SHA-256 of an asset.
 pub fn fingerprint(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)[..5]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    catalog::hex(&Sha256::digest(bytes)[..5])
 }
 
 enum Job<'a> {
