@@ -334,10 +334,6 @@ impl ImageUrl {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-
-    pub fn is_site_relative(&self) -> bool {
-        self.0.starts_with('/')
-    }
 }
 
 /// An ISO 4217 currency code, three uppercase letters.

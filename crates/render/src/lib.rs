@@ -1,16 +1,18 @@
 //! Catalog + theme → [`Site`]. Pages render in parallel; the result is
 //! returned only if every page rendered.
 
+mod error;
+mod escape;
+mod feed;
 pub mod markdown;
 pub mod money;
 pub mod site;
+mod sitemap;
 pub mod theme;
 pub mod urls;
 pub mod views;
 
 use std::collections::BTreeMap;
-use std::error::Error as _;
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -23,6 +25,9 @@ use tera::{Context, Tera};
 
 use crate::site::{Body, Site};
 use catalog::{Catalog, Category, Product};
+pub use error::RenderError;
+use error::{error_chain, template_error};
+pub use escape::escape_html;
 pub use theme::{Theme, ThemeError, ThemeLocation};
 use views::{Link, Pagination, ProductCard};
 
@@ -55,33 +60,6 @@ pub const EAGER_CARDS: usize = 4;
 /// The asset used when a product has no image.
 pub const PLACEHOLDER_IMAGE: &str = "placeholder.svg";
 
-#[derive(Debug, thiserror::Error)]
-pub enum RenderError {
-    #[error("template {name} ({origin}): {detail}\nfix the template and build again")]
-    Template {
-        name: String,
-        origin: String,
-        detail: String,
-    },
-    #[error("the theme has no {name}; add it to the theme's templates/ folder")]
-    MissingTemplate { name: &'static str },
-    #[error("rendering {url} with {template} failed{}: {detail}", line.map(|l| format!(" near line {l} of {origin}")).unwrap_or_else(|| format!(" ({origin})")))]
-    Page {
-        url: String,
-        template: String,
-        origin: String,
-        line: Option<usize>,
-        detail: String,
-    },
-    #[error("static file {key} would overwrite a generated page; rename it")]
-    Collision { key: String },
-    #[error("cannot serialise {what}: {source}")]
-    Json {
-        what: &'static str,
-        source: serde_json::Error,
-    },
-}
-
 /// Extra files copied as they are (product images), keyed by object key.
 pub type StaticFiles = BTreeMap<String, Vec<u8>>;
 
@@ -92,15 +70,6 @@ pub struct RenderOptions {
     pub generated_at: DateTime<Utc>,
     /// Advanced once per page; hidden unless a terminal is watching.
     pub progress: ProgressBar,
-}
-
-impl Default for RenderOptions {
-    fn default() -> Self {
-        Self {
-            generated_at: Utc::now(),
-            progress: ProgressBar::hidden(),
-        }
-    }
 }
 
 /// Renders the whole site.
@@ -176,7 +145,7 @@ pub fn render(
     let mut rendered = run(&listings, &renderer, &cards);
     renderer.lazy_cards = Vec::new();
     rendered.extend(run(&products, &renderer, &cards));
-    let json = products_json(catalog, &cards, options.generated_at)?;
+    let json = feed::products_json(catalog, &cards, options.generated_at)?;
     drop(cards);
     options.progress.finish_and_clear();
     drop(renderer);
@@ -186,7 +155,7 @@ pub fn render(
     }
 
     site.insert(urls::key_for(urls::PRODUCTS_JSON), json);
-    for (key, body) in sitemaps(catalog) {
+    for (key, body) in sitemap::sitemaps(catalog) {
         site.insert(key, body);
     }
     let robots = format!(
@@ -575,219 +544,5 @@ impl<'a> Renderer<'a> {
             line,
             detail,
         }
-    }
-}
-
-fn error_chain(e: &tera::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let _ = write!(text, ": {s}");
-        source = s.source();
-    }
-    text
-}
-
-fn template_error(theme: &Theme, e: &tera::Error) -> RenderError {
-    let detail = error_chain(e);
-    let name = theme
-        .templates
-        .keys()
-        .find(|n| detail.contains(&format!("'{n}'")) || detail.contains(&format!("\"{n}\"")))
-        .cloned();
-    let name = name.unwrap_or_else(|| "(unknown)".into());
-    let origin = theme
-        .origins
-        .get(&name)
-        .cloned()
-        .unwrap_or_else(|| name.clone());
-    RenderError::Template {
-        name,
-        origin,
-        detail,
-    }
-}
-
-/// `products.json`: the catalog for client-side search and for integrations.
-/// Its schema is documented in the README; bump `schema_version` on any
-/// incompatible change.
-fn products_json(
-    catalog: &Catalog,
-    cards: &[ProductCard],
-    generated_at: DateTime<Utc>,
-) -> Result<Vec<u8>, RenderError> {
-    #[derive(Serialize)]
-    struct Entry<'a> {
-        id: i64,
-        slug: &'a str,
-        name: &'a str,
-        url: &'a str,
-        price: String,
-        price_display: &'a str,
-        category: &'a str,
-        category_slug: String,
-        image_url: &'a str,
-        stock_quantity: i32,
-        in_stock: bool,
-        summary: &'a str,
-        created_at: String,
-        updated_at: String,
-    }
-    let s = &catalog.settings;
-    let products: Vec<Entry<'_>> = catalog
-        .products
-        .iter()
-        .zip(cards)
-        .map(|(p, card)| Entry {
-            id: p.id.get(),
-            slug: p.slug.as_str(),
-            name: p.name.as_str(),
-            url: &card.url,
-            price: p.price.to_string(),
-            price_display: &card.price,
-            category: p.category.as_str(),
-            category_slug: p.category.slug().to_string(),
-            image_url: &card.image,
-            stock_quantity: p.stock_quantity.get(),
-            in_stock: p.in_stock(),
-            summary: &card.summary,
-            created_at: views::timestamp(&p.created_at),
-            updated_at: views::timestamp(&p.updated_at),
-        })
-        .collect();
-    #[derive(Serialize)]
-    struct Doc<'a> {
-        schema_version: u32,
-        catalog_version: &'a str,
-        generated_at: String,
-        site: Value,
-        categories: Vec<Value>,
-        products: Vec<Entry<'a>>,
-    }
-    // Serialised straight from the entries: no JSON tree of the whole catalog.
-    let doc = Doc {
-        schema_version: 1,
-        catalog_version: &catalog.version,
-        generated_at: views::timestamp(&generated_at),
-        site: json!({"title": s.title, "base_url": s.base_url, "currency": s.currency.as_str(), "locale": s.locale}),
-        categories: catalog.categories.iter().map(|c| json!({
-            "slug": c.slug.as_str(), "name": c.name.as_str(), "url": urls::category(&c.slug, 1), "product_count": c.products.len(),
-        })).collect(),
-        products,
-    };
-    // Sized up front: growing a buffer this large by doubling would briefly
-    // hold it twice.
-    let mut out = Vec::with_capacity(512 + catalog.products.len() * 640);
-    serde_json::to_writer(&mut out, &doc).map_err(|source| RenderError::Json {
-        what: "products.json",
-        source,
-    })?;
-    out.shrink_to_fit();
-    Ok(out)
-}
-
-/// Escapes text for HTML element content and quoted attribute values.
-pub fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + text.len() / 8);
-    let mut copied = 0;
-    for (i, b) in text.bytes().enumerate() {
-        let escape = match b {
-            b'&' => "&amp;",
-            b'<' => "&lt;",
-            b'>' => "&gt;",
-            b'"' => "&quot;",
-            b'\'' => "&#39;",
-            _ => continue,
-        };
-        out.push_str(&text[copied..i]);
-        out.push_str(escape);
-        copied = i + 1;
-    }
-    out.push_str(&text[copied..]);
-    out
-}
-
-fn xml_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&apos;")
-}
-
-/// `sitemap.xml`, or a sitemap index plus parts when there are more than
-/// 50,000 URLs.
-fn sitemaps(catalog: &Catalog) -> Vec<(String, Vec<u8>)> {
-    let s = &catalog.settings;
-    let newest = |indexes: &mut dyn Iterator<Item = usize>| {
-        indexes.map(|i| catalog.products[i].updated_at).max()
-    };
-    let mut entries: Vec<(String, Option<DateTime<Utc>>)> = Vec::new();
-    let all_newest = newest(&mut (0..catalog.products.len()));
-    for page in 1..=views::page_count(catalog.products.len(), s.products_per_page) {
-        entries.push((urls::home(page), all_newest));
-    }
-    for c in &catalog.categories {
-        let lastmod = newest(&mut c.products.iter().copied());
-        for page in 1..=views::page_count(c.products.len(), s.products_per_page) {
-            entries.push((urls::category(&c.slug, page), lastmod));
-        }
-    }
-    for p in &catalog.products {
-        entries.push((urls::product(&p.slug), Some(p.updated_at)));
-    }
-    entries.push((urls::SEARCH.to_owned(), None));
-
-    let urlset = |chunk: &[(String, Option<DateTime<Utc>>)]| {
-        let mut xml = String::from(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
-        );
-        for (url, lastmod) in chunk {
-            let _ = write!(
-                xml,
-                "<url><loc>{}</loc>",
-                xml_escape(&urls::absolute(&s.base_url, url))
-            );
-            if let Some(t) = lastmod {
-                let _ = write!(xml, "<lastmod>{}</lastmod>", views::timestamp(t));
-            }
-            xml.push_str("</url>\n");
-        }
-        xml.push_str("</urlset>\n");
-        xml.into_bytes()
-    };
-    if entries.len() <= urls::SITEMAP_MAX_URLS {
-        return vec![(urls::key_for(urls::SITEMAP), urlset(&entries))];
-    }
-    let mut out = Vec::new();
-    let mut index = String::from(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<sitemapindex xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
-    );
-    for (i, chunk) in entries.chunks(urls::SITEMAP_MAX_URLS).enumerate() {
-        let url = urls::sitemap_part(i + 1);
-        let _ = writeln!(
-            index,
-            "<sitemap><loc>{}</loc></sitemap>",
-            xml_escape(&urls::absolute(&s.base_url, &url))
-        );
-        out.push((urls::key_for(&url), urlset(chunk)));
-    }
-    index.push_str("</sitemapindex>\n");
-    out.push((urls::key_for(urls::SITEMAP), index.into_bytes()));
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escapes_what_html_needs() {
-        assert_eq!(
-            escape_html("a&b<c>d\"e'f"),
-            "a&amp;b&lt;c&gt;d&quot;e&#39;f"
-        );
-        assert_eq!(escape_html("Café — ok"), "Café — ok");
-        assert_eq!(escape_html(""), "");
     }
 }

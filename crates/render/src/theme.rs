@@ -66,13 +66,6 @@ impl Theme {
         Ok(theme)
     }
 
-    /// The embedded default theme alone.
-    pub fn embedded_default() -> Self {
-        let mut theme = Theme::default();
-        theme.read_embedded();
-        theme
-    }
-
     fn read_embedded(&mut self) {
         for (prefix, kind) in [("templates", Kind::Template), ("static", Kind::Asset)] {
             let Some(dir) = DEFAULT_THEME.get_dir(prefix) else {
