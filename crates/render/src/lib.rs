@@ -8,9 +8,9 @@ pub mod markdown;
 pub mod money;
 pub mod site;
 mod sitemap;
-pub mod theme;
+mod theme;
 pub mod urls;
-pub mod views;
+mod views;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
