@@ -32,9 +32,9 @@ if ! command -v wrk >/dev/null; then
     fi
 fi
 if [[ "${BENCH_SKIP_CARGO:-}" != 1 ]]; then
-    (cd "$ROOT" && cargo build --release --locked -p generator -p api >&2)
+    (cd "$ROOT" && cargo build --profile release-lto --features generator/full --locked -p generator -p api >&2)
 fi
-BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release"
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release-lto"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 rm -rf "$OUT"; mkdir -p "$OUT"

@@ -12,7 +12,7 @@
 #   BENCH_RUNS_CONTENT  timed runs for content/   (default 5)
 #   BENCH_RUNS_10K      timed runs for 10k        (default 5)
 #   BENCH_RUNS_100K     timed runs for 100k       (default 3)
-#   BENCH_SKIP_CARGO=1  use the existing release binary instead of running cargo build
+#   BENCH_SKIP_CARGO=1  use the existing release-lto binary instead of running cargo build
 #   CARGO_TARGET_DIR    honoured, as cargo does
 #   BENCH_RUNS_DIR      where the runs write their output (default bench/out/runs);
 #                       e.g. /dev/shm/shop-bench to take the disk out of the measurement
@@ -159,10 +159,10 @@ echo
 cd "$ROOT"
 target_dir="${CARGO_TARGET_DIR:-target}"
 [[ $target_dir == /* ]] || target_dir="$ROOT/$target_dir"
-BIN="$target_dir/release/generator"
+BIN="$target_dir/release-lto/generator"
 if [[ "${BENCH_SKIP_CARGO:-0}" != 1 ]]; then
-    echo "== cargo build --release -p generator"
-    cargo build --release -p generator
+    echo "== cargo build --profile release-lto -p generator"
+    cargo build --profile release-lto -p generator
     echo
 fi
 [[ -x $BIN ]] || die "$BIN was not built"

@@ -16,9 +16,9 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 runs=${BENCH_RUNS:-5}
 target_dir=${CARGO_TARGET_DIR:-$root/target}
-bin=$target_dir/release/generator
-[ "${BENCH_SKIP_CARGO:-}" = 1 ] || cargo build --release -q -p generator
-[ -x "$bin" ] || { echo "bench: $bin is missing; run cargo build --release -p generator" >&2; exit 2; }
+bin=$target_dir/release-lto/generator
+[ "${BENCH_SKIP_CARGO:-}" = 1 ] || cargo build --profile release-lto --features full -q -p generator
+[ -x "$bin" ] || { echo "bench: $bin is missing; run cargo build --profile release-lto --features full -p generator" >&2; exit 2; }
 
 catalog=bench/out/catalog-10k
 if [ ! -f "$catalog/.catalog-stamp" ]; then

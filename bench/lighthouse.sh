@@ -29,7 +29,7 @@ BENCH_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd -- "$BENCH_DIR/.." && pwd)
 OUT_DIR=${LIGHTHOUSE_OUT:-$BENCH_DIR/out/lighthouse}
 TARGET_DIR=${CARGO_TARGET_DIR:-$REPO_ROOT/target}
-GENERATOR=$TARGET_DIR/release/generator
+GENERATOR=$TARGET_DIR/release-lto/generator
 RUN_TIMEOUT=${LIGHTHOUSE_TIMEOUT:-300}
 export CHROME_PATH=${CHROME_PATH:-/usr/bin/chromium}
 CHROME_FLAGS="--headless=new --no-sandbox --disable-gpu --disable-background-networking --disable-component-update --disable-sync --no-first-run"
@@ -78,11 +78,11 @@ LIGHTHOUSE=$BENCH_DIR/node_modules/.bin/lighthouse
 
 # --- build the site with the release binary ------------------------------------
 if [[ ${BENCH_SKIP_CARGO:-0} != 1 ]]; then
-  log "cargo build --release -p generator"
-  (cd "$REPO_ROOT" && cargo build --release --quiet -p generator) \
-    || die "cargo build --release -p generator failed (or set BENCH_SKIP_CARGO=1 to use the existing binary)"
+  log "cargo build --profile release-lto -p generator"
+  (cd "$REPO_ROOT" && cargo build --profile release-lto --quiet -p generator) \
+    || die "cargo build --profile release-lto -p generator failed (or set BENCH_SKIP_CARGO=1 to use the existing binary)"
 fi
-[[ -x $GENERATOR ]] || die "$GENERATOR is missing; run: cargo build --release -p generator"
+[[ -x $GENERATOR ]] || die "$GENERATOR is missing; run: cargo build --profile release-lto -p generator"
 
 WORK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/shopfront-lighthouse.XXXXXX")
 SITE_DIR=$WORK_DIR/site

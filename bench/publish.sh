@@ -45,9 +45,9 @@ fi
 AWS="$VENV/bin/aws"
 
 if [[ "${BENCH_SKIP_CARGO:-}" != 1 ]]; then
-    (cd "$ROOT" && cargo build --release --locked -p generator >&2)
+    (cd "$ROOT" && cargo build --profile release-lto --features full --locked -p generator >&2)
 fi
-GEN="${CARGO_TARGET_DIR:-$ROOT/target}/release/generator"
+GEN="${CARGO_TARGET_DIR:-$ROOT/target}/release-lto/generator"
 [[ -x "$GEN" ]] || die "$GEN is missing; run without BENCH_SKIP_CARGO"
 
 rm -rf "$OUT"
