@@ -14,7 +14,11 @@ pub fn repo_root() -> PathBuf {
     let crate_dir = std::env::var_os("CARGO_MANIFEST_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
-    crate_dir.parent().unwrap().to_owned()
+    crate_dir
+        .ancestors()
+        .find(|d| d.join("Cargo.lock").is_file())
+        .unwrap_or(&crate_dir)
+        .to_owned()
 }
 
 /// A database of its own on the local primary, dropped when the test ends.
