@@ -1,6 +1,8 @@
 //! Publish targets: where a rendered [`render::site::Site`] goes. A local
-//! folder ([`dir`]) by default, or S3 + CloudFront ([`s3`]) by the plan of
-//! [`plan`].
+//! folder ([`dir`]) by default, or S3 + CloudFront (`s3`, behind the feature of that name) by the plan of
+//! [`plan`]. The bucket's publish protocol is written against a small object
+//! store (the private `remote` module), which `s3` implements on the AWS SDK
+//! clients; it is built without the `s3` feature too, for its tests.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -9,8 +11,12 @@ use serde::Serialize;
 
 use plan::Invalidation;
 use render::site::Site;
+
 pub mod dir;
 pub mod plan;
+// Without the s3 feature only the tests run the protocol.
+#[cfg_attr(not(feature = "s3"), allow(dead_code))]
+mod remote;
 #[cfg(feature = "s3")]
 pub mod s3;
 

@@ -44,7 +44,7 @@ pub fn sha256_hex(parts: [&[u8]; 3]) -> String {
     for part in parts {
         h.update(part);
     }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    catalog::hex(&h.finalize())
 }
 
 impl Manifest {
