@@ -4,10 +4,9 @@
 use catalog::records::WriteRefused;
 use poem_openapi::ApiResponse;
 use poem_openapi::payload::Json;
-use store::DbError;
-use store::products::WriteError;
 
 use crate::problem::Problem;
+use crate::store::StoreError;
 
 /// Input that does not parse at all (400 from the framework, 415 for a body
 /// that is not JSON) is turned into problem+json by the middleware in `lib.rs`.
@@ -75,38 +74,84 @@ impl ApiError {
     }
 }
 
-impl From<DbError> for ApiError {
-    fn from(e: DbError) -> Self {
-        tracing::error!("{e}");
-        Self::Unavailable(Json(Problem::new(
-            503,
-            "Service Unavailable",
-            "the database did not answer; try again shortly",
-        )))
-    }
-}
-
-impl From<WriteRefused> for ApiError {
-    fn from(e: WriteRefused) -> Self {
+/// What a store's error means over HTTP: a refused write is 404, 409 or 412;
+/// a store that does not answer is 503 (the database's own message is only
+/// logged, since it names servers; the folder's is shown).
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        let unavailable = |detail: String| {
+            Self::Unavailable(Json(Problem::new(503, "Service Unavailable", detail)))
+        };
         match e {
-            WriteRefused::NotFound(_) => Self::not_found(e.to_string()),
-            WriteRefused::Stale { .. } => Self::PreconditionFailed(Json(Problem::new(
-                412,
-                "Precondition Failed",
-                e.to_string(),
-            ))),
-            WriteRefused::DuplicateSlug(_) => {
-                Self::Conflict(Json(Problem::new(409, "Conflict", e.to_string())))
+            StoreError::Refused(e) => match e {
+                WriteRefused::NotFound(_) => Self::not_found(e.to_string()),
+                WriteRefused::Stale { .. } => Self::PreconditionFailed(Json(Problem::new(
+                    412,
+                    "Precondition Failed",
+                    e.to_string(),
+                ))),
+                WriteRefused::DuplicateSlug(_) => {
+                    Self::Conflict(Json(Problem::new(409, "Conflict", e.to_string())))
+                }
+            },
+            StoreError::Db(_) => {
+                unavailable("the database did not answer; try again shortly".to_owned())
             }
+            StoreError::Files(e) => unavailable(e.to_string()),
         }
     }
 }
 
-impl From<WriteError> for ApiError {
-    fn from(e: WriteError) -> Self {
-        match e {
-            WriteError::Refused(e) => e.into(),
-            WriteError::Db(e) => e.into(),
-        }
+#[cfg(test)]
+mod tests {
+    use store::{DbError, Role};
+
+    use super::*;
+    use crate::files::FilesError;
+
+    fn answer(e: StoreError) -> (u16, String, String) {
+        let api = ApiError::from(e);
+        let p = api.problem();
+        (p.status, p.title.clone(), p.detail.clone())
+    }
+
+    #[test]
+    fn store_errors_answer_with_their_statuses() {
+        assert_eq!(
+            answer(WriteRefused::NotFound(7).into()),
+            (404, "Not Found".into(), "no product has the id 7".into())
+        );
+        let stale = WriteRefused::Stale {
+            id: 7,
+            expected: 1,
+            current: 2,
+        };
+        assert_eq!(
+            answer(stale.clone().into()),
+            (412, "Precondition Failed".into(), stale.to_string())
+        );
+        assert_eq!(
+            answer(WriteRefused::DuplicateSlug("mug".into()).into()).0,
+            409
+        );
+        // The database's message names servers; it is logged, not sent.
+        let db = DbError::BadUrl {
+            role: Role::Primary,
+            reason: "secret-host".into(),
+        };
+        assert_eq!(
+            answer(db.into()),
+            (
+                503,
+                "Service Unavailable".into(),
+                "the database did not answer; try again shortly".into()
+            )
+        );
+        let folder = FilesError::Content("products/mug.md:1: no front matter".into());
+        let message = folder.to_string();
+        assert_eq!(
+            answer(folder.into()),
+            (503, "Service Unavailable".into(), message)
+        );
     }
 }

@@ -2,18 +2,68 @@
 //! (reads from the replica, writes to the primary; all SQL in
 //! `store`), or the `content/` folder (the embedded default, see
 //! [`crate::files`]). Every route goes through here, so it does not care which.
+//!
+//! The store answers in its own terms ([`StoreError`]); the routes decide
+//! what that means over HTTP (`impl From<StoreError> for ApiError` in
+//! [`crate::error`]).
 
 use std::time::Duration;
 
 use catalog::records::BuildRow;
-use catalog::records::{AuditRow, Fields, Filter, ImportPlan, Record};
-use poem_openapi::payload::Json;
+use catalog::records::{AuditRow, Fields, Filter, ImportPlan, Record, WriteRefused};
 use store::products;
 use store::{Connection, DbError, Target, admin};
 
-use crate::error::ApiError;
-use crate::files::{Files, FilesError, StoreWriteError};
-use crate::problem::Problem;
+use crate::files::{self, Files, FilesError};
+
+/// Why the store did not do what it was asked. A failure of the database or
+/// of the folder is logged once, where it becomes a `StoreError`, so callers
+/// that carry on without the answer (the worker, the token check) need not.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The catalog's rules refused a write: no such product, a stale
+    /// version, or a slug another product has.
+    #[error(transparent)]
+    Refused(#[from] WriteRefused),
+    /// PostgreSQL did not answer, or failed.
+    #[error(transparent)]
+    Db(DbError),
+    /// The content folder or the state folder (embedded default).
+    #[error(transparent)]
+    Files(FilesError),
+}
+
+impl From<DbError> for StoreError {
+    fn from(e: DbError) -> Self {
+        tracing::error!("{e}");
+        Self::Db(e)
+    }
+}
+
+impl From<FilesError> for StoreError {
+    fn from(e: FilesError) -> Self {
+        tracing::error!("{e}");
+        Self::Files(e)
+    }
+}
+
+impl From<products::WriteError> for StoreError {
+    fn from(e: products::WriteError) -> Self {
+        match e {
+            products::WriteError::Refused(e) => e.into(),
+            products::WriteError::Db(e) => e.into(),
+        }
+    }
+}
+
+impl From<files::WriteError> for StoreError {
+    fn from(e: files::WriteError) -> Self {
+        match e {
+            files::WriteError::Refused(e) => e.into(),
+            files::WriteError::Files(e) => e.into(),
+        }
+    }
+}
 
 #[expect(clippy::large_enum_variant, reason = "one per process")]
 pub enum Store {
@@ -47,7 +97,11 @@ impl Store {
 
     /// Products that match, from the replica; `fresh` reads the primary
     /// (the admin pages, which must show the owner's own writes).
-    pub async fn list(&self, filter: &Filter, fresh: bool) -> Result<(Vec<Record>, i64), ApiError> {
+    pub async fn list(
+        &self,
+        filter: &Filter,
+        fresh: bool,
+    ) -> Result<(Vec<Record>, i64), StoreError> {
         match self {
             Store::Postgres { primary, replica } => {
                 let (client, target) = Self::read(primary, replica, fresh).await?;
@@ -57,7 +111,7 @@ impl Store {
         }
     }
 
-    pub async fn get(&self, id: i64, fresh: bool) -> Result<Option<Record>, ApiError> {
+    pub async fn get(&self, id: i64, fresh: bool) -> Result<Option<Record>, StoreError> {
         match self {
             Store::Postgres { primary, replica } => {
                 let (client, target) = Self::read(primary, replica, fresh).await?;
@@ -68,7 +122,7 @@ impl Store {
     }
 
     /// `actor` (an admin's e-mail) goes to the audit log.
-    pub async fn create(&self, actor: &str, fields: &Fields) -> Result<Record, ApiError> {
+    pub async fn create(&self, actor: &str, fields: &Fields) -> Result<Record, StoreError> {
         match self {
             Store::Postgres { primary, .. } => {
                 let client = primary.connect().await?;
@@ -84,7 +138,7 @@ impl Store {
         id: i64,
         expected: i64,
         fields: &Fields,
-    ) -> Result<Record, ApiError> {
+    ) -> Result<Record, StoreError> {
         match self {
             Store::Postgres { primary, .. } => {
                 let client = primary.connect().await?;
@@ -99,7 +153,7 @@ impl Store {
         actor: &str,
         id: i64,
         expected: Option<i64>,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), StoreError> {
         match self {
             Store::Postgres { primary, .. } => {
                 let client = primary.connect().await?;
@@ -110,7 +164,7 @@ impl Store {
     }
 
     /// Applies a checked CSV import, all or nothing.
-    pub async fn apply_import(&self, actor: &str, plan: &ImportPlan) -> Result<(), ApiError> {
+    pub async fn apply_import(&self, actor: &str, plan: &ImportPlan) -> Result<(), StoreError> {
         match self {
             Store::Postgres { primary, .. } => {
                 let mut client = primary.connect().await?;
@@ -121,7 +175,7 @@ impl Store {
     }
 
     /// A product's audit log, newest first.
-    pub async fn history(&self, id: i64, limit: i64) -> Result<Vec<AuditRow>, ApiError> {
+    pub async fn history(&self, id: i64, limit: i64) -> Result<Vec<AuditRow>, StoreError> {
         match self {
             Store::Postgres { primary, .. } => {
                 let client = primary.connect().await?;
@@ -137,7 +191,7 @@ impl Store {
         sha256: &str,
         extension: &str,
         bytes: &[u8],
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), StoreError> {
         match self {
             Store::Postgres { primary, .. } => {
                 let client = primary.connect().await?;
@@ -152,7 +206,7 @@ impl Store {
         &self,
         file: &str,
         content_dir: &std::path::Path,
-    ) -> Result<Option<Vec<u8>>, ApiError> {
+    ) -> Result<Option<Vec<u8>>, StoreError> {
         if let Store::Postgres { primary, .. } = self {
             let client = primary.connect().await?;
             if let Some(bytes) = products::image(&client, primary, file).await? {
@@ -162,7 +216,7 @@ impl Store {
         Ok(std::fs::read(content_dir.join("images").join(file)).ok())
     }
 
-    pub async fn recent_builds(&self, limit: i64) -> Result<Vec<BuildRow>, ApiError> {
+    pub async fn recent_builds(&self, limit: i64) -> Result<Vec<BuildRow>, StoreError> {
         match self {
             Store::Postgres { primary, .. } => {
                 let client = primary.connect().await?;
@@ -172,7 +226,7 @@ impl Store {
         }
     }
 
-    pub async fn build(&self, id: i64) -> Result<Option<BuildRow>, ApiError> {
+    pub async fn build(&self, id: i64) -> Result<Option<BuildRow>, StoreError> {
         match self {
             Store::Postgres { primary, .. } => {
                 let client = primary.connect().await?;
@@ -182,7 +236,7 @@ impl Store {
         }
     }
 
-    pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRow>, ApiError> {
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRow>, StoreError> {
         match self {
             Store::Postgres { primary, .. } => {
                 let client = primary.connect().await?;
@@ -194,7 +248,7 @@ impl Store {
         }
     }
 
-    pub async fn user_for_token(&self, sha256: &[u8]) -> Result<Option<(i64, String)>, ApiError> {
+    pub async fn user_for_token(&self, sha256: &[u8]) -> Result<Option<(i64, String)>, StoreError> {
         match self {
             Store::Postgres { primary, .. } => {
                 let client = primary.connect().await?;
@@ -205,7 +259,7 @@ impl Store {
     }
 
     /// Failed logins under `key` within `window`.
-    pub async fn recent_failures(&self, key: &str, window: Duration) -> Result<i64, ApiError> {
+    pub async fn recent_failures(&self, key: &str, window: Duration) -> Result<i64, StoreError> {
         match self {
             Store::Postgres { primary, .. } => {
                 let client = primary.connect().await?;
@@ -216,7 +270,7 @@ impl Store {
         }
     }
 
-    pub async fn record_failure(&self, keys: &[&str], window: Duration) -> Result<(), ApiError> {
+    pub async fn record_failure(&self, keys: &[&str], window: Duration) -> Result<(), StoreError> {
         match self {
             Store::Postgres { primary, .. } => {
                 let client = primary.connect().await?;
@@ -230,7 +284,7 @@ impl Store {
     }
 
     /// `(wanted_version, published_version)`.
-    pub async fn catalog_state(&self) -> Result<(i64, i64), ApiError> {
+    pub async fn catalog_state(&self) -> Result<(i64, i64), StoreError> {
         match self {
             Store::Postgres { primary, .. } => {
                 let client = primary.connect().await?;
@@ -248,26 +302,6 @@ impl Store {
                 Err(_) => false,
             },
             Store::Files(files) => files.content_dir().join("site.toml").is_file(),
-        }
-    }
-}
-
-impl From<FilesError> for ApiError {
-    fn from(e: FilesError) -> Self {
-        tracing::error!("{e}");
-        Self::Unavailable(Json(Problem::new(
-            503,
-            "Service Unavailable",
-            e.to_string(),
-        )))
-    }
-}
-
-impl From<StoreWriteError> for ApiError {
-    fn from(e: StoreWriteError) -> Self {
-        match e {
-            StoreWriteError::Rule(e) => e.into(),
-            StoreWriteError::Files(e) => e.into(),
         }
     }
 }

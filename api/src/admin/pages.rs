@@ -134,8 +134,10 @@ pub fn error(status: StatusCode, detail: &str) -> Response {
     page.render(status)
 }
 
-/// The status and message of a store's error.
-pub fn problem_of(e: ApiError) -> (StatusCode, String) {
+/// The status and message of an error (a store's, or a login's), as the
+/// JSON API would answer it.
+pub fn problem_of(e: impl Into<ApiError>) -> (StatusCode, String) {
+    let e = e.into();
     let problem = e.problem();
     (
         StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),

@@ -1,58 +1,16 @@
-//! The embedded default: with no `DATABASE_URL`, the catalog is the
-//! `content/` folder itself. Each product is its file, `products/<slug>.md`,
-//! replaced atomically on every write; its version (the `ETag`) is a digest
-//! of the file's bytes, so an edit by hand is a new version too. Admin users
-//! and API tokens live in `accounts.json` in the state folder; failed logins
-//! and the build history live in memory. One process owns the folder.
+//! The product files: `products/<slug>.md`, read and checked on every
+//! call, each write under one lock and atomic; the audit log
+//! (`audit.jsonl` in the state folder) and uploaded images.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::{Duration, Instant};
 
 use catalog::Product;
 use catalog::records::{AuditRow, Fields, Filter, ImportPlan, Record, Sort, WriteRefused};
-use catalog::records::{BuildRecord, BuildRow};
 use catalog::types::ProductId;
 use chrono::Utc;
-use content;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-/// What went wrong with the folder, named with its path.
-#[derive(Debug, thiserror::Error)]
-pub enum FilesError {
-    #[error("could not {action} {}: {source}", path.display())]
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("the content folder has problems; fix them and try again:\n{0}")]
-    Content(String),
-    #[error("{} is not valid: {source}", path.display())]
-    Accounts {
-        path: PathBuf,
-        source: serde_json::Error,
-    },
-    #[error("there is already an admin user {0}")]
-    UserExists(String),
-    #[error("there is no admin user {0}")]
-    NoSuchUser(String),
-}
-
-/// The catalog in `content/`, the accounts in the state folder.
-pub struct Files {
-    content: PathBuf,
-    accounts: PathBuf,
-    /// One write at a time: read, check, write.
-    write: tokio::sync::Mutex<()>,
-    failures: Mutex<Vec<(String, Instant)>>,
-    builds: Mutex<Vec<BuildRow>>,
-    /// Bumped by every write here; the site is built once at start.
-    wanted: AtomicI64,
-    published: AtomicI64,
-}
+use super::{Files, FilesError, WriteError};
 
 /// A product file as the api sees it.
 struct Stored {
@@ -61,39 +19,6 @@ struct Stored {
 }
 
 impl Files {
-    pub fn new(content: &Path, state: &Path) -> Self {
-        Self {
-            content: content.to_owned(),
-            accounts: state.join("accounts.json"),
-            write: tokio::sync::Mutex::new(()),
-            failures: Mutex::new(Vec::new()),
-            builds: Mutex::new(Vec::new()),
-            wanted: AtomicI64::new(1),
-            published: AtomicI64::new(0),
-        }
-    }
-
-    pub fn content_dir(&self) -> &Path {
-        &self.content
-    }
-
-    /// `(wanted_version, published_version)`, counted in this process.
-    pub fn catalog_state(&self) -> (i64, i64) {
-        (
-            self.wanted.load(Ordering::SeqCst),
-            self.published.load(Ordering::SeqCst),
-        )
-    }
-
-    /// A build that read the catalog at `version` was published.
-    pub fn published(&self, version: i64) {
-        self.published.fetch_max(version, Ordering::SeqCst);
-    }
-
-    fn changed(&self) {
-        self.wanted.fetch_add(1, Ordering::SeqCst);
-    }
-
     fn products_dir(&self) -> PathBuf {
         self.content.join("products")
     }
@@ -185,7 +110,7 @@ impl Files {
             .map(|s| s.record))
     }
 
-    pub async fn create(&self, actor: &str, f: &Fields) -> Result<Record, StoreWriteError> {
+    pub async fn create(&self, actor: &str, f: &Fields) -> Result<Record, WriteError> {
         let _one = self.write.lock().await;
         let all = self.load()?;
         if all.iter().any(|s| s.record.slug == f.slug.as_str()) {
@@ -205,7 +130,7 @@ impl Files {
         id: i64,
         expected: i64,
         f: &Fields,
-    ) -> Result<Record, StoreWriteError> {
+    ) -> Result<Record, WriteError> {
         let _one = self.write.lock().await;
         let all = self.load()?;
         let current = Self::current(&all, id, Some(expected))?;
@@ -230,7 +155,7 @@ impl Files {
         actor: &str,
         id: i64,
         expected: Option<i64>,
-    ) -> Result<(), StoreWriteError> {
+    ) -> Result<(), WriteError> {
         let _one = self.write.lock().await;
         let all = self.load()?;
         let current = Self::current(&all, id, expected)?;
@@ -246,11 +171,7 @@ impl Files {
 
     /// Applies a checked import: every version is checked first, then the
     /// files are written one by one (each atomically).
-    pub async fn apply_import(
-        &self,
-        actor: &str,
-        plan: &ImportPlan,
-    ) -> Result<(), StoreWriteError> {
+    pub async fn apply_import(&self, actor: &str, plan: &ImportPlan) -> Result<(), WriteError> {
         let _one = self.write.lock().await;
         let all = self.load()?;
         for (id, expected, _) in &plan.updates {
@@ -383,7 +304,7 @@ impl Files {
 
     /// Writes `product` to `products/<slug>.md`, then removes `old` if the
     /// slug (and so the file) changed.
-    fn save(&self, product: &Product, old: Option<&Path>) -> Result<Record, StoreWriteError> {
+    fn save(&self, product: &Product, old: Option<&Path>) -> Result<Record, WriteError> {
         let path = self
             .products_dir()
             .join(format!("{}.md", product.slug.as_str()));
@@ -403,227 +324,6 @@ impl Files {
         }
         Ok(record(product.clone(), version(text.as_bytes())))
     }
-
-    // Accounts.
-
-    fn read_accounts(&self) -> Result<Accounts, FilesError> {
-        match std::fs::read(&self.accounts) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| FilesError::Accounts {
-                path: self.accounts.clone(),
-                source,
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Accounts::default()),
-            Err(source) => Err(FilesError::Io {
-                action: "read",
-                path: self.accounts.clone(),
-                source,
-            }),
-        }
-    }
-
-    fn write_accounts(&self, accounts: &Accounts) -> Result<(), FilesError> {
-        let io = |action| {
-            move |source| FilesError::Io {
-                action,
-                path: self.accounts.clone(),
-                source,
-            }
-        };
-        if let Some(dir) = self.accounts.parent() {
-            std::fs::create_dir_all(dir).map_err(io("create the folder of"))?;
-        }
-        let json = serde_json::to_vec_pretty(accounts).unwrap_or_default();
-        content::write_atomically(&self.accounts, &json).map_err(io("write"))
-    }
-
-    pub fn create_user(&self, email: &str, password_hash: &str) -> Result<i64, FilesError> {
-        let mut accounts = self.read_accounts()?;
-        if accounts.users.iter().any(|u| u.email == email) {
-            return Err(FilesError::UserExists(email.to_owned()));
-        }
-        let user_id = accounts.users.iter().map(|u| u.user_id).max().unwrap_or(0) + 1;
-        accounts.users.push(UserEntry {
-            user_id,
-            email: email.to_owned(),
-            password_hash: password_hash.to_owned(),
-        });
-        self.write_accounts(&accounts)?;
-        Ok(user_id)
-    }
-
-    pub fn set_password(&self, email: &str, password_hash: &str) -> Result<(), FilesError> {
-        let mut accounts = self.read_accounts()?;
-        let user = accounts
-            .users
-            .iter_mut()
-            .find(|u| u.email == email)
-            .ok_or_else(|| FilesError::NoSuchUser(email.to_owned()))?;
-        password_hash.clone_into(&mut user.password_hash);
-        self.write_accounts(&accounts)
-    }
-
-    /// `(user_id, email, password_hash)`.
-    pub fn user_by_email(&self, email: &str) -> Result<Option<(i64, String, String)>, FilesError> {
-        Ok(self
-            .read_accounts()?
-            .users
-            .into_iter()
-            .find(|u| u.email == email)
-            .map(|u| (u.user_id, u.email, u.password_hash)))
-    }
-
-    pub fn create_token(&self, email: &str, name: &str, sha256: &[u8]) -> Result<i64, FilesError> {
-        let mut accounts = self.read_accounts()?;
-        let user_id = accounts
-            .users
-            .iter()
-            .find(|u| u.email == email)
-            .ok_or_else(|| FilesError::NoSuchUser(email.to_owned()))?
-            .user_id;
-        let token_id = accounts
-            .tokens
-            .iter()
-            .map(|t| t.token_id)
-            .max()
-            .unwrap_or(0)
-            + 1;
-        accounts.tokens.push(TokenEntry {
-            token_id,
-            user_id,
-            name: name.to_owned(),
-            sha256: catalog::hex(sha256),
-            revoked: false,
-        });
-        self.write_accounts(&accounts)?;
-        Ok(token_id)
-    }
-
-    pub fn user_for_token(&self, sha256: &[u8]) -> Result<Option<(i64, String)>, FilesError> {
-        let accounts = self.read_accounts()?;
-        let digest = catalog::hex(sha256);
-        Ok(accounts
-            .tokens
-            .iter()
-            .find(|t| !t.revoked && t.sha256 == digest)
-            .and_then(|t| accounts.users.iter().find(|u| u.user_id == t.user_id))
-            .map(|u| (u.user_id, u.email.clone())))
-    }
-
-    pub fn revoke_token(&self, token_id: i64) -> Result<bool, FilesError> {
-        let mut accounts = self.read_accounts()?;
-        let Some(token) = accounts
-            .tokens
-            .iter_mut()
-            .find(|t| t.token_id == token_id && !t.revoked)
-        else {
-            return Ok(false);
-        };
-        token.revoked = true;
-        self.write_accounts(&accounts)?;
-        Ok(true)
-    }
-
-    pub fn recent_failures(&self, key: &str, window: Duration) -> i64 {
-        let failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        failures
-            .iter()
-            .filter(|(k, at)| k == key && at.elapsed() < window)
-            .count() as i64
-    }
-
-    pub fn record_failure(&self, keys: &[&str], window: Duration) {
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        failures.retain(|(_, at)| at.elapsed() < window);
-        failures.extend(keys.iter().map(|k| ((*k).to_owned(), Instant::now())));
-    }
-
-    // Builds.
-
-    /// Records a build that started now; its id.
-    pub fn build_started(&self, trigger: &str) -> i64 {
-        let mut builds = self.builds.lock().unwrap_or_else(|e| e.into_inner());
-        let build_id = builds.last().map_or(1, |b| b.build_id + 1);
-        builds.push(BuildRow {
-            build_id,
-            started_at: Utc::now(),
-            finished_at: None,
-            trigger: trigger.to_owned(),
-            catalog_version: None,
-            source: Some("content".into()),
-            pages_uploaded: None,
-            pages_deleted: None,
-            paths_invalidated: None,
-            duration_ms: None,
-            error: None,
-        });
-        // The history is for people; a few hundred builds is plenty.
-        if builds.len() > 500 {
-            builds.drain(..100);
-        }
-        build_id
-    }
-
-    /// Ends build `build_id` with what the rebuild recorded.
-    pub fn build_finished(&self, build_id: i64, record: &BuildRecord) {
-        let mut builds = self.builds.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(b) = builds.iter_mut().find(|b| b.build_id == build_id) {
-            let now = Utc::now();
-            b.finished_at = Some(now);
-            b.duration_ms = Some((now - b.started_at).num_milliseconds());
-            b.catalog_version = record.catalog_version;
-            b.pages_uploaded = record.pages_uploaded;
-            b.pages_deleted = record.pages_deleted;
-            b.paths_invalidated = record.paths_invalidated;
-            b.error.clone_from(&record.error);
-        }
-    }
-
-    pub fn recent_builds(&self, limit: i64) -> Vec<BuildRow> {
-        let builds = self.builds.lock().unwrap_or_else(|e| e.into_inner());
-        builds
-            .iter()
-            .rev()
-            .take(usize::try_from(limit).unwrap_or(0))
-            .cloned()
-            .collect()
-    }
-
-    pub fn build(&self, build_id: i64) -> Option<BuildRow> {
-        let builds = self.builds.lock().unwrap_or_else(|e| e.into_inner());
-        builds.iter().find(|b| b.build_id == build_id).cloned()
-    }
-}
-
-/// A write's failure: the rules (404, 409, 412) or the folder.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreWriteError {
-    #[error(transparent)]
-    Rule(#[from] WriteRefused),
-    #[error(transparent)]
-    Files(#[from] FilesError),
-}
-
-#[derive(Default, Serialize, Deserialize)]
-struct Accounts {
-    users: Vec<UserEntry>,
-    tokens: Vec<TokenEntry>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct UserEntry {
-    user_id: i64,
-    email: String,
-    password_hash: String,
-}
-
-#[derive(Serialize, Deserialize)]
-struct TokenEntry {
-    token_id: i64,
-    user_id: i64,
-    name: String,
-    /// Hex SHA-256 of the token.
-    sha256: String,
-    revoked: bool,
 }
 
 /// A file's version: 48 bits of its SHA-256, so it survives JSON numbers.
@@ -668,5 +368,328 @@ fn record(p: Product, version: i64) -> Record {
         created_at: p.created_at,
         updated_at: p.updated_at,
         version,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use catalog::types::Slug;
+    use rust_decimal::Decimal;
+
+    use super::super::testing::{PRODUCTS, Shop, fields};
+    use super::*;
+
+    fn everything() -> Filter {
+        Filter {
+            limit: 1000,
+            ..Filter::default()
+        }
+    }
+
+    fn refused(e: WriteError) -> WriteRefused {
+        match e {
+            WriteError::Refused(r) => r,
+            WriteError::Files(e) => panic!("a folder error, not a refusal: {e}"),
+        }
+    }
+
+    #[test]
+    fn the_copied_products_are_read_with_their_ids_and_a_version() {
+        let shop = Shop::new();
+        let (all, total) = shop.files.list(&everything()).unwrap();
+        assert_eq!(total, 3);
+        let mut ids: Vec<i64> = all.iter().map(|r| r.product_id).collect();
+        ids.sort_unstable();
+        assert_eq!(ids, PRODUCTS.map(|(_, id)| id));
+        let desk = shop.files.get(88).unwrap().unwrap();
+        assert_eq!(desk.slug, "ash-writing-desk");
+        assert_eq!(desk.price, Decimal::new(58900, 2));
+        assert_eq!(
+            desk.version,
+            version(&std::fs::read(shop.file("ash-writing-desk")).unwrap())
+        );
+        assert!(shop.files.get(1).unwrap().is_none());
+    }
+
+    #[test]
+    fn list_filters_sorts_and_pages() {
+        let shop = Shop::new();
+        let list = |filter: Filter| {
+            let (page, total) = shop.files.list(&filter).unwrap();
+            (
+                page.into_iter().map(|r| r.product_id).collect::<Vec<_>>(),
+                total,
+            )
+        };
+        assert_eq!(list(everything()).0, [29, 88, 55], "by name");
+        let office = Filter {
+            category: Some("Home Office".into()),
+            ..everything()
+        };
+        assert_eq!(list(office).0, [88, 55]);
+        let text = Filter {
+            text: Some("LAPTOP".into()),
+            ..everything()
+        };
+        assert_eq!(list(text).0, [55]);
+        let cheapest = Filter {
+            sort: Sort::PriceUp,
+            ..everything()
+        };
+        assert_eq!(list(cheapest).0, [55, 29, 88]);
+        let second_page = Filter {
+            sort: Sort::PriceDown,
+            limit: 2,
+            offset: 2,
+            ..everything()
+        };
+        assert_eq!(list(second_page), (vec![55], 3));
+    }
+
+    #[tokio::test]
+    async fn create_update_delete_round_trip_through_the_files() {
+        let shop = Shop::new();
+        let (wanted, _) = shop.files.catalog_state();
+
+        let created = shop
+            .files
+            .create(
+                "owner@shop.example",
+                &fields("Walnut Desk Tray", "49.90", "Home Office"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(created.product_id, 89, "the next id after the largest");
+        assert_eq!(created.slug, "walnut-desk-tray");
+        let file = shop.file("walnut-desk-tray");
+        assert_eq!(created.version, version(&std::fs::read(&file).unwrap()));
+        assert_eq!(shop.files.get(89).unwrap().as_ref(), Some(&created));
+        assert_eq!(shop.files.catalog_state().0, wanted + 1);
+
+        // The same fields again: nothing changes, not even the version.
+        let same = fields("Walnut Desk Tray", "49.90", "Home Office");
+        let unchanged = shop
+            .files
+            .update("owner@shop.example", 89, created.version, &same)
+            .await
+            .unwrap();
+        assert_eq!(unchanged, created);
+
+        // A new slug moves the file.
+        let mut renamed = fields("Walnut Desk Tray", "52.00", "Home Office");
+        renamed.slug = Slug::parse("walnut-tray").unwrap();
+        let updated = shop
+            .files
+            .update("owner@shop.example", 89, created.version, &renamed)
+            .await
+            .unwrap();
+        assert_eq!(updated.price, Decimal::new(5200, 2));
+        assert_eq!(updated.created_at, created.created_at);
+        assert_ne!(updated.version, created.version);
+        assert!(!file.exists());
+        assert!(shop.file("walnut-tray").is_file());
+        assert_eq!(shop.files.get(89).unwrap(), Some(updated.clone()));
+
+        shop.files
+            .delete("owner@shop.example", 89, Some(updated.version))
+            .await
+            .unwrap();
+        assert!(!shop.file("walnut-tray").exists());
+        assert!(shop.files.get(89).unwrap().is_none());
+        assert_eq!(shop.files.list(&everything()).unwrap().1, 3);
+
+        // Each change is in the history, newest first, with who made it.
+        let history = shop.files.history(89, 10).unwrap();
+        let actions: Vec<&str> = history.iter().map(|r| r.action.as_str()).collect();
+        assert_eq!(actions, ["delete", "update", "insert"]);
+        assert!(history.iter().all(|r| r.actor == "owner@shop.example"));
+        assert_eq!(
+            history[1].changes["price"],
+            serde_json::json!({"before": "49.90", "after": "52.00"})
+        );
+        assert_eq!(shop.files.history(89, 1).unwrap().len(), 1);
+        assert!(shop.files.history(88, 10).unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_stale_version_or_a_missing_product_is_refused() {
+        let shop = Shop::new();
+        let desk = shop.files.get(88).unwrap().unwrap();
+        let before = std::fs::read(shop.file("ash-writing-desk")).unwrap();
+        let change = fields("Ash Writing Desk", "600.00", "Home Office");
+
+        let stale = shop
+            .files
+            .update("owner@shop.example", 88, desk.version + 1, &change)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            refused(stale),
+            WriteRefused::Stale {
+                id: 88,
+                expected: desk.version + 1,
+                current: desk.version,
+            }
+        );
+        let stale = shop
+            .files
+            .delete("owner@shop.example", 88, Some(desk.version + 1))
+            .await
+            .unwrap_err();
+        assert!(matches!(refused(stale), WriteRefused::Stale { id: 88, .. }));
+        assert_eq!(
+            std::fs::read(shop.file("ash-writing-desk")).unwrap(),
+            before
+        );
+
+        let missing = shop
+            .files
+            .update("owner@shop.example", 7, 1, &change)
+            .await
+            .unwrap_err();
+        assert_eq!(refused(missing), WriteRefused::NotFound(7));
+        let missing = shop
+            .files
+            .delete("owner@shop.example", 7, None)
+            .await
+            .unwrap_err();
+        assert_eq!(refused(missing), WriteRefused::NotFound(7));
+
+        // Without a version, a delete takes whatever is there.
+        shop.files
+            .delete("owner@shop.example", 88, None)
+            .await
+            .unwrap();
+        assert!(shop.files.get(88).unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_duplicate_slug_is_refused() {
+        let shop = Shop::new();
+        let taken = fields("Ash Writing Desk", "10.00", "Home Office");
+        let duplicate = shop
+            .files
+            .create("owner@shop.example", &taken)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            refused(duplicate),
+            WriteRefused::DuplicateSlug("ash-writing-desk".into())
+        );
+        let scarf = shop.files.get(29).unwrap().unwrap();
+        let duplicate = shop
+            .files
+            .update("owner@shop.example", 29, scarf.version, &taken)
+            .await
+            .unwrap_err();
+        assert!(matches!(refused(duplicate), WriteRefused::DuplicateSlug(_)));
+        assert_eq!(shop.files.list(&everything()).unwrap().1, 3);
+        assert_eq!(shop.files.get(29).unwrap(), Some(scarf));
+    }
+
+    #[tokio::test]
+    async fn an_import_plan_applies_or_changes_nothing() {
+        let shop = Shop::new();
+        let desk = shop.files.get(88).unwrap().unwrap();
+        let scarf = shop.files.get(29).unwrap().unwrap();
+
+        // A stale row: nothing at all is written.
+        let stale = ImportPlan {
+            creates: vec![fields("Oak Coaster Set", "18.00", "Kitchen")],
+            updates: vec![(
+                88,
+                desk.version + 1,
+                fields("Ash Writing Desk", "1.00", "Home Office"),
+            )],
+        };
+        let refusal = shop
+            .files
+            .apply_import("owner@shop.example", &stale)
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            refused(refusal),
+            WriteRefused::Stale { id: 88, .. }
+        ));
+        assert_eq!(shop.files.list(&everything()).unwrap().1, 3);
+
+        let plan = ImportPlan {
+            creates: vec![
+                fields("Oak Coaster Set", "18.00", "Kitchen"),
+                fields("Linen Tea Towel", "12.50", "Kitchen"),
+            ],
+            updates: vec![
+                (
+                    88,
+                    desk.version,
+                    fields("Ash Writing Desk", "549.00", "Home Office"),
+                ),
+                (
+                    29,
+                    scarf.version,
+                    fields("Alpaca Blend Scarf", "69.00", "Textiles"),
+                ),
+            ],
+        };
+        shop.files
+            .apply_import("owner@shop.example", &plan)
+            .await
+            .unwrap();
+        let (kitchen, total) = shop
+            .files
+            .list(&Filter {
+                category: Some("Kitchen".into()),
+                ..everything()
+            })
+            .unwrap();
+        assert_eq!(total, 2);
+        let mut created: Vec<(i64, &str)> = kitchen
+            .iter()
+            .map(|r| (r.product_id, r.slug.as_str()))
+            .collect();
+        created.sort_unstable();
+        assert_eq!(created, [(89, "oak-coaster-set"), (90, "linen-tea-towel")]);
+        let desk_now = shop.files.get(88).unwrap().unwrap();
+        assert_eq!(desk_now.price, Decimal::new(54900, 2));
+        assert_eq!(desk_now.created_at, desk.created_at);
+        assert_eq!(shop.files.list(&everything()).unwrap().1, 5);
+        assert_eq!(shop.files.history(88, 10).unwrap()[0].action, "update");
+
+        // A slug taken since the preview stops the import.
+        let again = ImportPlan {
+            creates: vec![fields("Oak Coaster Set", "18.00", "Kitchen")],
+            updates: Vec::new(),
+        };
+        let refusal = shop
+            .files
+            .apply_import("owner@shop.example", &again)
+            .await
+            .unwrap_err();
+        assert!(matches!(refused(refusal), WriteRefused::DuplicateSlug(_)));
+    }
+
+    #[test]
+    fn a_broken_product_file_is_named() {
+        let shop = Shop::new();
+        std::fs::write(shop.file("broken"), "no front matter\n").unwrap();
+        match shop.files.list(&everything()) {
+            Err(FilesError::Content(problems)) => {
+                assert!(problems.contains("broken.md"), "{problems}");
+            }
+            other => panic!(
+                "expected the content's problems, got {:?}",
+                other.map(|r| r.1)
+            ),
+        }
+        assert!(matches!(shop.files.get(88), Err(FilesError::Content(_))));
+    }
+
+    #[test]
+    fn an_image_is_kept_once_by_its_name() {
+        let shop = Shop::new();
+        let path = shop.files.content_dir().join("images").join("abc.png");
+        shop.files.put_image("abc", "png", b"first").unwrap();
+        shop.files.put_image("abc", "png", b"second").unwrap();
+        assert_eq!(std::fs::read(path).unwrap(), b"first");
     }
 }

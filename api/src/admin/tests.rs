@@ -1,0 +1,232 @@
+//! The admin's route table in process, on a shop of the test's own: the
+//! `Owner` extractor's refusals are the same answers a page gives, with the
+//! same security headers.
+
+use std::sync::Arc;
+
+use poem::http::uri::Scheme;
+use poem::http::{self, Method, StatusCode};
+use poem::web::{LocalAddr, RemoteAddr};
+use poem::{Body, Endpoint, EndpointExt, Request, RequestParts, Response, Route};
+
+use super::routes;
+use crate::auth::AdminUser;
+use crate::files::testing::Shop;
+use crate::session::{COOKIE, Sessions};
+use crate::state::State;
+use crate::store::Store;
+
+struct Admin {
+    app: poem::endpoint::BoxEndpoint<'static, Response>,
+    state: Arc<State>,
+    /// Holds the shop's folders.
+    _shop_dir: tempfile::TempDir,
+}
+
+impl Admin {
+    fn new() -> Self {
+        let shop = Shop::new();
+        let content = shop.files.content_dir().to_owned();
+        let sessions = Sessions::new(&[7u8; 32]).unwrap();
+        let (dir, files) = shop.into_parts();
+        let state = Arc::new(State::new(
+            Store::Files(files),
+            content,
+            sessions,
+            Vec::new(),
+        ));
+        let app = Route::new()
+            .nest("/admin", routes())
+            .data(state.clone())
+            .map_to_response()
+            .boxed();
+        Self {
+            app,
+            state,
+            _shop_dir: dir,
+        }
+    }
+
+    /// A session's cookie and its CSRF token.
+    fn log_in(&self) -> (String, String) {
+        let (value, session) = self.state.sessions.issue(&AdminUser {
+            user_id: 1,
+            email: "owner@shop.example".into(),
+        });
+        (
+            format!("{COOKIE}={value}"),
+            self.state.sessions.csrf(&session),
+        )
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        uri: &str,
+        cookie: Option<&str>,
+        form: Option<&str>,
+    ) -> Response {
+        let content_type = form.map(|_| "application/x-www-form-urlencoded");
+        self.send(method, uri, cookie, content_type, form.unwrap_or_default())
+            .await
+    }
+
+    /// Sends a request as the server would hand it over (its original URI
+    /// is the one asked for, which the route table's nesting keeps).
+    async fn send(
+        &self,
+        method: Method,
+        uri: &str,
+        cookie: Option<&str>,
+        content_type: Option<&str>,
+        body: &str,
+    ) -> Response {
+        let mut head = http::Request::builder().method(method).uri(uri);
+        if let Some(cookie) = cookie {
+            head = head.header("cookie", cookie);
+        }
+        if let Some(content_type) = content_type {
+            head = head.header("content-type", content_type);
+        }
+        let (parts, ()) = head.body(()).unwrap().into_parts();
+        let parts = RequestParts::from((
+            parts,
+            LocalAddr::default(),
+            RemoteAddr::default(),
+            Scheme::HTTP,
+        ));
+        let req = Request::from_parts(parts, Body::from(body.to_owned()));
+        self.app.call(req).await.unwrap()
+    }
+}
+
+/// Every admin answer's headers.
+fn assert_secured(response: &Response) {
+    let header = |name| response.headers().get(name).and_then(|v| v.to_str().ok());
+    assert!(
+        header("content-security-policy").is_some_and(|c| c.contains("frame-ancestors 'none'")),
+        "{:?}",
+        response.headers()
+    );
+    assert_eq!(header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(header("x-frame-options"), Some("DENY"));
+    assert_eq!(header("referrer-policy"), Some("same-origin"));
+    assert_eq!(header("cache-control"), Some("no-store"));
+}
+
+fn location(response: &Response) -> Option<&str> {
+    response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+}
+
+#[tokio::test]
+async fn without_a_session_every_page_is_the_way_to_the_login_page() {
+    let admin = Admin::new();
+    let response = admin
+        .call(Method::GET, "/admin/products?q=x", None, None)
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        location(&response),
+        Some("/admin/login?next=/admin/products%3Fq%3Dx")
+    );
+    assert_secured(&response);
+
+    // A form sent without one goes to the login page, then the list.
+    let response = admin
+        .call(
+            Method::POST,
+            "/admin/products/88/delete",
+            None,
+            Some("csrf=x"),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        location(&response),
+        Some("/admin/login?next=/admin/products")
+    );
+    assert_secured(&response);
+
+    let response = admin.call(Method::GET, "/admin/login", None, None).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_secured(&response);
+}
+
+#[tokio::test]
+async fn with_a_session_pages_open_and_forms_need_its_csrf_token() {
+    let admin = Admin::new();
+    let (cookie, csrf) = admin.log_in();
+    let cookie = Some(cookie.as_str());
+
+    let mut response = admin
+        .call(Method::GET, "/admin/products", cookie, None)
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_secured(&response);
+    let page = response.take_body().into_string().await.unwrap();
+    assert!(
+        page.contains("Ash Writing Desk") && page.contains(&csrf),
+        "{page}"
+    );
+
+    let response = admin.call(Method::GET, "/admin/login", cookie, None).await;
+    assert_eq!(
+        location(&response),
+        Some("/admin/products"),
+        "already logged in"
+    );
+
+    let mut response = admin
+        .call(
+            Method::POST,
+            "/admin/publishing/rebuild",
+            cookie,
+            Some("csrf=forged"),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_secured(&response);
+    let page = response.take_body().into_string().await.unwrap();
+    assert!(page.contains("This form is out of date"), "{page}");
+    assert!(!admin.state.take_forced());
+
+    let form = format!("csrf={}", super::encode(&csrf));
+    let response = admin
+        .call(
+            Method::POST,
+            "/admin/publishing/rebuild",
+            cookie,
+            Some(&form),
+        )
+        .await;
+    assert_eq!(location(&response), Some("/admin/publishing?done=rebuild"));
+    assert!(admin.state.take_forced());
+
+    let response = admin
+        .call(Method::GET, "/admin/products/7/edit", cookie, None)
+        .await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert_secured(&response);
+}
+
+#[tokio::test]
+async fn an_unreadable_upload_is_a_422_with_or_without_a_session() {
+    let admin = Admin::new();
+    let (cookie, _) = admin.log_in();
+    for cookie in [None, Some(cookie.as_str())] {
+        let response = admin
+            .send(
+                Method::POST,
+                "/admin/products/new",
+                cookie,
+                Some("multipart/form-data; boundary=zz"),
+                "garbage",
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_secured(&response);
+    }
+}
