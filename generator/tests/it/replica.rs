@@ -15,6 +15,14 @@ fn pg_source(pair: &Pair, wait_ms: u64) -> PgSource {
     }
 }
 
+/// Runs `sql` on one server of the pair.
+fn execute(rt: &tokio::runtime::Runtime, url: &str, role: Role, sql: &str) {
+    rt.block_on(async {
+        let client = Target::parse(url, role).unwrap().connect().await.unwrap();
+        client.batch_execute(sql).await.unwrap();
+    });
+}
+
 fn setup(pair: &Pair) {
     for args in [
         vec!["migrate"],
@@ -100,28 +108,18 @@ fn the_replica_build_equals_the_content_build_and_a_paused_replica_never_serves_
 
     // (b) Replay paused: an update on the primary still reaches the build.
     let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let replica = Target::parse(&pair.replica_url(), Role::Replica)
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
-        replica
-            .batch_execute("SELECT pg_wal_replay_pause()")
-            .await
-            .unwrap();
-        let primary = Target::parse(&pair.primary_url(), Role::Primary)
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
-        primary
-            .batch_execute(
-                "UPDATE products SET price = 1234.56 WHERE slug = 'cafe-pour-over-kettle'",
-            )
-            .await
-            .unwrap();
-    });
+    execute(
+        &rt,
+        &pair.replica_url(),
+        Role::Replica,
+        "SELECT pg_wal_replay_pause()",
+    );
+    execute(
+        &rt,
+        &pair.primary_url(),
+        Role::Primary,
+        "UPDATE products SET price = 1234.56 WHERE slug = 'cafe-pour-over-kettle'",
+    );
     let out_dir = tempfile::tempdir().unwrap();
     // The log says why, and which server was read.
     assert_built_saying(
@@ -140,17 +138,12 @@ fn the_replica_build_equals_the_content_build_and_a_paused_replica_never_serves_
     assert!(page.contains("€1,234.56"), "the build has the update");
 
     // Once replay resumes, the replica catches up and serves the build itself.
-    rt.block_on(async {
-        let replica = Target::parse(&pair.replica_url(), Role::Replica)
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
-        replica
-            .batch_execute("SELECT pg_wal_replay_resume()")
-            .await
-            .unwrap();
-    });
+    execute(
+        &rt,
+        &pair.replica_url(),
+        Role::Replica,
+        "SELECT pg_wal_replay_resume()",
+    );
     let (caught_up, read_from, version) = build_pg(&config, &pg_source(&pair, 10_000));
     assert!(
         matches!(read_from, ReadFrom::Replica { .. }),
