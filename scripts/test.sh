@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-step() { printf '\n==> %s\n' "$*"; }
+step() { printf '\n==> %s (at %ds)\n' "$*" "$SECONDS"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 need_debian_package() { # command package
@@ -48,11 +48,36 @@ target_dir=${CARGO_TARGET_DIR:-$root/target}
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
+# The checks of the AWS stack and the browser tests' npm install are Python
+# and Node work, mostly waiting on pip and npm: they run beside the Rust
+# build, and their output is shown when they are needed.
+logs=$(mktemp -d /tmp/shopfront-test-logs.XXXXXX)
+background=()
+stop_jobs() {
+  for pid in "${background[@]}"; do kill -- "-$pid" 2>/dev/null || true; done
+  rm -rf "$logs"
+}
+trap stop_jobs EXIT
+# Each in a session of its own, so that cleanup stops its children too.
+setsid infra/check.sh >"$logs/infra" 2>&1 &
+infra_pid=$!
+background+=("$infra_pid")
+setsid bash -c 'cd tests/browser && exec npm ci --no-audit --no-fund --loglevel=error' >"$logs/npm" 2>&1 &
+npm_pid=$!
+background+=("$npm_pid")
+# Waits for a job started above and shows what it printed; fails with it.
+finish() { # pid log what
+  local status=0
+  wait "$1" || status=$?
+  cat "$2"
+  [ "$status" = 0 ] || die "$3 failed (exit status $status); its output is above"
+}
+
 step "cargo clippy"
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
 step "the AWS stack: cfn-lint, checkov, the core stack in moto (infra/check.sh)"
-infra/check.sh
+finish "$infra_pid" "$logs/infra" "infra/check.sh"
 
 step "starting the local PostgreSQL primary and replica"
 # A pair of its own, on its own ports, so a developer's pair is left alone.
@@ -60,6 +85,7 @@ export PG_DATA=${PG_DATA:-$(mktemp -d /tmp/shopfront-test-pg.XXXXXX)}
 export PG_PRIMARY_PORT=${PG_PRIMARY_PORT:-54331} PG_REPLICA_PORT=${PG_REPLICA_PORT:-54332}
 export MOTO_DATA=${MOTO_DATA:-$(mktemp -d /tmp/shopfront-test-moto.XXXXXX)} MOTO_PORT=${MOTO_PORT:-54351}
 cleanup() {
+  stop_jobs
   infra/local/pg.sh stop || true
   infra/local/moto.sh stop || true
   rm -rf "$PG_DATA" "$MOTO_DATA"
@@ -80,5 +106,5 @@ step "the api against its OpenAPI spec (schemathesis)"
 tests/schemathesis/run.sh
 
 step "browser tests (headless Chromium)"
-(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+finish "$npm_pid" "$logs/npm" "npm ci in tests/browser"
 GENERATOR_BIN="$target_dir/debug/generator" API_BIN="$target_dir/debug/api" node --test tests/browser/

@@ -1,5 +1,22 @@
 //! The build as plain steps: load the catalog → load the theme → render the
 //! site. Each step is timed. Writing the site somewhere is the caller's job.
+//!
+//! ```text
+//! source (content/ or PostgreSQL) → Catalog → render (Tera, in parallel) → Site → publish
+//! ```
+//!
+//! ```no_run
+//! use pipeline::{BuildConfig, build_from_content};
+//! let config = BuildConfig {
+//!     content_dir: "content".into(),
+//!     themes_dir: "themes".into(),
+//!     generated_at: None,
+//!     progress: false,
+//! };
+//! let built = build_from_content(&config)?;
+//! publish::dir::write_site(&built.site, "public".as_ref())?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub mod rebuild;
 pub mod settings;
