@@ -14,6 +14,8 @@
 #   BENCH_EMPTY_REGISTRY=1  use a new, empty CARGO_HOME (the toolchain stays)
 #   BENCH_PORT              the port serve listens on (default 8765)
 #   BENCH_KEEP=1            keep the clone and its target folder afterwards
+#   BENCH_TIMINGS=1         also run cargo with --timings and print the ten
+#                           crates that took longest to compile
 #
 # Nothing is shared with the checkout's own target folder or CARGO_TARGET_DIR.
 set -euo pipefail
@@ -44,7 +46,8 @@ if [ "${BENCH_EMPTY_REGISTRY:-}" = 1 ]; then
   # rustup's proxies find the toolchain through RUSTUP_HOME, so a new
   # CARGO_HOME only empties the registry and git caches.
   export RUSTUP_HOME="${RUSTUP_HOME:-$HOME/.rustup}"
-  export PATH="$(dirname "$(command -v cargo)"):$PATH"
+  cargo_bin=$(dirname "$(command -v cargo)")
+  export PATH="$cargo_bin:$PATH"
   export CARGO_HOME="$WORK/cargo-home"
   mkdir -p "$CARGO_HOME"
   registry="empty (every crate downloaded)"
@@ -59,7 +62,9 @@ cd "$WORK/shop"
 log="$WORK/cargo.log"
 start=$(date +%s.%N)
 # setsid: the server and cargo get a process group of their own to stop.
-setsid cargo run --release -p generator -- serve --port "$PORT" >"$log" 2>&1 &
+timings=()
+[ "${BENCH_TIMINGS:-}" = 1 ] && timings=(--timings)
+setsid cargo run "${timings[@]}" --release -p generator -- serve --port "$PORT" >"$log" 2>&1 &
 SERVER_PID=$!
 
 status=""
@@ -84,3 +89,17 @@ printf 'registry cache    %s\n' "$registry"
 printf 'crates downloaded %s\n' "$downloaded"
 printf 'crates compiled   %s\n' "$compiled"
 printf 'first 200 after   %.1f s\n' "$wall"
+if [ "${BENCH_TIMINGS:-}" = 1 ]; then
+  report=$(ls -t "$CARGO_TARGET_DIR"/cargo-timings/cargo-timing-*.html 2>/dev/null | head -n 1)
+  # The report only appears once cargo is done, which it is before serving.
+  if [ -n "$report" ]; then
+    echo "slowest crates to compile (cargo --timings, $report):"
+    python3 - "$report" <<'PY'
+import json, re, sys
+html = open(sys.argv[1]).read()
+units = json.loads(re.search(r"const UNIT_DATA = (\[.*?\]);\n", html, re.S).group(1))
+for u in sorted(units, key=lambda u: -u["duration"])[:10]:
+    print(f"  {u['duration']:6.1f} s  {u['name']} {u.get('target', '').strip()}")
+PY
+  fi
+fi
