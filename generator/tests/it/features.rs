@@ -65,3 +65,13 @@ fn full_build_has_both() {
         );
     }
 }
+
+/// The PostgreSQL and S3 tests are compiled only with those features; a run
+/// without them fails here rather than pass having skipped them.
+#[cfg(not(all(feature = "postgres", feature = "s3")))]
+#[test]
+fn the_database_and_s3_tests_are_compiled_in() {
+    panic!(
+        "the PostgreSQL and S3 integration tests need the postgres and s3 features; run `cargo test --all-features` (as ./scripts/test.sh does)"
+    );
+}
