@@ -176,10 +176,6 @@ async fn serve(
             replica: source.as_ref().and_then(|s| s.replica.clone()),
         },
         None => {
-            anyhow::ensure!(
-                source.is_none(),
-                "DATABASE_REPLICA_URL is set without DATABASE_URL; the api writes to the primary, so set both"
-            );
             tracing::info!(
                 "DATABASE_URL is not set: the embedded default, editing {} and keeping accounts in {}",
                 content.display(),

@@ -9,8 +9,7 @@
 
 use std::time::Duration;
 
-use catalog::records::BuildRow;
-use catalog::records::{AuditRow, Fields, Filter, ImportPlan, Record, WriteRefused};
+use catalog::records::{AuditRow, BuildRow, Fields, Filter, ImportPlan, Record, WriteRefused};
 use store::products;
 use store::{Connection, DbError, Target, admin};
 

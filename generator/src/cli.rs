@@ -306,14 +306,9 @@ fn database(input: &InputArgs) -> anyhow::Result<Option<Database>> {
     );
     match from {
         SourceKind::Content => Ok(None),
-        SourceKind::Postgres => {
-            let database = input.db.database()?;
-            anyhow::ensure!(
-                database.is_some(),
-                "--source postgres needs DATABASE_URL (or --database-url)"
-            );
-            Ok(database)
-        }
+        SourceKind::Postgres => Ok(Some(
+            input.db.more.connect(input.db.database_url.as_deref())?,
+        )),
     }
 }
 

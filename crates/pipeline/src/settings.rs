@@ -78,26 +78,23 @@ pub struct DatabaseArgs {
 
 impl DatabaseArgs {
     /// The database to build from, with `primary` as DATABASE_URL: `None`
-    /// when neither URL is set.
+    /// when it is unset (the content folder is used; a replica alone is not).
     pub fn database(&self, primary: Option<&str>) -> Result<Option<Database>, SettingsError> {
+        match primary.filter(|u| !u.is_empty()) {
+            None => Ok(None),
+            Some(url) => self.connect(Some(url)).map(Some),
+        }
+    }
+
+    /// The database with whatever is set, as `--source postgres` asks.
+    #[cfg(feature = "postgres")]
+    pub fn connect(&self, primary: Option<&str>) -> Result<Database, SettingsError> {
+        use store::{Role, Target};
         let primary = primary.filter(|u| !u.is_empty());
         let replica = self
             .database_replica_url
             .as_deref()
             .filter(|u| !u.is_empty());
-        if primary.is_none() && replica.is_none() {
-            return Ok(None);
-        }
-        self.connect(primary, replica).map(Some)
-    }
-
-    #[cfg(feature = "postgres")]
-    fn connect(
-        &self,
-        primary: Option<&str>,
-        replica: Option<&str>,
-    ) -> Result<Database, SettingsError> {
-        use store::{Role, Target};
         if !(self.replica_wait.is_finite() && (0.0..=3600.0).contains(&self.replica_wait)) {
             return Err(SettingsError::Invalid(
                 "--replica-wait (REPLICA_WAIT_SECS) must be between 0 and 3600 seconds".into(),
@@ -115,14 +112,11 @@ impl DatabaseArgs {
         })
     }
 
+    /// The database with whatever is set, as `--source postgres` asks.
     #[cfg(not(feature = "postgres"))]
-    fn connect(&self, primary: Option<&str>, _: Option<&str>) -> Result<Database, SettingsError> {
+    pub fn connect(&self, _: Option<&str>) -> Result<Database, SettingsError> {
         Err(SettingsError::NotBuiltWith {
-            setting: if primary.is_some() {
-                "DATABASE_URL"
-            } else {
-                "DATABASE_REPLICA_URL"
-            },
+            setting: "DATABASE_URL (or --source postgres)",
             what: "PostgreSQL support",
             feature: "postgres",
         })
