@@ -35,6 +35,16 @@ use crate::state::State;
 pub const MAX_BODY: usize = 64 * 1024;
 /// Oversized bodies up to this size are read and dropped before the 413.
 const DRAIN_LIMIT: usize = 1024 * 1024;
+/// Sent with every answer: the api and the admin are HTTPS-only (the ALB
+/// redirects port 80), so browsers are told never to try plain HTTP, for two
+/// years and for every subdomain, as the storefront's CloudFront policy says.
+pub const TRANSPORT_HEADERS: &[(&str, &str)] = &[
+    (
+        "strict-transport-security",
+        "max-age=63072000; includeSubDomains",
+    ),
+    ("x-content-type-options", "nosniff"),
+];
 /// How long requests in flight may take to finish after SIGTERM.
 pub const DRAIN: Duration = Duration::from_secs(20);
 
@@ -171,6 +181,11 @@ async fn guard<E: Endpoint>(next: E, mut req: poem::Request) -> poem::Result<Res
     }
     if let Ok(value) = id.parse() {
         response.headers_mut().insert("x-request-id", value);
+    }
+    for (name, value) in TRANSPORT_HEADERS {
+        response
+            .headers_mut()
+            .insert(*name, poem::http::HeaderValue::from_static(value));
     }
     tracing::info!(
         request_id = %id,

@@ -31,7 +31,7 @@ fn fresh_shop_db() -> FreshDb {
 /// Migrates the database at `url` and imports content/ into it.
 async fn load_shop(url: &str) {
     let target = Target::parse(url, Role::Primary).unwrap();
-    store::migrate(&target).await.unwrap();
+    store::migrate(&target, None).await.unwrap();
     let catalog = content::load(&repo_root().join("content")).unwrap();
     store::import(&target, &catalog).await.unwrap();
 }
@@ -436,6 +436,30 @@ fn health_and_readiness() {
     assert_eq!(status, 200);
     let (status, _, _) = call(api.get("/api/docs").call());
     assert_eq!(status, 200);
+    // Every answer, a problem or an admin page too, says "HTTPS only".
+    for path in [
+        "/healthz",
+        "/api/products",
+        "/api/products/999999",
+        "/admin/login",
+        "/nowhere",
+    ] {
+        let response = match api.get(path).call() {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("{path}: {e}"),
+        };
+        assert_eq!(
+            response.header("strict-transport-security"),
+            Some("max-age=63072000; includeSubDomains"),
+            "{path}"
+        );
+        assert_eq!(
+            response.header("x-content-type-options"),
+            Some("nosniff"),
+            "{path}"
+        );
+    }
 }
 
 /// The local S3 stand-in, through the generator's own client builder.
@@ -596,11 +620,9 @@ fn an_update_is_published_even_while_the_replica_is_paused() {
 #[test]
 fn two_instances_publish_every_write_one_build_at_a_time() {
     let db = fresh_shop_db();
-    let replica = std::env::var("DATABASE_REPLICA_URL").ok().map(|r| {
-        let (base, _) = r.rsplit_once('/').unwrap();
-        let (_, name) = db.url.rsplit_once('/').unwrap();
-        format!("{base}/{name}")
-    });
+    let replica = std::env::var("DATABASE_REPLICA_URL")
+        .ok()
+        .map(|r| testkit::with_database(&r, db.name()));
     let bucket = Bucket::new("fleet");
     let setup = Setup {
         primary: db.url.clone(),

@@ -70,6 +70,28 @@ impl PrimaryArgs {
     }
 }
 
+/// The api's own database login, set up by `migrate`.
+#[derive(Debug, Clone, clap::Args)]
+struct ApiRoleArgs {
+    /// The role the api connects as (created if missing).
+    #[arg(
+        long,
+        env = "API_DATABASE_ROLE",
+        value_name = "NAME",
+        requires = "api_password"
+    )]
+    api_role: Option<String>,
+    /// Its password (set on every run, so a rotated secret takes effect).
+    #[arg(
+        long,
+        env = "API_DATABASE_PASSWORD",
+        hide_env_values = true,
+        value_name = "PASSWORD",
+        requires = "api_role"
+    )]
+    api_password: Option<String>,
+}
+
 #[derive(Debug, Clone, clap::Args)]
 struct DbArgs {
     /// The primary, as postgres://user:password@host:port/database.
@@ -193,10 +215,15 @@ enum Command {
     /// Apply the database migrations to the primary.
     ///
     /// Migrations are embedded in the binary and applied in order, each once;
-    /// running this again is a no-op.
+    /// running this again is a no-op. Concurrent runs (instances booting
+    /// together) take turns under a PostgreSQL advisory lock. Run it as the
+    /// database's owner; with --api-role, it also creates or updates the
+    /// api's own login, which may only read and write the catalog's tables.
     Migrate {
         #[command(flatten)]
         primary: PrimaryArgs,
+        #[command(flatten)]
+        api_role: ApiRoleArgs,
     },
     /// Load the content folder into the primary, upserting by slug.
     ///
@@ -281,7 +308,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
             report(&outcome.publish, false)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Migrate { primary } => migrate(&primary),
+        Command::Migrate { primary, api_role } => migrate(&primary, &api_role),
         Command::Import { content, primary } => import(&content, &primary),
         Command::Serve { source, port } => {
             let config = ServeConfig {
@@ -343,9 +370,16 @@ fn run_job(
 
 /// `generator migrate`.
 #[cfg(feature = "postgres")]
-fn migrate(primary: &PrimaryArgs) -> anyhow::Result<ExitCode> {
+fn migrate(primary: &PrimaryArgs, api_role: &ApiRoleArgs) -> anyhow::Result<ExitCode> {
     let primary = primary.target()?;
-    let migrated = runtime()?.block_on(store::migrate(&primary))?;
+    let role = match (&api_role.api_role, &api_role.api_password) {
+        (Some(name), Some(password)) => Some(store::ApiRole {
+            name: name.clone(),
+            password: password.clone(),
+        }),
+        _ => None,
+    };
+    let migrated = runtime()?.block_on(store::migrate(&primary, role.as_ref()))?;
     if migrated.applied.is_empty() {
         println!("the database on {} is up to date", primary.server());
     } else {
@@ -355,6 +389,9 @@ fn migrate(primary: &PrimaryArgs) -> anyhow::Result<ExitCode> {
             primary.server(),
             migrated.applied.join(", ")
         );
+    }
+    if let Some(name) = migrated.api_role {
+        println!("the api role {name} may read and write the catalog tables, and nothing else");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -383,7 +420,7 @@ fn import(content: &std::path::Path, primary: &PrimaryArgs) -> anyhow::Result<Ex
 }
 
 #[cfg(not(feature = "postgres"))]
-fn migrate(_: &PrimaryArgs) -> anyhow::Result<ExitCode> {
+fn migrate(_: &PrimaryArgs, _: &ApiRoleArgs) -> anyhow::Result<ExitCode> {
     Err(without_postgres("migrate"))
 }
 

@@ -58,14 +58,16 @@ impl FreshDb {
             .batch_execute(&format!("CREATE DATABASE {name}"))
             .await
             .unwrap();
-        let (base, _) = admin_url
-            .rsplit_once('/')
-            .expect("DATABASE_URL ends with /database");
         Self {
-            url: format!("{base}/{name}"),
+            url: with_database(&admin_url, &name),
             admin_url,
             name,
         }
+    }
+
+    /// The database's name.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     pub async fn drop_now(self) {
@@ -74,11 +76,24 @@ impl FreshDb {
     }
 }
 
-/// A client whose connection runs on the current runtime.
-pub async fn connect(url: &str) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
-    tokio::spawn(connection);
-    Ok(client)
+/// `url` with its database name replaced; the query (`?sslmode=…`) is kept.
+pub fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (url, String::new()),
+    };
+    let (server, _) = base
+        .rsplit_once('/')
+        .expect("a PostgreSQL URL ends with /database");
+    format!("{server}/{name}{query}")
+}
+
+/// A client whose connection runs on the current runtime, over TLS as the
+/// URL's `sslmode` and `sslrootcert` say (the store's own connector).
+pub async fn connect(url: &str) -> Result<tokio_postgres::Client, store::DbError> {
+    store::Target::parse(url, store::Role::Primary)?
+        .connect_unpooled()
+        .await
 }
 
 async fn drop_database(admin_url: &str, name: &str) {
@@ -152,17 +167,23 @@ impl Pair {
     }
 
     pub fn primary_url(&self) -> String {
-        format!(
-            "postgres://postgres:shopfront-local@127.0.0.1:{}/postgres",
-            self.primary_port
-        )
+        self.url(self.primary_port)
     }
 
     pub fn replica_url(&self) -> String {
+        self.url(self.replica_port)
+    }
+
+    fn url(&self, port: u16) -> String {
         format!(
-            "postgres://postgres:shopfront-local@127.0.0.1:{}/postgres",
-            self.replica_port
+            "postgres://postgres:shopfront-local@127.0.0.1:{port}/postgres?sslmode=verify-full&sslrootcert={}",
+            self.ca_cert().display()
         )
+    }
+
+    /// The pair's CA certificate (PEM), which its URLs verify against.
+    pub fn ca_cert(&self) -> PathBuf {
+        self.data.path().join("tls/ca.crt")
     }
 
     /// Starts whatever is stopped (the script is idempotent).

@@ -52,7 +52,13 @@ fi
 
 work=$(mktemp -d /tmp/shopfront-schemathesis.XXXXXX)
 db=shop_schemathesis_$$_$(date +%s)
-admin_url=$DATABASE_URL base=${DATABASE_URL%/*}
+# A URL with its database replaced; the query (?sslmode=…&sslrootcert=/…) is kept.
+with_db() { # url name
+  local url=$1 query=
+  case $url in *\?*) query="?${url#*\?}" url=${url%%\?*} ;; esac
+  printf '%s/%s%s\n' "${url%/*}" "$2" "$query"
+}
+admin_url=$DATABASE_URL base=${DATABASE_URL%%\?*}; base=${base%/*}
 api_pid= ran=
 
 cleanup() {
@@ -83,9 +89,11 @@ trap 'exit 130' INT TERM
 
 psql -q -X -v ON_ERROR_STOP=1 "$DATABASE_URL" -c "CREATE DATABASE $db" >/dev/null \
   || die "could not create the database $db on $base"
-export DATABASE_URL=$base/$db
+DATABASE_URL=$(with_db "$DATABASE_URL" "$db")
+export DATABASE_URL
 if [ -n "${DATABASE_REPLICA_URL:-}" ]; then
-  export DATABASE_REPLICA_URL=${DATABASE_REPLICA_URL%/*}/$db
+  DATABASE_REPLICA_URL=$(with_db "$DATABASE_REPLICA_URL" "$db")
+  export DATABASE_REPLICA_URL
 fi
 
 "$bin/generator" migrate >"$work/setup.log" 2>&1 || { cat "$work/setup.log" >&2; die "generator migrate failed"; }

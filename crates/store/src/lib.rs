@@ -6,13 +6,14 @@
 use std::str::FromStr;
 
 use tokio_postgres::config::Host;
-use tokio_postgres::{Client, Config, NoTls};
+use tokio_postgres::{Client, Config};
 
 use catalog::records::{BuildRecord, BuildRow};
 
 pub mod admin;
 pub mod products;
 pub mod source;
+pub mod tls;
 
 mod embedded {
     refinery::embed_migrations!("migrations");
@@ -40,13 +41,12 @@ pub enum DbError {
         "{role} is not a valid PostgreSQL URL ({reason}); expected postgres://user:password@host:port/database"
     )]
     BadUrl { role: Role, reason: String },
-    #[error(
-        "cannot connect to {role} at {server}: {detail}; check that the server is running and the URL is right"
-    )]
+    #[error("cannot connect to {role} at {server}: {detail}; {hint}")]
     Connect {
         role: Role,
         server: String,
         detail: String,
+        hint: &'static str,
     },
     #[error("{operation} on {server} failed: {detail}")]
     Query {
@@ -55,6 +55,10 @@ pub enum DbError {
         /// The server's words for it (see `describe`).
         detail: String,
     },
+    #[error(
+        "the api's role name {name:?} is not a plain PostgreSQL name; use lower-case letters, digits and _ (at most 63)"
+    )]
+    BadRoleName { name: String },
     #[error("migrating the database on {server} failed: {source}")]
     Migrate {
         server: String,
@@ -68,6 +72,7 @@ pub enum DbError {
 pub struct Target {
     pub role: Role,
     config: Config,
+    tls: tls::Connector,
     pool: deadpool_postgres::Pool,
 }
 
@@ -102,15 +107,16 @@ impl Target {
     }
 
     pub fn with_limits(url: &str, role: Role, limits: Limits) -> Result<Self, DbError> {
-        let mut config = Config::from_str(url).map_err(|e| DbError::BadUrl {
-            role,
-            reason: e.to_string(),
-        })?;
+        let bad_url = |reason: String| DbError::BadUrl { role, reason };
+        let (url, settings) = tls::split(url).map_err(bad_url)?;
+        let mut config = Config::from_str(&url).map_err(|e| bad_url(e.to_string()))?;
+        config.ssl_mode(settings.wire_mode());
         config.application_name("shopfront-generator");
         config.connect_timeout(limits.connect_timeout);
+        let tls = settings.connector().map_err(bad_url)?;
         let manager = deadpool_postgres::Manager::from_config(
             config.clone(),
-            NoTls,
+            tls.clone(),
             deadpool_postgres::ManagerConfig {
                 recycling_method: deadpool_postgres::RecyclingMethod::Fast,
             },
@@ -125,7 +131,12 @@ impl Target {
                 role,
                 reason: e.to_string(),
             })?;
-        Ok(Self { role, config, pool })
+        Ok(Self {
+            role,
+            config,
+            tls,
+            pool,
+        })
     }
 
     /// `host:port` of the server, for messages.
@@ -143,15 +154,51 @@ impl Target {
     /// A connection from the pool.
     pub async fn connect(&self) -> Result<Connection, DbError> {
         use deadpool_postgres::PoolError;
-        self.pool.get().await.map_err(|e| DbError::Connect {
-            role: self.role,
-            server: self.server(),
-            detail: match e {
-                PoolError::Backend(e) => describe(&e),
-                PoolError::Timeout(_) => "timed out".to_owned(),
-                other => other.to_string(),
+        self.pool.get().await.map_err(|e| match e {
+            PoolError::Backend(e) => self.connect_error(&e),
+            PoolError::Timeout(_) => DbError::Connect {
+                role: self.role,
+                server: self.server(),
+                detail: "timed out".to_owned(),
+                hint: CONNECT_HINT,
+            },
+            other => DbError::Connect {
+                role: self.role,
+                server: self.server(),
+                detail: other.to_string(),
+                hint: CONNECT_HINT,
             },
         })
+    }
+
+    /// A client outside the pool, whose connection runs on the current runtime.
+    pub async fn connect_unpooled(&self) -> Result<Client, DbError> {
+        let (client, connection) = self
+            .config
+            .connect(self.tls.clone())
+            .await
+            .map_err(|e| self.connect_error(&e))?;
+        tokio::spawn(connection);
+        Ok(client)
+    }
+
+    fn connect_error(&self, e: &tokio_postgres::Error) -> DbError {
+        let detail = describe(e);
+        // The handshake's error names the certificate problem; a server
+        // refusing plain connections answers "no encryption".
+        let hint = if detail.contains("no encryption") {
+            PLAIN_REFUSED_HINT
+        } else if detail.contains("TLS") || detail.contains("certificate") {
+            TLS_HINT
+        } else {
+            CONNECT_HINT
+        };
+        DbError::Connect {
+            role: self.role,
+            server: self.server(),
+            detail,
+            hint,
+        }
     }
 
     pub(crate) fn query_error(
@@ -166,12 +213,29 @@ impl Target {
     }
 }
 
-/// The server's own words for a database error, else the client's.
+const CONNECT_HINT: &str = "check that the server is running and the URL is right";
+const PLAIN_REFUSED_HINT: &str = "the server accepts TLS connections only: set sslmode=verify-full \
+     and sslrootcert in the URL (not sslmode=disable)";
+const TLS_HINT: &str = "check the URL's sslmode and sslrootcert: under verify-full the server's \
+     certificate must name the URL's host and chain to a CA in sslrootcert (on AWS, the RDS CA bundle)";
+
+/// The server's own words for a database error, else the client's, with
+/// the chain of causes (a TLS failure's reason is in a cause).
 fn describe(e: &tokio_postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => format!("{} ({})", db.message(), db.code().code()),
-        None => e.to_string(),
+    if let Some(db) = e.as_db_error() {
+        return format!("{} ({})", db.message(), db.code().code());
     }
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// What `migrate` did.
@@ -179,16 +243,70 @@ fn describe(e: &tokio_postgres::Error) -> String {
 pub struct Migrated {
     /// Names of the migrations applied by this run, like `V1__catalog`.
     pub applied: Vec<String>,
+    /// The api's role, if one was set up.
+    pub api_role: Option<String>,
 }
 
-/// Applies the embedded migrations that the database lacks. A second run is
-/// a no-op.
-pub async fn migrate(primary: &Target) -> Result<Migrated, DbError> {
-    let mut connection = primary.connect().await?;
-    let client: &mut Client = &mut connection;
+/// The api's own login: it may read and write the catalog's tables
+/// (`API_TABLES`) and nothing else: no DDL, no migration history, no other
+/// database. The migrations run as the owner (on RDS, the master user).
+#[derive(Clone)]
+pub struct ApiRole {
+    pub name: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for ApiRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ApiRole({})", self.name)
+    }
+}
+
+/// The tables the api reads and writes: every table of the migrations but
+/// refinery's history. A test checks that a new table is not forgotten.
+pub const API_TABLES: &[&str] = &[
+    "products",
+    "product_images",
+    "catalog_state",
+    "site_builds",
+    "audit_log",
+    "admin_users",
+    "api_tokens",
+    "login_failures",
+];
+
+/// Key of the session-level advisory lock that serialises migrations, so
+/// that instances booting together migrate one at a time.
+const MIGRATE_LOCK: i64 = 0x0073_686f_7066_6d67; // "shopfmg"
+
+/// Applies the embedded migrations that the database lacks, then, given an
+/// `api_role`, creates or updates that role and grants it exactly the
+/// catalog's privileges. Holds an advisory lock throughout, so concurrent
+/// runs wait for each other; a second run is a no-op.
+pub async fn migrate(primary: &Target, api_role: Option<&ApiRole>) -> Result<Migrated, DbError> {
+    if let Some(role) = api_role {
+        check_role_name(&role.name)?;
+    }
+    // A session of its own: the lock ends with it, whatever happens.
+    let mut client = primary.connect_unpooled().await?;
+    let got: bool = client
+        .query_one("SELECT pg_try_advisory_lock($1)", &[&MIGRATE_LOCK])
+        .await
+        .map_err(primary.query_error("taking the migration lock"))?
+        .get(0);
+    if !got {
+        tracing::info!(
+            "another migrate is running on {}; waiting for it",
+            primary.server()
+        );
+        client
+            .execute("SELECT pg_advisory_lock($1)", &[&MIGRATE_LOCK])
+            .await
+            .map_err(primary.query_error("waiting for the migration lock"))?;
+    }
     let report = embedded::migrations::runner()
         .set_abort_divergent(true)
-        .run_async(client)
+        .run_async(&mut client)
         .await
         .map_err(|source| DbError::Migrate {
             server: primary.server(),
@@ -199,7 +317,75 @@ pub async fn migrate(primary: &Target) -> Result<Migrated, DbError> {
         .iter()
         .map(|m| format!("V{}__{}", m.version(), m.name()))
         .collect();
-    Ok(Migrated { applied })
+    if let Some(role) = api_role {
+        grant_api_role(&client, primary, role).await?;
+    }
+    client
+        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATE_LOCK])
+        .await
+        .map_err(primary.query_error("releasing the migration lock"))?;
+    Ok(Migrated {
+        applied,
+        api_role: api_role.map(|r| r.name.clone()),
+    })
+}
+
+fn check_role_name(name: &str) -> Result<(), DbError> {
+    let mut chars = name.chars();
+    let plain = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && name.len() <= 63;
+    if plain {
+        Ok(())
+    } else {
+        Err(DbError::BadRoleName { name: name.into() })
+    }
+}
+
+/// Creates the role or sets its password, then replaces its privileges
+/// with exactly: connect to this database, use the schema, read and write
+/// `API_TABLES` and use their sequences. One transaction.
+async fn grant_api_role(client: &Client, primary: &Target, role: &ApiRole) -> Result<(), DbError> {
+    let fail = |what| primary.query_error(what);
+    let name = &role.name; // checked by check_role_name: safe as an identifier
+    // The server quotes the password, whatever characters it holds.
+    let password: String = client
+        .query_one("SELECT quote_literal($1)", &[&role.password])
+        .await
+        .map_err(fail("quoting the api role's password"))?
+        .get(0);
+    let exists = client
+        .query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[name])
+        .await
+        .map_err(fail("looking up the api role"))?
+        .is_some();
+    let verb = if exists { "ALTER" } else { "CREATE" };
+    let tables = API_TABLES.join(", ");
+    let sql = format!(
+        "BEGIN;
+         {verb} ROLE {name} WITH LOGIN PASSWORD {password};
+         REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {name};
+         REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {name};
+         REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+         GRANT CONNECT ON DATABASE \"$db\" TO {name};
+         GRANT USAGE ON SCHEMA public TO {name};
+         GRANT SELECT, INSERT, UPDATE, DELETE ON {tables} TO {name};
+         GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {name};
+         COMMIT;"
+    );
+    let db: String = client
+        .query_one("SELECT current_database()", &[])
+        .await
+        .map_err(fail("reading the database's name"))?
+        .get(0);
+    client
+        .batch_execute(&sql.replace("$db", &db.replace('"', "\"\"")))
+        .await
+        .map_err(fail("setting up the api role"))?;
+    tracing::info!("the api role {name} may read and write the catalog tables");
+    Ok(())
 }
 
 /// `(wanted_version, published_version)` from `catalog_state`.
@@ -563,16 +749,11 @@ pub struct Listener {
 /// `Listener::notifications`, which closes if the session is lost.
 pub async fn listen_catalog_changed(target: &Target) -> Result<Listener, DbError> {
     use futures_util::StreamExt as _;
-    let (client, mut connection) =
-        target
-            .config
-            .connect(NoTls)
-            .await
-            .map_err(|e| DbError::Connect {
-                role: target.role,
-                server: target.server(),
-                detail: describe(&e),
-            })?;
+    let (client, mut connection) = target
+        .config
+        .connect(target.tls.clone())
+        .await
+        .map_err(|e| target.connect_error(&e))?;
     let (tx, notifications) = tokio::sync::mpsc::unbounded_channel();
     let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
     tokio::spawn(async move {

@@ -184,7 +184,7 @@ impl FreshDbExt for FreshDb {
     async fn migrated() -> Self {
         let db = Self::new().await;
         let target = store::Target::parse(&db.url, store::Role::Primary).unwrap();
-        store::migrate(&target).await.unwrap();
+        store::migrate(&target, None).await.unwrap();
         db
     }
 

@@ -8,7 +8,7 @@ use crate::common::*;
 async fn migrations_apply_to_an_empty_database_and_a_second_run_is_a_no_op() {
     let db = FreshDb::new().await;
     let primary = Target::parse(&db.url, Role::Primary).unwrap();
-    let first = store::migrate(&primary).await.unwrap();
+    let first = store::migrate(&primary, None).await.unwrap();
     assert_eq!(
         first.applied,
         [
@@ -18,7 +18,7 @@ async fn migrations_apply_to_an_empty_database_and_a_second_run_is_a_no_op() {
             "V4__images_and_audit"
         ]
     );
-    let second = store::migrate(&primary).await.unwrap();
+    let second = store::migrate(&primary, None).await.unwrap();
     assert!(second.applied.is_empty(), "{second:?}");
 
     let client = primary.connect().await.unwrap();
@@ -346,7 +346,7 @@ async fn every_change_is_audited_with_its_actor_and_images_join_the_snapshot() {
     use store::products;
     let db = FreshDb::new().await;
     let primary = Target::parse(&db.url, Role::Primary).unwrap();
-    store::migrate(&primary).await.unwrap();
+    store::migrate(&primary, None).await.unwrap();
     let client = primary.connect().await.unwrap();
     let fields = |price: &str| Fields {
         slug: Slug::parse("oak-tray").unwrap(),

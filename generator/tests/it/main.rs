@@ -19,4 +19,6 @@ mod replica;
 mod serve;
 mod site_set;
 mod snapshots;
+#[cfg(feature = "postgres")]
+mod tls;
 mod xss;
