@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: formatting, lints, the checks of the AWS stack in
 # infra/, the Rust unit and integration tests, the api fuzzed against its own
-# OpenAPI spec (schemathesis), and the browser tests in
-# headless Chromium. Installs what the tests
+# OpenAPI spec (schemathesis), the boot rehearsal and the smoke script's test
+# (infra/tests/), and the browser tests in headless Chromium. Installs what the tests
 # need (Debian's chromium, the PostgreSQL server, moto in a virtualenv under
 # infra/local/.data, schemathesis in one under tests/schemathesis/.venv, the
 # browser tests' npm packages) when it is missing, and
@@ -33,6 +33,11 @@ command -v node >/dev/null && command -v npm >/dev/null || die "node and npm are
 command -v python3 >/dev/null || die "python3 is missing; install Python 3.11 or later (the local S3 stand-in and schemathesis run on it)"
 need_debian_package curl curl
 need_debian_package chromium chromium
+need_debian_package openssl openssl  # the local pair's CA, and the edge stand-in's
+# The boot rehearsal checks boot.sh, its unit and its logrotate config.
+need_debian_package shellcheck shellcheck
+need_debian_package systemd-analyze systemd
+need_debian_package logrotate logrotate
 if ! have_postgres_server; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     step "installing postgresql (apt-get)"
@@ -105,6 +110,14 @@ cargo build --workspace --all-features --locked  # the same features as the test
 step "the api against its OpenAPI spec (schemathesis)"
 tests/schemathesis/run.sh
 
+export GENERATOR_BIN="$target_dir/debug/generator" API_BIN="$target_dir/debug/api"
+
+step "the boot rehearsal: infra/boot/boot.sh from the S3 stand-in to /readyz (infra/tests/rehearse.sh)"
+infra/tests/rehearse.sh
+
+step "infra/smoke.sh against the local stack (infra/tests/smoke-test.sh)"
+infra/tests/smoke-test.sh
+
 step "browser tests (headless Chromium)"
 finish "$npm_pid" "$logs/npm" "npm ci in tests/browser"
-GENERATOR_BIN="$target_dir/debug/generator" API_BIN="$target_dir/debug/api" node --test tests/browser/
+node --test tests/browser/

@@ -1,5 +1,10 @@
 //! The `api` binary: serve, or manage admin accounts.
 
+// The rebuild worker's future (a rebuild, its publish and its TLS
+// connections, nested) is deeper than rustc's default layout-query limit
+// when built for aarch64.
+#![recursion_limit = "256"]
+
 use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
