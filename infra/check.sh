@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Checks the AWS stack offline: cfn-lint (0 errors, 0 warnings) and checkov on
-# every template, then the core stack created in moto with its assertions.
-# Each tool runs from a virtualenv of its own under infra/.venv (checkov pins
-# an older boto3 than moto wants), made on the first run.
+# Checks the AWS stack offline: cfn-lint (no errors, warnings or informational
+# findings) and checkov on every template, shellcheck on the scripts here, then
+# the core and edge stacks created together in moto (infra/tests/test_*.py).
+# Each Python tool runs from a virtualenv of its own under infra/.venv
+# (checkov pins an older boto3 than moto wants), made on the first run.
 #
 #   infra/check.sh
 set -euo pipefail
@@ -25,17 +26,25 @@ venv() { # name requirements-file → prints the venv's bin folder
 }
 
 command -v python3 >/dev/null || die "python3 is missing"
+command -v shellcheck >/dev/null || die "shellcheck is missing (Debian: apt-get install shellcheck)"
 templates=(cloudformation/*.yaml)
 
-step "cfn-lint (errors and warnings both fail)"
+step "cfn-lint (errors, warnings and informational findings all fail)"
 lint=$(venv cfn-lint requirements-cfn-lint.txt)
-"$lint/cfn-lint" "${templates[@]}"
-echo "cfn-lint: ${#templates[@]} templates, no errors, no warnings"
+# -c I adds the informational rules (I....), which cfn-lint leaves out by
+# default; a rule a template ignores is justified in its Metadata.
+"$lint/cfn-lint" --include-checks I --non-zero-exit-code informational -- "${templates[@]}"
+echo "cfn-lint: ${#templates[@]} templates, no errors, no warnings, no informational findings"
 
 step "checkov"
 checkov=$(venv checkov requirements-checkov.txt)
 "$checkov/checkov" --framework cloudformation --skip-download --compact --quiet -d cloudformation
 
-step "the core stack in moto"
+step "shellcheck: deploy.sh, check.sh"
+shellcheck deploy.sh check.sh
+./deploy.sh --help >/dev/null
+echo "shellcheck: clean; deploy.sh --help runs"
+
+step "core and edge in moto"
 moto=$(venv moto requirements-moto.txt)
 "$moto/python" -m pytest -q -p no:cacheprovider -W ignore::UserWarning tests

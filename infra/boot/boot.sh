@@ -35,7 +35,8 @@
 #                       agent, no system user; the api runs in the background as
 #                       the current user, its pid in $SHOPFRONT_ROOT/run/shopfront-api.pid
 #   BOOT_READY_TIMEOUT_SECS (120), BOOT_RETRY_DELAY_SECS (5: between the 3 tries
-#   of a download, a secret or migrate)
+#   of a download, a secret or migrate), BOOT_FLUSH_SECS (10: the wait for the
+#   CloudWatch agent before a failure signal, under systemd)
 set -uo pipefail
 export LC_ALL=C
 umask 022
@@ -83,12 +84,21 @@ signal() {
   "$cfn_signal" "${args[@]}"
 }
 
+# A failure signal makes CloudFormation roll back and terminate the
+# instance: first give the CloudWatch agent (which sends every 5 s) time to
+# ship the line that says why.
+flush_logs() {
+  [ "$mode" = systemd ] && [ -n "${CFN_STACK:-}" ] && [ -z "$signalled" ] && sleep "${BOOT_FLUSH_SECS:-10}"
+  return 0
+}
+
 # Ends the boot: the step that failed, what went wrong, and a failure signal.
 fail() {
   local line="step $current_step failed: $*"
   failed=1
   printf '%s boot: %s\n' "$(now)" "$line" >&2
   if [ -n "${CFN_STACK:-}" ] && [ -z "$signalled" ]; then
+    flush_logs
     signal 1 "$line" || warn "cfn-signal failure did not reach CloudFormation"
   fi
   exit 1
@@ -103,6 +113,7 @@ on_exit() {
     local line="step $current_step failed: exited unexpectedly with status $status"
     printf '%s boot: %s\n' "$(now)" "$line" >&2
     if [ -n "${CFN_STACK:-}" ] && [ -z "$signalled" ]; then
+      flush_logs
       signal 1 "$line" || true
     fi
   fi
