@@ -289,21 +289,20 @@ pub async fn migrate(primary: &Target, api_role: Option<&ApiRole>) -> Result<Mig
     }
     // A session of its own: the lock ends with it, whatever happens.
     let mut client = primary.connect_unpooled().await?;
-    let got: bool = client
-        .query_one("SELECT pg_try_advisory_lock($1)", &[&MIGRATE_LOCK])
-        .await
-        .map_err(primary.query_error("taking the migration lock"))?
-        .get(0);
-    if !got {
-        tracing::info!(
+    advisory_lock(
+        &client,
+        primary,
+        MIGRATE_LOCK,
+        (
+            "taking the migration lock",
+            "waiting for the migration lock",
+        ),
+        &format!(
             "another migrate is running on {}; waiting for it",
             primary.server()
-        );
-        client
-            .execute("SELECT pg_advisory_lock($1)", &[&MIGRATE_LOCK])
-            .await
-            .map_err(primary.query_error("waiting for the migration lock"))?;
-    }
+        ),
+    )
+    .await?;
     let report = embedded::migrations::runner()
         .set_abort_divergent(true)
         .run_async(&mut client)
@@ -603,22 +602,42 @@ impl std::ops::DerefMut for BuildLock {
     }
 }
 
+/// Takes a session-level advisory lock on `client`, waiting (and saying so)
+/// if another session holds it. It lasts until unlocked or the session ends.
+async fn advisory_lock(
+    client: &Client,
+    target: &Target,
+    key: i64,
+    (taking, waiting): (&'static str, &'static str),
+    waiting_message: &str,
+) -> Result<(), DbError> {
+    let got: bool = client
+        .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
+        .await
+        .map_err(target.query_error(taking))?
+        .get(0);
+    if !got {
+        tracing::info!("{waiting_message}");
+        client
+            .execute("SELECT pg_advisory_lock($1)", &[&key])
+            .await
+            .map_err(target.query_error(waiting))?;
+    }
+    Ok(())
+}
+
 /// Takes the build lock, waiting for a build elsewhere to finish. The session
 /// leaves the pool, so the lock is released when the returned value drops.
 pub async fn lock_builds(primary: &Target) -> Result<BuildLock, DbError> {
     let client = deadpool_postgres::Object::take(primary.connect().await?);
-    let got: bool = client
-        .query_one("SELECT pg_try_advisory_lock($1)", &[&BUILD_LOCK])
-        .await
-        .map_err(primary.query_error("taking the build lock"))?
-        .get(0);
-    if !got {
-        tracing::info!("another build is running; waiting for it to finish");
-        client
-            .execute("SELECT pg_advisory_lock($1)", &[&BUILD_LOCK])
-            .await
-            .map_err(primary.query_error("waiting for the build lock"))?;
-    }
+    advisory_lock(
+        &client,
+        primary,
+        BUILD_LOCK,
+        ("taking the build lock", "waiting for the build lock"),
+        "another build is running; waiting for it to finish",
+    )
+    .await?;
     Ok(BuildLock { client })
 }
 
