@@ -210,6 +210,8 @@ async fn serve(
                 themes_dir: themes,
                 generated_at: None,
                 progress: false,
+                // One edit costs only the encodes of its new photos.
+                image_cache: Some(state_dir.join("image-cache")),
             },
             source,
         })

@@ -44,6 +44,12 @@ struct SourceArgs {
     /// the built-in default theme is used if it is not there.
     #[arg(long, value_name = "DIR", default_value = "themes")]
     themes: PathBuf,
+
+    /// Where photos' variants are kept between builds, so that a rebuild
+    /// encodes only new photos. Safe to delete at any time. Default:
+    /// `.shopfront/image-cache` beside the content folder.
+    #[arg(long, env = "SHOPFRONT_IMAGE_CACHE", value_name = "DIR")]
+    image_cache: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -528,6 +534,12 @@ fn build_config(source: &SourceArgs, progress: bool) -> anyhow::Result<BuildConf
         content.display()
     );
     Ok(BuildConfig {
+        image_cache: Some(
+            source
+                .image_cache
+                .clone()
+                .unwrap_or_else(|| images::default_cache_dir(&content)),
+        ),
         content_dir: content,
         themes_dir: source.themes.clone(),
         generated_at: source_date_epoch()?,

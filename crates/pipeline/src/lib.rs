@@ -2,7 +2,8 @@
 //! site. Each step is timed. Writing the site somewhere is the caller's job.
 //!
 //! ```text
-//! source (content/ or PostgreSQL) → Catalog → render (Tera, in parallel) → Site → publish
+//! source (content/ or PostgreSQL) → Catalog → photos' variants (images, cached)
+//!        → render (Tera, in parallel) → Site → publish
 //! ```
 //!
 //! ```no_run
@@ -12,6 +13,7 @@
 //!     themes_dir: "themes".into(),
 //!     generated_at: None,
 //!     progress: false,
+//!     image_cache: Some(".shopfront/image-cache".into()),
 //! };
 //! let built = build_from_content(&config)?;
 //! publish::dir::write_site(&built.site, "public".as_ref())?;
@@ -55,7 +57,15 @@ pub struct BuildConfig {
     pub generated_at: Option<DateTime<Utc>>,
     /// Show a progress bar for the render step.
     pub progress: bool,
+    /// Where photos' variants are kept between builds; `None` encodes every
+    /// photo on every build.
+    pub image_cache: Option<PathBuf>,
 }
+
+/// Every photo that could not be processed, one per line.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+pub struct PhotoErrors(pub Vec<images::ImageError>);
 
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
@@ -63,6 +73,8 @@ pub enum BuildError {
     Content(#[from] ContentErrors),
     #[error(transparent)]
     Images(#[from] ContentError),
+    #[error(transparent)]
+    Photos(#[from] PhotoErrors),
     #[error(transparent)]
     Theme(#[from] ThemeError),
     #[error(transparent)]
@@ -119,8 +131,23 @@ fn render_loaded(
         ?load_time,
         "catalog loaded"
     );
+    // Photos become their variants; the sources themselves (with their
+    // EXIF and GPS) are never published.
+    let cache = config.image_cache.as_ref().map(images::Cache::new);
+    let photos = images::process_all(&images, cache.as_ref()).map_err(PhotoErrors)?;
+    if photos.encoded + photos.cached > 0 {
+        tracing::info!(
+            encoded = photos.encoded,
+            from_cache = photos.cached,
+            "photos: {} encoded, {} from the cache",
+            photos.encoded,
+            photos.cached
+        );
+    }
+    images.retain(|key, _| !images::is_photo(key));
+    images.extend(photos.files);
     let theme = Theme::load(&config.theme_location(&catalog))?;
-    let site = render_catalog(&catalog, &theme, &images, config)?;
+    let site = render_catalog(&catalog, &theme, &images, &photos.sets, config)?;
     let render_time = started.elapsed() - load_time;
     tracing::debug!(objects = site.len(), ?render_time, "site rendered");
     Ok(Built {
@@ -153,6 +180,7 @@ pub fn render_catalog(
     catalog: &Catalog,
     theme: &Theme,
     files: &render::StaticFiles,
+    photos: &render::Photos,
     config: &BuildConfig,
 ) -> Result<Site, RenderError> {
     let progress = if config.progress && catalog.products.len() >= 1000 {
@@ -169,5 +197,5 @@ pub fn render_catalog(
             .unwrap_or_else(|| catalog.last_changed()),
         progress,
     };
-    render::render(catalog, theme, files, &options)
+    render::render(catalog, theme, files, photos, &options)
 }

@@ -30,6 +30,7 @@ use error::{error_chain, template_error};
 pub use escape::escape_html;
 pub use theme::{Theme, ThemeError, ThemeLocation};
 use views::{Link, Pagination, ProductCard};
+pub use views::{Photos, Picture};
 
 /// The templates a theme must provide.
 pub const REQUIRED_TEMPLATES: [&str; 7] = [
@@ -77,6 +78,7 @@ pub fn render(
     catalog: &Catalog,
     theme: &Theme,
     files: &StaticFiles,
+    photos: &views::Photos,
     options: &RenderOptions,
 ) -> Result<Site, RenderError> {
     let mut site = Site::new();
@@ -91,7 +93,7 @@ pub fn render(
     let cards: Vec<ProductCard> = catalog
         .products
         .par_iter()
-        .map(|p| ProductCard::of(catalog, p, &placeholder))
+        .map(|p| ProductCard::of(catalog, p, &placeholder, photos))
         .collect();
     let mut renderer = Renderer::new(catalog, theme, assets)?;
     renderer.prepare_cards(&cards)?;
@@ -136,7 +138,7 @@ pub fn render(
     let run = |jobs: &[Job<'_>], renderer: &Renderer<'_>, cards: &[ProductCard]| {
         jobs.par_iter()
             .map(|job| {
-                let out = renderer.render(job, cards, &placeholder);
+                let out = renderer.render(job, cards);
                 options.progress.inc(1);
                 out
             })
@@ -334,12 +336,7 @@ impl<'a> Renderer<'a> {
     }
 
     /// Renders one page; `cards` are the products' cards, in catalog order.
-    fn render(
-        &self,
-        job: &Job<'_>,
-        cards: &[ProductCard],
-        placeholder: &str,
-    ) -> Result<(String, Body), RenderError> {
+    fn render(&self, job: &Job<'_>, cards: &[ProductCard]) -> Result<(String, Body), RenderError> {
         let s = &self.catalog.settings;
         let mut ctx = self.context();
         let mut header = &self.headers[PLAIN_HEADER];
@@ -348,7 +345,12 @@ impl<'a> Renderer<'a> {
                 let url = urls::product(&product.slug);
                 let card = &cards[*index];
                 let summary = card.summary.as_str();
-                let image = views::image_of(product, placeholder);
+                // The page's photo: the largest variant for search engines,
+                // the 1200×630 crop for link previews.
+                let (image, og_image) = match &card.picture {
+                    Some(p) => (p.largest.clone(), p.og.clone()),
+                    None => (card.image.clone(), card.image.clone()),
+                };
                 let category_slug = product.category.slug();
                 let crumbs = vec![
                     Link {
@@ -379,7 +381,7 @@ impl<'a> Renderer<'a> {
                     "product",
                 );
                 meta.og_type = "product";
-                meta.og_image = urls::absolute(&s.base_url, &image);
+                meta.og_image = urls::absolute(&s.base_url, &og_image);
                 ctx.insert("page", &meta);
                 ctx.insert("product", card);
                 ctx.insert(

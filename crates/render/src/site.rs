@@ -10,7 +10,8 @@ use std::sync::Arc;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CachePolicy {
-    /// Fingerprinted assets: the name changes whenever the bytes do.
+    /// Fingerprinted assets and image variants: the name changes whenever
+    /// the bytes do.
     Immutable,
     /// Product images: named by the catalog, rarely replaced.
     Image,
@@ -20,7 +21,7 @@ pub enum CachePolicy {
 
 impl CachePolicy {
     pub fn for_key(key: &str) -> Self {
-        if key.starts_with("assets/") {
+        if key.starts_with("assets/") || key.starts_with(images::VARIANT_PREFIX) {
             Self::Immutable
         } else if key.starts_with("images/") {
             Self::Image
@@ -196,6 +197,10 @@ mod tests {
             "public, max-age=31536000, immutable"
         );
         assert_eq!(CachePolicy::for_key("images/a.svg"), CachePolicy::Image);
+        assert_eq!(
+            CachePolicy::for_key("images/v/desk-0123456789abcdef-v1q80-640x427.webp"),
+            CachePolicy::Immutable
+        );
         assert_eq!(
             CachePolicy::for_key("products/a/index.html"),
             CachePolicy::Short

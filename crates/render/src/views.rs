@@ -69,30 +69,84 @@ pub struct ProductCard {
     pub name: String,
     pub url: String,
     pub price: String,
+    /// The image's URL: for a photo, its fallback variant at the product
+    /// page's width; else the catalog's URL or the theme's placeholder.
     pub image: String,
+    /// A photo's variants, for `<picture>`; `None` for an SVG, a remote URL
+    /// or the placeholder.
+    pub picture: Option<Picture>,
     pub category: Link,
     pub stock: StockView,
     pub summary: String,
 }
 
-/// The `(image URL)` a product shows: its own or the theme's placeholder.
-pub fn image_of(product: &Product, placeholder: &str) -> String {
-    product
-        .image_url
-        .as_ref()
-        .map_or_else(|| placeholder.to_owned(), |u| u.as_str().to_owned())
+/// Photos' variants, by the source's object key (`images/desk.jpg`).
+pub type Photos = std::collections::BTreeMap<String, images::ImageSet>;
+
+/// What a template needs for a photo's `<picture>`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Picture {
+    /// `srcset` of the WebP variants.
+    pub modern_srcset: String,
+    /// `srcset` of the JPEG (or PNG) variants, and their type.
+    pub fallback_srcset: String,
+    pub fallback_type: &'static str,
+    /// The upright size, for `width` and `height`.
+    pub width: u32,
+    pub height: u32,
+    /// The average colour, shown while it loads.
+    pub color: String,
+    /// The largest fallback and the Open Graph crop, site-relative.
+    pub largest: String,
+    pub og: String,
+}
+
+/// The width the product page shows its main image at, at most (CSS px):
+/// its `src` for browsers without `srcset`.
+const PRODUCT_IMAGE_WIDTH: u32 = 640;
+
+/// The image a product shows: its photo's variants, its own URL (an SVG, a
+/// remote image), or the theme's placeholder.
+pub fn image_of(
+    product: &Product,
+    placeholder: &str,
+    photos: &Photos,
+) -> (String, Option<Picture>) {
+    let Some(url) = product.image_url.as_ref() else {
+        return (placeholder.to_owned(), None);
+    };
+    let url = url.as_str();
+    let Some(set) = url.strip_prefix('/').and_then(|key| photos.get(key)) else {
+        return (url.to_owned(), None);
+    };
+    let picture = Picture {
+        modern_srcset: images::ImageSet::srcset(&set.modern),
+        fallback_srcset: images::ImageSet::srcset(&set.fallback),
+        fallback_type: set.fallback[0].format.mime(),
+        width: set.width,
+        height: set.height,
+        color: set.color.clone(),
+        largest: format!("/{}", set.fallback_for(u32::MAX).key),
+        og: format!("/{}", set.og.key),
+    };
+    (
+        format!("/{}", set.fallback_for(PRODUCT_IMAGE_WIDTH).key),
+        Some(picture),
+    )
 }
 
 impl ProductCard {
-    pub fn of(catalog: &Catalog, product: &Product, placeholder: &str) -> Self {
+    pub fn of(catalog: &Catalog, product: &Product, placeholder: &str, photos: &Photos) -> Self {
         let s = &catalog.settings;
         let category_slug = product.category.slug();
+        let (image, picture) = image_of(product, placeholder, photos);
         Self {
             id: product.id.get(),
             name: product.name.as_str().to_owned(),
             url: urls::product(&product.slug),
             price: money::format_price(product.price, &s.currency, &s.locale),
-            image: image_of(product, placeholder),
+            image,
+            picture,
             category: Link {
                 name: product.category.as_str().to_owned(),
                 url: urls::category(&category_slug, 1),

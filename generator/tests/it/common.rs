@@ -148,6 +148,7 @@ pub fn config_for(content: &Path) -> BuildConfig {
         themes_dir: repo_root().join("themes"),
         generated_at: Some(fixed_time()),
         progress: false,
+        image_cache: None,
     }
 }
 

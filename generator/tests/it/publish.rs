@@ -189,6 +189,7 @@ impl Stack {
             themes_dir: self.dir.path().join("themes"),
             generated_at: None,
             progress: false,
+            image_cache: None,
         })
         .unwrap()
         .site

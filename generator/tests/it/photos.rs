@@ -1,0 +1,126 @@
+//! Photos in a shop: the storefront serves their variants through
+//! `<picture>`, never the source, and a rebuild takes them from the cache.
+
+use image::{Rgb, RgbImage};
+
+use pipeline::{BuildConfig, build_from_content};
+
+use crate::common::*;
+
+/// A 1000×750 "photo" as JPEG.
+fn photo(seed: u8) -> Vec<u8> {
+    let img = RgbImage::from_fn(1000, 750, |x, y| {
+        Rgb([(x / 4) as u8 ^ seed, (y / 3) as u8, ((x + y) / 7) as u8])
+    });
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85)
+        .encode(img.as_raw(), 1000, 750, image::ExtendedColorType::Rgb8)
+        .unwrap();
+    out
+}
+
+#[test]
+fn photos_are_served_as_responsive_variants_and_rebuilt_from_the_cache() {
+    let mut kettle = p(1, "Pour-Over Kettle", "Kitchen");
+    kettle.image_url = Some("/images/kettle.jpg".into());
+    let shop = Shop::new(&[kettle, p(2, "Teapot", "Kitchen")], 12);
+    std::fs::write(shop.content().join("images/kettle.jpg"), photo(0)).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let config = BuildConfig {
+        image_cache: Some(cache.path().to_owned()),
+        ..shop.config()
+    };
+    let built = build_from_content(&config).unwrap();
+    let site = &built.site;
+
+    assert!(
+        site.get("images/kettle.jpg").is_none(),
+        "the source (and its EXIF) is never published"
+    );
+    assert!(
+        site.get("images/item.svg").is_some(),
+        "an SVG is published as it is"
+    );
+    let variants: Vec<&str> = site
+        .iter()
+        .map(|(k, _)| k)
+        .filter(|k| k.starts_with("images/v/kettle-"))
+        .collect();
+    // 320, 640, 960 and the source's own 1000, in WebP and JPEG, and the OG crop.
+    assert_eq!(variants.len(), 9, "{variants:?}");
+    for key in &variants {
+        assert_eq!(
+            site.get(key).unwrap().cache,
+            render::site::CachePolicy::Immutable,
+            "{key}"
+        );
+    }
+
+    let page = text(site, "products/pour-over-kettle/index.html");
+    assert!(
+        page.contains(r#"<source type="image/webp" srcset="/images/v/kettle-"#),
+        "{page}"
+    );
+    assert!(page.contains(r#"width="1000" height="750""#));
+    assert!(page.contains(r#"fetchpriority="high" loading="eager""#));
+    for w in page
+        .split(' ')
+        .filter_map(|word| word.strip_suffix("w,").or(word.strip_suffix("w\"")))
+        .filter_map(|n| n.parse::<u32>().ok())
+    {
+        assert!(w <= 1000, "a srcset width {w} is wider than the source");
+    }
+    assert!(page.contains(r#"<meta property="og:image" content="https://"#));
+    assert!(page.contains("-1200x630.jpg\">"), "the Open Graph crop");
+    let listing = text(site, "index.html");
+    assert!(
+        listing.contains(r#"sizes="(min-width: 72rem) 13.2rem"#),
+        "cards use small variants"
+    );
+    let feed = text(site, "products.json");
+    assert!(
+        feed.contains("/images/v/kettle-"),
+        "products.json names a variant"
+    );
+
+    // A rebuild takes the variants from the cache: a marked cache entry
+    // shows up in the site, so nothing was encoded again.
+    let webp = variants
+        .iter()
+        .find(|k| k.ends_with("-320x240.webp"))
+        .unwrap();
+    let name = webp.rsplit('/').next().unwrap();
+    let entry = std::fs::read_dir(cache.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.join(name).is_file())
+        .expect("the variant is in the cache");
+    std::fs::write(entry.join(name), b"from the cache").unwrap();
+    let again = build_from_content(&config).unwrap();
+    assert_eq!(
+        again.site.get(webp).unwrap().body.bytes().as_ref(),
+        b"from the cache"
+    );
+
+    // A changed photo: new keys.
+    std::fs::write(shop.content().join("images/kettle.jpg"), photo(99)).unwrap();
+    let changed = build_from_content(&config).unwrap();
+    assert!(changed.site.get(webp).is_none(), "the old variant is gone");
+}
+
+#[test]
+fn a_broken_photo_fails_the_build_naming_the_file() {
+    let mut kettle = p(1, "Pour-Over Kettle", "Kitchen");
+    kettle.image_url = Some("/images/kettle.jpg".into());
+    let shop = Shop::new(&[kettle], 12);
+    let mut cut = photo(0);
+    cut.truncate(cut.len() / 3);
+    std::fs::write(shop.content().join("images/kettle.jpg"), cut).unwrap();
+    std::fs::write(shop.content().join("images/bad.png"), b"not a png").unwrap();
+    let err = shop.build().unwrap_err().to_string();
+    assert!(err.contains("images/kettle.jpg: "), "{err}");
+    assert!(
+        err.contains("images/bad.png: "),
+        "every problem at once: {err}"
+    );
+}
