@@ -940,12 +940,18 @@ describe("admin UI in headless Chromium", () => {
       return text && text.includes("24.00") ? text : null;
     }, `${pageKey} is in the bucket with the price 24.00`);
     assert.ok(html.includes(kettle.name), `${pageKey} names the product`);
-    assert.ok(html.includes(`/images/${shop.imageHash}.png`), `${pageKey} shows the uploaded image`);
+    // The upload is published as its variants (re-encoded: no metadata),
+    // through <picture>; the uploaded file itself never is.
+    const variant = new RegExp(`/images/v/${shop.imageHash}-[0-9a-f]{16}-[a-z0-9]+-1x1\\.webp`);
+    const webp = html.match(variant);
+    assert.ok(webp, `${pageKey} shows the uploaded image's WebP variant in a <picture>: ${html.slice(html.indexOf('class="product-image"'), html.indexOf('class="product-info"'))}`);
+    assert.ok(html.includes('<source type="image/webp"'), `${pageKey} has a <picture>`);
     const image = await waitFor(async () => {
-      const obj = await s3.get(`images/${shop.imageHash}.png`);
+      const obj = await s3.get(webp[0].slice(1));
       return obj.status === 200 ? obj.body : null;
-    }, `images/${shop.imageHash}.png is in the bucket`);
-    assert.ok(image.equals(PNG_1X1), "the published image is the uploaded file");
+    }, `${webp[0]} is in the bucket`);
+    assert.equal(image.subarray(8, 12).toString("latin1"), "WEBP", "the variant is a WebP");
+    assert.equal((await s3.get(`images/${shop.imageHash}.png`)).status, 404, "the uploaded file itself is not published");
     const catalog = JSON.parse(await s3.text("products.json"));
     const entry = catalog.products.find((p) => p.slug === kettle.slug);
     assert.ok(entry, "products.json lists the product");

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::{ImageSet, Output, POLICY};
+use crate::{ImageSet, Output, POLICY, Variant, variant_key};
 
 #[derive(Debug, Clone)]
 pub struct Cache {
@@ -26,20 +26,23 @@ impl Cache {
         self.dir.join(format!("{digest}-{POLICY}"))
     }
 
-    /// The entry for a source, if it is whole. The set is re-keyed to `key`
-    /// (the same photo may sit under another name).
+    /// The entry for a source, if it is whole. Its variants are named for
+    /// `key` now: the same photo may sit under another name.
     pub fn load(&self, key: &str, digest: &str) -> Option<Output> {
         let entry = self.entry(digest);
         let json = std::fs::read(entry.join("set.json")).ok()?;
         let mut set: ImageSet = serde_json::from_slice(&json).ok()?;
         let mut files = Vec::new();
-        for variant_key in set.keys() {
-            let name = variant_key.rsplit('/').next()?;
-            files.push((
-                variant_key.to_owned(),
-                std::fs::read(entry.join(name)).ok()?,
-            ));
+        let mut rename = |v: &mut Variant| -> Option<()> {
+            let bytes = std::fs::read(entry.join(file_name(v))).ok()?;
+            v.key = variant_key(key, digest, v.width, v.height, v.format.extension());
+            files.push((v.key.clone(), bytes));
+            Some(())
+        };
+        for v in set.modern.iter_mut().chain(set.fallback.iter_mut()) {
+            rename(v)?;
         }
+        rename(&mut set.og)?;
         set.source = key.to_owned();
         Some(Output { set, files })
     }
@@ -51,9 +54,19 @@ impl Cache {
         }
         std::fs::create_dir_all(&self.dir)?;
         let temp = tempfile_dir(&self.dir)?;
-        for (key, bytes) in &output.files {
-            let name = key.rsplit('/').next().unwrap_or(key);
-            std::fs::write(temp.join(name), bytes)?;
+        let set = &output.set;
+        for v in set
+            .modern
+            .iter()
+            .chain(&set.fallback)
+            .chain(std::iter::once(&set.og))
+        {
+            let (_, bytes) = output
+                .files
+                .iter()
+                .find(|(k, _)| *k == v.key)
+                .ok_or_else(|| std::io::Error::other(format!("{} has no bytes", v.key)))?;
+            std::fs::write(temp.join(file_name(v)), bytes)?;
         }
         let json = serde_json::to_vec_pretty(&output.set).map_err(std::io::Error::other)?;
         std::fs::write(temp.join("set.json"), json)?;
@@ -70,6 +83,11 @@ impl Cache {
             }
         }
     }
+}
+
+/// A variant's file in an entry: its size and format, whatever its key.
+fn file_name(v: &Variant) -> String {
+    format!("{}x{}.{}", v.width, v.height, v.format.extension())
 }
 
 fn tempfile_dir(parent: &Path) -> std::io::Result<PathBuf> {

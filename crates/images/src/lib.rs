@@ -259,6 +259,16 @@ fn scaled_height(width: u32, height: u32, to: u32) -> u32 {
     u32::try_from(h.max(1)).unwrap_or(u32::MAX)
 }
 
+/// A variant's object key: the source's name (for people), its digest and
+/// the policy (so equal inputs give equal keys), and the size.
+fn variant_key(source: &str, digest: &str, width: u32, height: u32, ext: &str) -> String {
+    format!(
+        "{VARIANT_PREFIX}{}-{}-{POLICY}-{width}x{height}.{ext}",
+        stem(source),
+        &digest[..16]
+    )
+}
+
 fn stem(key: &str) -> String {
     let file = key.rsplit('/').next().unwrap_or(key);
     let stem = file.rsplit_once('.').map_or(file, |(s, _)| s);
@@ -276,7 +286,7 @@ fn stem(key: &str) -> String {
     if clean.is_empty() {
         "image".into()
     } else {
-        clean.chars().take(60).collect()
+        clean.chars().take(80).collect()
     }
 }
 

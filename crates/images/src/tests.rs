@@ -276,6 +276,12 @@ fn the_cache_serves_a_second_build_and_keys_follow_the_content() {
     let third = process_all(&renamed, Some(&cache)).unwrap();
     assert_eq!(third.cached, 1);
     assert_eq!(third.sets["images/b.jpg"].source, "images/b.jpg");
+    let b_key = &third.sets["images/b.jpg"].modern[0].key;
+    assert!(
+        b_key.starts_with("images/v/b-"),
+        "named for its own source: {b_key}"
+    );
+    assert!(third.files.contains_key(b_key));
     // Keys carry the content's digest and the policy.
     let key = &first.sets["images/a.jpg"].modern[0].key;
     assert!(
