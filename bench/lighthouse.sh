@@ -15,6 +15,8 @@
 #   LIGHTHOUSE_TIMEOUT     seconds one Lighthouse run may take before it is killed (default 300)
 #   BENCH_SKIP_CARGO=1     use the existing release binary instead of running cargo build
 #   CARGO_TARGET_DIR       honoured, as cargo does
+#   LIGHTHOUSE_CONTENT     the content folder to build (default content/; e.g. the
+#                          photo shop bench/images.sh makes, kept with BENCH_KEEP=1)
 #
 # Lighthouse is installed from bench/package.json + package-lock.json into
 # bench/node_modules (npm ci) when it is missing or not the pinned version.
@@ -87,7 +89,7 @@ fi
 WORK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/shopfront-lighthouse.XXXXXX")
 SITE_DIR=$WORK_DIR/site
 log "building the site into $SITE_DIR"
-(cd "$REPO_ROOT" && CI=1 "$GENERATOR" build --content "$REPO_ROOT/content" --themes "$REPO_ROOT/themes" --out "$SITE_DIR" >&2)
+(cd "$REPO_ROOT" && CI=1 "$GENERATOR" build --content "${LIGHTHOUSE_CONTENT:-$REPO_ROOT/content}" --themes "$REPO_ROOT/themes" --out "$SITE_DIR" >&2)
 
 PRODUCT_PATH=$(node -p 'require(process.argv[1]).products[0].url' "$SITE_DIR/products.json")
 [[ $PRODUCT_PATH == /* ]] || die "products.json has no product url (got '$PRODUCT_PATH')"

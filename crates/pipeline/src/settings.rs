@@ -266,7 +266,9 @@ pub fn init_logging(format: LogFormat, timestamps: bool) {
         .unwrap_or_else(|_| EnvFilter::new("info,refinery_core=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // Colour only on a terminal: no escape codes in files, CI or journald.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     let _ = match (format, timestamps) {
         (LogFormat::Json, _) => builder.json().try_init(),
         (LogFormat::Text, true) => builder.with_target(false).try_init(),
