@@ -169,7 +169,11 @@ pub fn digest(bytes: &[u8]) -> String {
 
 /// Decodes `bytes` (the source at `key`) and makes every variant.
 pub fn process(key: &str, bytes: &[u8]) -> Result<Output, ImageError> {
-    let digest = digest(bytes);
+    process_digested(key, bytes, &digest(bytes))
+}
+
+/// `process`, given the source's digest (so it is hashed once).
+fn process_digested(key: &str, bytes: &[u8], digest: &str) -> Result<Output, ImageError> {
     let image = decode(key, bytes)?;
     let (width, height) = (image.width(), image.height());
     let alpha = image.color().has_alpha() && has_transparency(&image);
@@ -551,7 +555,7 @@ pub fn process_all(
             if let Some(found) = cache.and_then(|c| c.load(key, &digest)) {
                 return (Ok(found), true);
             }
-            let output = process(key, bytes);
+            let output = process_digested(key, bytes, &digest);
             if let (Ok(output), Some(cache)) = (&output, cache)
                 && let Err(e) = cache.store(&digest, output)
             {

@@ -349,12 +349,16 @@ fn check_role_name(name: &str) -> Result<(), DbError> {
 async fn grant_api_role(client: &Client, primary: &Target, role: &ApiRole) -> Result<(), DbError> {
     let fail = |what| primary.query_error(what);
     let name = &role.name; // checked by check_role_name: safe as an identifier
-    // The server quotes the password, whatever characters it holds.
-    let password: String = client
-        .query_one("SELECT quote_literal($1)", &[&role.password])
+    // The server quotes the password (whatever characters it holds) and
+    // the database's name.
+    let row = client
+        .query_one(
+            "SELECT quote_literal($1), quote_ident(current_database())",
+            &[&role.password],
+        )
         .await
-        .map_err(fail("quoting the api role's password"))?
-        .get(0);
+        .map_err(fail("quoting the api role's password"))?;
+    let (password, db): (String, String) = (row.get(0), row.get(1));
     let exists = client
         .query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[name])
         .await
@@ -368,19 +372,14 @@ async fn grant_api_role(client: &Client, primary: &Target, role: &ApiRole) -> Re
          REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {name};
          REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {name};
          REVOKE CREATE ON SCHEMA public FROM PUBLIC;
-         GRANT CONNECT ON DATABASE \"$db\" TO {name};
+         GRANT CONNECT ON DATABASE {db} TO {name};
          GRANT USAGE ON SCHEMA public TO {name};
          GRANT SELECT, INSERT, UPDATE, DELETE ON {tables} TO {name};
          GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {name};
          COMMIT;"
     );
-    let db: String = client
-        .query_one("SELECT current_database()", &[])
-        .await
-        .map_err(fail("reading the database's name"))?
-        .get(0);
     client
-        .batch_execute(&sql.replace("$db", &db.replace('"', "\"\"")))
+        .batch_execute(&sql)
         .await
         .map_err(fail("setting up the api role"))?;
     tracing::info!("the api role {name} may read and write the catalog tables");
