@@ -31,8 +31,11 @@ use poem_openapi::OpenApiService;
 
 use crate::state::State;
 
-/// The largest request body accepted (413 beyond).
+/// The largest request body accepted by the JSON API (413 beyond); see
+/// [`body_limit`] for the routes that take more.
 pub const MAX_BODY: usize = 64 * 1024;
+/// What a streamed body's reader fails with past its route's limit.
+pub const BODY_OVER_LIMIT: &str = "the request body is over this route's limit";
 /// Oversized bodies up to this size are read and dropped before the 413.
 const DRAIN_LIMIT: usize = 1024 * 1024;
 /// Sent with every answer: the api and the admin are HTTPS-only (the ALB
@@ -113,31 +116,40 @@ async fn guard<E: Endpoint>(next: E, mut req: poem::Request) -> poem::Result<Res
         .unwrap_or_else(|| format!("{:016x}", rand::random::<u64>()));
     let (method, path) = (req.method().clone(), req.uri().path().to_owned());
     let started = Instant::now();
-    // The admin's pages take image uploads, and answer in HTML.
+    // The admin's pages answer in HTML.
     let admin = path == "/admin" || path.starts_with("/admin/");
-    let (limit, drain) = if admin {
-        (admin::MAX_BODY, 4 * admin::MAX_BODY)
-    } else {
-        (MAX_BODY, DRAIN_LIMIT)
-    };
+    let limit = body_limit(&method, &path);
     let too_large = || {
         if admin {
-            admin::too_large()
+            admin::too_large(limit.bytes())
         } else {
-            too_large()
+            too_large(limit.bytes())
         }
     };
     let declared = req
         .header("content-length")
         .and_then(|v| v.parse::<u64>().ok());
-    let mut response = if declared.is_some_and(|n| n > limit as u64) {
-        // Read (and drop) a moderately large body first, so the client gets
-        // the 413 instead of a connection reset while it is still sending.
-        if declared.is_some_and(|n| n <= drain as u64) {
-            let _ = req.take_body().into_bytes_limit(drain).await;
+    let mut response = if declared.is_some_and(|n| n > limit.bytes() as u64) {
+        // Read (and drop, chunk by chunk) a body not far over the limit
+        // first, so the client gets the 413 instead of a connection reset
+        // while it is still sending.
+        if declared.is_some_and(|n| n <= (limit.bytes() + DRAIN_LIMIT) as u64) {
+            use futures_util::StreamExt as _;
+            let mut body = req.take_body().into_bytes_stream();
+            while let Some(Ok(_)) = body.next().await {}
         }
         too_large()
+    } else if let BodyLimit::Streamed(max) = limit {
+        // Handed on as it arrives; the handler spools it, and its reader
+        // fails with BODY_OVER_LIMIT past `max` (a body without a length).
+        let body = req.take_body().into_bytes_stream();
+        req.set_body(poem::Body::from_bytes_stream(limited(body, max)));
+        match next.call(req).await {
+            Ok(r) => r.into_response(),
+            Err(e) => e.into_response(),
+        }
     } else {
+        let limit = limit.bytes();
         let body = req.take_body();
         match body.into_bytes_limit(limit).await {
             Err(poem::error::ReadBodyError::PayloadTooLarge) => too_large(),
@@ -198,11 +210,69 @@ async fn guard<E: Endpoint>(next: E, mut req: poem::Request) -> poem::Result<Res
     Ok(response)
 }
 
-fn too_large() -> Response {
+/// How much of a request's body a route takes, and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyLimit {
+    /// Read whole before the handler runs.
+    Buffered(usize),
+    /// Streamed to the handler, which spools it to disk: image uploads, on
+    /// routes that need an owner's session or an API token.
+    Streamed(usize),
+}
+
+impl BodyLimit {
+    pub fn bytes(self) -> usize {
+        match self {
+            Self::Buffered(n) | Self::Streamed(n) => n,
+        }
+    }
+}
+
+/// **The body limit of every route**, in one place. Large bodies are taken
+/// only where photos are uploaded (the admin's product form and
+/// `POST /api/images`), and those handlers check the session or token
+/// before they read a byte of it.
+pub fn body_limit(method: &poem::http::Method, path: &str) -> BodyLimit {
+    let upload_form = path == "/admin/products/new"
+        || path
+            .strip_prefix("/admin/products/")
+            .and_then(|rest| rest.strip_suffix("/edit"))
+            .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()));
+    match (method == poem::http::Method::POST, path) {
+        (true, "/api/images") => BodyLimit::Streamed(admin::image::MAX_IMAGE),
+        (true, _) if upload_form => BodyLimit::Streamed(admin::MAX_FORM_BODY),
+        (_, p) if p == "/admin" || p.starts_with("/admin/") => BodyLimit::Buffered(admin::MAX_BODY),
+        _ => BodyLimit::Buffered(MAX_BODY),
+    }
+}
+
+/// A body stream that fails with [`BODY_OVER_LIMIT`] once more than `max`
+/// bytes have come.
+fn limited(
+    body: impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static,
+    max: usize,
+) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static {
+    use futures_util::StreamExt as _;
+    let mut seen = 0usize;
+    body.map(move |chunk| {
+        let chunk = chunk?;
+        seen += chunk.len();
+        if seen > max {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::FileTooLarge,
+                BODY_OVER_LIMIT,
+            ))
+        } else {
+            Ok(chunk)
+        }
+    })
+}
+
+fn too_large(limit: usize) -> Response {
     error::ApiError::TooLarge(poem_openapi::payload::Json(problem::Problem::new(
         413,
         "Content Too Large",
-        format!("the request body is larger than {MAX_BODY} bytes"),
+        format!("the request body is larger than {limit} bytes"),
     )))
     .into_response()
 }

@@ -189,12 +189,10 @@ async fn serve(
             api::store::Store::Files(api::files::Files::new(&content, state_dir))
         }
     };
-    let state = Arc::new(api::state::State::new(
-        store,
-        content.clone(),
-        sessions,
-        trusted_proxies,
-    ));
+    let state = Arc::new(
+        api::state::State::new(store, content.clone(), sessions, trusted_proxies)
+            .with_upload_dir(state_dir.join("uploads")),
+    );
     let rebuilds = if no_worker {
         None
     } else {

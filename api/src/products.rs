@@ -8,7 +8,7 @@ use catalog::records::{Fields, Filter, Record};
 use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::param::{Header, Path, Query};
-use poem_openapi::payload::Json;
+use poem_openapi::payload::{Binary, Json};
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 
 use crate::auth::Admin;
@@ -35,8 +35,11 @@ pub struct Product {
     pub description: String,
     /// An exact decimal string with two places, like "49.90".
     pub price: String,
+    /// The main image: the first of `images`.
     #[oai(skip_serializing_if_is_none)]
     pub image_url: Option<String>,
+    /// Every image, in order; the first is the main image.
+    pub images: Vec<ProductImage>,
     #[oai(skip_serializing_if_is_none)]
     pub category: Option<String>,
     pub stock_quantity: i32,
@@ -46,15 +49,35 @@ pub struct Product {
     pub version: i64,
 }
 
+/// One of a product's images.
+#[derive(Debug, Clone, Object)]
+pub struct ProductImage {
+    /// `https://...` or a site-relative path such as `/images/mug.webp`
+    /// (an upload's `url`, from `POST /images`).
+    pub url: String,
+    /// What the image shows, for people who cannot see it; at most 300
+    /// characters. Pages use the product's name while it is empty.
+    #[oai(default)]
+    pub alt: String,
+}
+
 impl From<Record> for Product {
     fn from(r: Record) -> Self {
         Self {
+            image_url: r.image_url().map(str::to_owned),
+            images: r
+                .images
+                .into_iter()
+                .map(|i| ProductImage {
+                    url: i.url,
+                    alt: i.alt,
+                })
+                .collect(),
             product_id: r.product_id,
             slug: r.slug,
             name: r.name,
             description: r.description,
             price: format!("{:.2}", r.price),
-            image_url: r.image_url,
             category: r.category,
             stock_quantity: r.stock_quantity,
             created_at: r.created_at,
@@ -78,8 +101,13 @@ pub struct ProductInput {
     pub description: String,
     /// A decimal string with at most two places, from "0.00" to "99999999.99".
     pub price: String,
-    /// `https://...` or a site-relative path such as `/images/mug.webp`.
+    /// The main image alone: `https://...` or a site-relative path such as
+    /// `/images/mug.webp`. Without `images`, the product has this one image;
+    /// with it, this must be the first image's url.
     pub image_url: Option<String>,
+    /// Every image, in order (the first is the main one); at most 20.
+    #[oai(validator(max_items = 20))]
+    pub images: Option<Vec<ProductImage>>,
     /// The category's display name; a new name makes a new category.
     pub category: String,
     /// 0 or more.
@@ -93,7 +121,17 @@ impl poem_openapi::types::Example for ProductInput {
             name: "Walnut Desk Tray".into(),
             description: "Oiled walnut, **hand finished**.\n\n- 32 x 18 cm".into(),
             price: "49.90".into(),
-            image_url: Some("/images/walnut-desk-tray.webp".into()),
+            image_url: None,
+            images: Some(vec![
+                ProductImage {
+                    url: "/images/walnut-desk-tray.webp".into(),
+                    alt: "The tray from above, holding pens and a notebook".into(),
+                },
+                ProductImage {
+                    url: "/images/walnut-desk-tray-side.webp".into(),
+                    alt: "The tray's dovetailed corner".into(),
+                },
+            ]),
             category: "Home Office".into(),
             stock_quantity: 12,
         }
@@ -108,6 +146,11 @@ pub fn validate(input: &ProductInput) -> Result<Fields, Vec<FieldError>> {
         description: &input.description,
         price: Some(Amount::Text(&input.price)),
         image_url: input.image_url.as_deref(),
+        images: input.images.as_ref().map(|list| {
+            list.iter()
+                .map(|i| (i.url.as_str(), i.alt.as_str()))
+                .collect()
+        }),
         category: Some(&input.category),
         stock_quantity: Some(input.stock_quantity),
     }
@@ -146,6 +189,24 @@ pub enum Created {
         #[oai(header = "Location")] String,
         #[oai(header = "ETag")] String,
     ),
+}
+
+/// An image kept for products to use.
+#[derive(Debug, Clone, Object)]
+pub struct UploadedImage {
+    /// What a product's `images` name it by: `/images/<sha256>.<extension>`.
+    pub url: String,
+    /// Upright, in pixels.
+    pub width: u32,
+    pub height: u32,
+    /// The file's size in bytes.
+    pub bytes: u64,
+}
+
+#[derive(ApiResponse)]
+pub enum ImageCreated {
+    #[oai(status = 201)]
+    Created(Json<UploadedImage>),
 }
 
 #[derive(ApiResponse)]
@@ -270,6 +331,57 @@ impl ProductsApi {
     }
 
     /// Create a product. The storefront is republished in the background.
+    /// Upload a product image: the body is the file itself, a JPEG, PNG or
+    /// WebP of at most 25 MiB (a phone's photo is fine). It is spooled to
+    /// disk, decoded whole and checked (a corrupt, cut-short or oversized
+    /// image gets 422 and nothing is kept), then kept by its content, so the
+    /// same file twice is kept once. Put the answer's `url` in a product's
+    /// `images`; the build makes its sizes and formats.
+    #[oai(path = "/images", method = "post", tag = "Tag::Products")]
+    async fn upload_image(
+        &self,
+        state: Data<&Arc<State>>,
+        _admin: Admin,
+        body: Binary<poem::Body>,
+    ) -> Result<ImageCreated, ApiError> {
+        use crate::admin::image::{self, Refused};
+        let refused = |e: Refused| match e {
+            Refused::TooLarge(_) => {
+                ApiError::TooLarge(Json(Problem::new(413, "Content Too Large", e.to_string())))
+            }
+            Refused::Unusable(ref text) if text.contains(crate::BODY_OVER_LIMIT) => {
+                ApiError::TooLarge(Json(Problem::new(
+                    413,
+                    "Content Too Large",
+                    Refused::TooLarge("The image".into()).to_string(),
+                )))
+            }
+            Refused::Unusable(_) => {
+                ApiError::unprocessable(Problem::new(422, "Unprocessable Content", e.to_string()))
+            }
+            Refused::Spool(_) => ApiError::Unavailable(Json(Problem::new(
+                503,
+                "Service Unavailable",
+                e.to_string(),
+            ))),
+        };
+        let spooled = image::spool(body.0.into_async_read(), "", &state.upload_dir)
+            .await
+            .map_err(refused)?;
+        let upload = image::check(&spooled).await.map_err(refused)?;
+        let bytes = spooled.bytes().await.map_err(refused)?;
+        state
+            .store
+            .put_image(&upload.sha256, upload.extension, &bytes)
+            .await?;
+        Ok(ImageCreated::Created(Json(UploadedImage {
+            url: upload.url(),
+            width: upload.width,
+            height: upload.height,
+            bytes: upload.bytes,
+        })))
+    }
+
     #[oai(path = "/products", method = "post", tag = "Tag::Products")]
     async fn create(
         &self,
@@ -447,6 +559,7 @@ mod tests {
             description: String::new(),
             price: "49.90".into(),
             image_url: None,
+            images: None,
             category: "Home Office".into(),
             stock_quantity: 3,
         }

@@ -74,6 +74,9 @@ pub struct State {
     pub trusted_proxies: Vec<Network>,
     /// Recent `GET /api/products` answers.
     pub lists: ListCache,
+    /// Where uploads are spooled while they are checked (on disk: `/tmp`
+    /// may be memory).
+    pub upload_dir: PathBuf,
 }
 
 impl State {
@@ -92,7 +95,14 @@ impl State {
             sessions,
             trusted_proxies,
             lists: ListCache::default(),
+            upload_dir: std::env::temp_dir(),
         }
+    }
+
+    /// Spools uploads in `dir` rather than the system's temporary folder.
+    pub fn with_upload_dir(mut self, dir: PathBuf) -> Self {
+        self.upload_dir = dir;
+        self
     }
 
     /// The client's address and whether it reached the load balancer over

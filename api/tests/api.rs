@@ -266,6 +266,87 @@ fn products_can_be_created_read_listed_updated_and_deleted() {
 }
 
 #[test]
+fn photos_are_uploaded_checked_and_listed_on_products_in_order() {
+    let api = Api::start();
+    let upload = |bytes: &[u8]| {
+        call(
+            api.send("POST", "/api/images")
+                .set("Content-Type", "application/octet-stream")
+                .send_bytes(bytes),
+        )
+    };
+    // A phone-sized photo: 12 MP, several MB, streamed to disk and decoded whole.
+    let photo = testkit::images::jpeg(4000, 3000);
+    assert!(photo.len() > 2 * 1024 * 1024, "{} bytes", photo.len());
+    let (status, first, _) = upload(&photo);
+    assert_eq!(status, 201, "{first}");
+    assert_eq!(
+        (first["width"].as_u64(), first["height"].as_u64()),
+        (Some(4000), Some(3000))
+    );
+    let url = first["url"].as_str().unwrap().to_owned();
+    assert!(
+        url.starts_with("/images/") && url.ends_with(".jpg"),
+        "{url}"
+    );
+    let (status, again, _) = upload(&photo);
+    assert_eq!(
+        (status, &again["url"]),
+        (201, &first["url"]),
+        "kept once, by content"
+    );
+    let (status, second, _) = upload(&testkit::images::png(40, 30));
+    assert_eq!(status, 201, "{second}");
+
+    // Refused, with a reason, and nothing kept.
+    for (bytes, expected) in [
+        (testkit::images::bomb_png(), "50000×50000 pixels"),
+        (photo[..photo.len() / 3].to_vec(), "cut short"),
+        (b"GIF89a......".to_vec(), "is not a JPEG, PNG or WebP image"),
+    ] {
+        let (status, problem, _) = upload(&bytes);
+        assert_eq!(status, 422, "{problem}");
+        assert!(
+            problem["detail"].as_str().unwrap().contains(expected),
+            "{problem}"
+        );
+    }
+    let (status, problem, _) = upload(&vec![0xFF; 25 * 1024 * 1024 + 1]);
+    assert_eq!(status, 413, "{problem}");
+    let (status, _, _) = call(
+        ureq::post(&format!("{}/api/images", api.url))
+            .set("Content-Type", "application/octet-stream")
+            .send_bytes(&photo[..1024]),
+    );
+    // (Not a byte is read first: a large body without a token is cut off.)
+    assert_eq!(status, 401, "no token, no upload");
+    // Elsewhere the JSON limit stands.
+    let (status, _, _) = call(
+        api.send("POST", "/api/products")
+            .set("Content-Type", "application/json")
+            .send_bytes(&vec![b' '; 65 * 1024]),
+    );
+    assert_eq!(status, 413);
+
+    let second_url = second["url"].as_str().unwrap();
+    let mut body = input("Gallery Jug", "19.00");
+    body["images"] = json!([
+        {"url": url, "alt": "The jug, full of water"},
+        {"url": second_url}
+    ]);
+    let (status, made, _) = call(api.send("POST", "/api/products").send_json(body.clone()));
+    assert_eq!(status, 201, "{made}");
+    assert_eq!(made["image_url"], json!(url));
+    assert_eq!(made["images"][0]["alt"], "The jug, full of water");
+    assert_eq!(made["images"][1], json!({"url": second_url, "alt": ""}));
+    // image_url beside images must name the first.
+    body["image_url"] = json!(second_url);
+    let (status, problem, _) = call(api.send("POST", "/api/products").send_json(body));
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(problem["errors"][0]["field"], "image_url", "{problem}");
+}
+
+#[test]
 fn bad_requests_get_problem_details_and_never_a_500() {
     let api = Api::start();
     let (status, problem, _) = call(api.send("POST", "/api/products").send_json(json!({
@@ -1042,9 +1123,7 @@ fn the_admin_checks_uploads_and_csrf_and_keeps_csv_and_names_inert() {
     let (status, page, _) = browser.post("/admin/products/new", &ct, &body);
     assert_eq!(status, 422);
     assert!(
-        page.contains(
-            "id=\"image-error\">&quot;teapot.png&quot; is not a JPEG, PNG, WebP or AVIF image"
-        ),
+        page.contains("id=\"image-error\">&quot;teapot.png&quot; is not a JPEG, PNG or WebP image"),
         "{page}"
     );
     assert!(
@@ -1052,20 +1131,42 @@ fn the_admin_checks_uploads_and_csrf_and_keeps_csv_and_names_inert() {
         "what was typed is kept"
     );
     let mut big = b"\x89PNG\r\n\x1a\n".to_vec();
-    big.resize(2 * 1024 * 1024 + 1, 0);
+    big.resize(25 * 1024 * 1024 + 1, 0);
     let (ct, body) = form(&csrf, "Zeta Teapot", Some(("big.png", &big)));
     let (status, page, _) = browser.post("/admin/products/new", &ct, &body);
     assert_eq!(status, 422);
-    assert!(page.contains("the limit is 2 MiB"), "{page}");
+    assert!(
+        page.contains("&quot;big.png&quot; is larger than 25 MiB"),
+        "{page}"
+    );
+    assert!(page.contains("value=\"Zeta Teapot\""));
+    // A cut-short photo and a decompression bomb: refused by a whole decode.
+    let photo = testkit::images::jpeg(64, 48);
+    let (ct, body) = form(
+        &csrf,
+        "Zeta Teapot",
+        Some(("cut.jpg", &photo[..photo.len() / 2])),
+    );
+    let (status, page, _) = browser.post("/admin/products/new", &ct, &body);
+    assert_eq!(status, 422);
+    assert!(page.contains("cut short"), "{page}");
+    let (ct, body) = form(
+        &csrf,
+        "Zeta Teapot",
+        Some(("bomb.png", &testkit::images::bomb_png())),
+    );
+    let (status, page, _) = browser.post("/admin/products/new", &ct, &body);
+    assert_eq!(status, 422);
+    assert!(page.contains("50000×50000 pixels"), "{page}");
     assert_eq!(db_count("SELECT count(*) FROM product_images"), 0);
     assert_eq!(db_count("SELECT count(*) FROM products"), products_before);
 
     // A good image is stored by its digest and becomes the image_url.
-    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
+    let png = testkit::images::png(2, 2);
     let (ct, body) = form(
         &csrf,
         "=HYPERLINK(\"http://evil.example\",\"x\")",
-        Some(("t.png", png)),
+        Some(("t.png", &png)),
     );
     let (status, page, location) = browser.post("/admin/products/new", &ct, &body);
     assert_eq!(status, 303, "{page}");

@@ -3,6 +3,8 @@
 //! (through `infra/local/pg.sh`), free ports. Every helper cleans up what it
 //! made when dropped.
 
+pub mod images;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 

@@ -9,15 +9,19 @@
 //! reported with its line number, and a good file becomes a plan (create,
 //! update, unchanged) that the store applies in one transaction. A row is
 //! matched to a product by `product_id` when it has one, else by slug.
+//!
+//! `images` holds every image, one a line, as `url | alt text` (or the url
+//! alone); the first is the main image, so `image_url` must name it. A file
+//! without the column (an older export) sets `image_url` alone.
 
 use std::collections::HashMap;
 
 use catalog::records::{Fields, ImportPlan, Record};
 
-use crate::products::{ProductInput, validate};
+use crate::products::{ProductImage, ProductInput, validate};
 
 /// The columns, in order.
-pub const HEADER: [&str; 8] = [
+pub const HEADER: [&str; 9] = [
     "product_id",
     "slug",
     "name",
@@ -25,8 +29,44 @@ pub const HEADER: [&str; 8] = [
     "category",
     "stock_quantity",
     "image_url",
+    "images",
     "description",
 ];
+
+/// Columns an import may leave out.
+const OPTIONAL: [&str; 1] = ["images"];
+
+/// The `images` cell: one image a line.
+fn images_cell(r: &Record) -> String {
+    r.images
+        .iter()
+        .map(|i| {
+            if i.alt.is_empty() {
+                i.url.clone()
+            } else {
+                format!("{} | {}", i.url, i.alt)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Reads the `images` cell back; `None` when it is empty.
+fn parse_images_cell(cell: &str) -> Option<Vec<ProductImage>> {
+    let images: Vec<ProductImage> = cell
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|line| {
+            let (url, alt) = line.split_once('|').unwrap_or((line, ""));
+            ProductImage {
+                url: url.trim().to_owned(),
+                alt: alt.trim().to_owned(),
+            }
+        })
+        .collect();
+    (!images.is_empty()).then_some(images)
+}
 
 fn guarded(cell: &str) -> String {
     if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
@@ -57,7 +97,8 @@ pub fn export(records: &[Record]) -> String {
             format!("{:.2}", r.price),
             guarded(r.category.as_deref().unwrap_or_default()),
             r.stock_quantity.to_string(),
-            guarded(r.image_url.as_deref().unwrap_or_default()),
+            guarded(r.image_url().unwrap_or_default()),
+            guarded(&images_cell(r)),
             guarded(&r.description),
         ];
         let _ = out.write_record(&row);
@@ -149,7 +190,7 @@ pub fn check(text: &str, current: &[Record]) -> Result<Preview, Vec<LineError>> 
         .collect();
     let missing: Vec<&str> = HEADER[1..]
         .iter()
-        .filter(|c| !columns.contains_key(**c))
+        .filter(|c| !columns.contains_key(**c) && !OPTIONAL.contains(c))
         .copied()
         .collect();
     if !missing.is_empty() {
@@ -228,6 +269,7 @@ pub fn check(text: &str, current: &[Record]) -> Result<Preview, Vec<LineError>> 
             description: cell("description"),
             price: cell("price").trim().to_owned(),
             image_url: (!image_url.trim().is_empty()).then(|| image_url.trim().to_owned()),
+            images: parse_images_cell(&cell("images")),
             category: cell("category"),
             stock_quantity: stock,
         };
@@ -301,7 +343,11 @@ fn same(r: &Record, f: &Fields) -> bool {
         && r.name == f.name.as_str()
         && r.description == f.description
         && r.price == f.price.amount()
-        && r.image_url.as_deref() == f.image_url.as_ref().map(|u| u.as_str())
+        && r.images.len() == f.images.len()
+        && r.images
+            .iter()
+            .zip(&f.images)
+            .all(|(r, f)| r.url == f.url.as_str() && r.alt == f.alt)
         && r.category.as_deref() == Some(f.category.as_str())
         && r.stock_quantity == f.stock_quantity.get()
 }
@@ -318,7 +364,7 @@ mod tests {
             name: name.into(),
             description: description.into(),
             price: "12.50".parse().unwrap(),
-            image_url: None,
+            images: Vec::new(),
             category: Some("Kitchen".into()),
             stock_quantity: 3,
             created_at: Utc::now(),
@@ -403,6 +449,45 @@ mod tests {
                     ,,Bad,abc,Kitchen,1,,\r\n";
         let errors = check(text, &[]).unwrap_err();
         assert_eq!(errors[0].line, 3, "{errors:?}");
+    }
+
+    #[test]
+    fn images_go_out_one_a_line_and_come_back_in_order() {
+        let mut mug = record(1, "mug", "Mug", "");
+        mug.images = vec![
+            catalog::records::StoredImage {
+                url: "/images/a.jpg".into(),
+                alt: "The mug | from the side".into(),
+            },
+            catalog::records::StoredImage {
+                url: "/images/b.jpg".into(),
+                alt: String::new(),
+            },
+        ];
+        let text = export(std::slice::from_ref(&mug));
+        assert!(
+            text.contains("\"/images/a.jpg | The mug | from the side\n/images/b.jpg\""),
+            "{text}"
+        );
+        let preview = check(&text, std::slice::from_ref(&mug)).unwrap();
+        assert_eq!(preview.rows[0].action, Action::Unchanged, "{preview:?}");
+        // Reordered in the spreadsheet, without changing image_url: refused.
+        let swapped = text.replace(
+            "/images/a.jpg | The mug | from the side\n/images/b.jpg",
+            "/images/b.jpg\n/images/a.jpg | The mug | from the side",
+        );
+        let errors = check(&swapped, std::slice::from_ref(&mug)).unwrap_err();
+        assert_eq!(errors[0].field.as_deref(), Some("image_url"), "{errors:?}");
+        let fixed = swapped.replace(
+            "\"/images/a.jpg\",\"/images/b.jpg",
+            "\"/images/b.jpg\",\"/images/b.jpg",
+        );
+        let preview = check(&fixed, std::slice::from_ref(&mug)).unwrap();
+        assert_eq!(preview.rows[0].action, Action::Update, "{fixed}");
+        assert_eq!(
+            preview.plan.updates[0].2.images[1].alt,
+            "The mug | from the side"
+        );
     }
 
     #[test]

@@ -1,17 +1,18 @@
 //! The product form: the page that shows it (new, edit, with errors or
 //! someone else's newer version), and reading and checking what was sent,
-//! with the image.
+//! with its images.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use catalog::records::{Fields, Record};
 use poem::Response;
 use poem::http::StatusCode;
 use poem::web::Multipart;
 
-use super::pages::{self, Page, ProductForm};
+use super::pages::{self, FormImage, Page, ProductForm};
 use super::{Owner, current_catalog, image, settings};
-use crate::products::{ProductInput, validate};
+use crate::products::{ProductImage, ProductInput, validate};
 use crate::state::State;
 
 /// What the create or edit form shows.
@@ -60,6 +61,14 @@ pub(super) async fn form_page(
         &conflict.map(|r| pages::row(r, settings.as_ref())),
     );
     page.insert("max_image_mib", &(image::MAX_IMAGE / (1024 * 1024)));
+    page.insert(
+        "missing_alt",
+        &form
+            .images
+            .iter()
+            .filter(|i| i.alt.trim().is_empty())
+            .count(),
+    );
     if let Some(flash) = flash {
         page.insert("flash", flash);
     }
@@ -78,45 +87,118 @@ pub(super) async fn categories(state: &State) -> Result<Vec<String>, crate::stor
     Ok(names)
 }
 
-/// A submitted product form: the fields and an optional new image.
+/// A button of the image list: the form comes back with the change made,
+/// not yet saved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ImageOp {
+    /// Swap image `n` with the one before it (image 1 becomes the main one).
+    Up(usize),
+    Remove(usize),
+}
+
+impl ImageOp {
+    fn parse(text: &str) -> Option<Self> {
+        let (op, n) = text.split_once(':')?;
+        let n = n.parse().ok()?;
+        match op {
+            "up" => Some(Self::Up(n)),
+            "remove" => Some(Self::Remove(n)),
+            _ => None,
+        }
+    }
+
+    fn apply(self, images: &mut Vec<FormImage>) {
+        match self {
+            Self::Up(n) if n > 0 && n < images.len() => images.swap(n - 1, n),
+            Self::Remove(n) if n < images.len() => {
+                images.remove(n);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Why a form could not be read.
+pub(super) enum FormError {
+    /// The body passed the route's limit (413).
+    TooLarge(String),
+    Unreadable(String),
+}
+
+/// A submitted product form: the fields, new images, and an image-list
+/// button if one was pressed.
 pub(super) struct Submitted {
     pub(super) form: ProductForm,
     pub(super) csrf: String,
     /// "Save mine anyway": the version to overwrite.
     pub(super) overwrite: Option<String>,
-    image: Option<(String, Vec<u8>)>,
+    uploads: Vec<image::Spooled>,
+    /// Files refused while they arrived (too large), by message.
+    refused: Vec<String>,
+    op: Option<ImageOp>,
 }
 
-pub(super) async fn read_form(mut multipart: Multipart) -> Result<Submitted, String> {
+/// Reads the form, spooling each chosen file to `upload_dir` as it arrives.
+pub(super) async fn read_form(
+    mut multipart: Multipart,
+    upload_dir: &Path,
+) -> Result<Submitted, FormError> {
+    let unreadable = |what: &str, e: &dyn std::fmt::Display| {
+        let text = e.to_string();
+        if text.contains(crate::BODY_OVER_LIMIT) {
+            FormError::TooLarge(super::too_large_message())
+        } else {
+            FormError::Unreadable(format!("{what} could not be read: {text}"))
+        }
+    };
     let mut fields: BTreeMap<String, String> = BTreeMap::new();
-    let mut image = None;
+    let mut listed: BTreeMap<usize, (String, String)> = BTreeMap::new();
+    let mut uploads = Vec::new();
+    let mut refused = Vec::new();
     while let Some(field) = multipart
         .next_field()
         .await
-        .map_err(|e| format!("The form could not be read: {e}"))?
+        .map_err(|e| unreadable("The form", &e))?
     {
         let name = field.name().unwrap_or_default().to_owned();
         if name == "image" {
             let file_name = field.file_name().unwrap_or_default().to_owned();
-            let bytes = field
-                .bytes()
-                .await
-                .map_err(|e| format!("The image could not be read: {e}"))?;
-            if !bytes.is_empty() {
-                image = Some((file_name, bytes));
+            match image::spool(field.into_async_read(), &file_name, upload_dir).await {
+                Ok(spooled) if spooled.is_empty() && file_name.is_empty() => {} // none chosen
+                Ok(spooled) => uploads.push(spooled),
+                Err(image::Refused::Unusable(e)) if e.contains(crate::BODY_OVER_LIMIT) => {
+                    return Err(FormError::TooLarge(super::too_large_message()));
+                }
+                // The rest of the file is skipped; the form is still read,
+                // so what was typed comes back with the message.
+                Err(e @ image::Refused::TooLarge(_)) => refused.push(e.to_string()),
+                Err(e) => return Err(FormError::Unreadable(e.to_string())),
             }
+            continue;
+        }
+        let text = field
+            .text()
+            .await
+            .map_err(|e| unreadable(&format!("The field {name}"), &e))?;
+        let indexed = |prefix: &str| name.strip_prefix(prefix).and_then(|n| n.parse().ok());
+        if let Some(n) = indexed("image_url_") {
+            listed.entry(n).or_default().0 = text;
+        } else if let Some(n) = indexed("image_alt_") {
+            listed.entry(n).or_default().1 = text;
         } else {
-            let text = field
-                .text()
-                .await
-                .map_err(|e| format!("The field {name} could not be read: {e}"))?;
             fields.insert(name, text);
         }
     }
     let mut take = |name: &str| fields.remove(name).unwrap_or_default();
+    let images = listed
+        .into_values()
+        .filter(|(url, _)| !url.trim().is_empty())
+        .map(|(url, alt)| FormImage::new(url.trim().to_owned(), alt))
+        .collect();
     Ok(Submitted {
         csrf: take("csrf"),
         overwrite: Some(take("overwrite_version")).filter(|v| !v.is_empty()),
+        op: ImageOp::parse(&take("image_op")),
         form: ProductForm {
             name: take("name"),
             slug: take("slug"),
@@ -124,21 +206,60 @@ pub(super) async fn read_form(mut multipart: Multipart) -> Result<Submitted, Str
             category: take("category"),
             stock_quantity: take("stock_quantity"),
             description: take("description").replace("\r\n", "\n"),
-            image_url: take("image_url"),
+            images,
             version: take("version"),
         },
-        image,
+        uploads,
+        refused,
     })
 }
 
-/// Checks every field and the image, all problems at once; nothing is
-/// stored unless all is well.
+/// Checks every field and each new image, all problems at once. A good new
+/// image is stored at once and joins the list (content-addressed, so that
+/// nothing needs uploading twice); a refused one is not stored. `Ok(None)`:
+/// an image-list button was pressed, so the form is shown again unsaved.
 pub(super) async fn checked(
     state: &State,
     submitted: &mut Submitted,
-) -> Result<Fields, BTreeMap<String, String>> {
-    let form = &submitted.form;
+) -> Result<Option<Fields>, BTreeMap<String, String>> {
     let mut errors = BTreeMap::new();
+    let mut refused = std::mem::take(&mut submitted.refused);
+    for spooled in std::mem::take(&mut submitted.uploads) {
+        let stored = async {
+            let upload = image::check(&spooled).await?;
+            let bytes = spooled.bytes().await?;
+            state
+                .store
+                .put_image(&upload.sha256, upload.extension, &bytes)
+                .await
+                .map_err(|e| image::Refused::Spool(pages::problem_of(e).1))?;
+            Ok::<_, image::Refused>(upload)
+        };
+        match stored.await {
+            Ok(upload) => {
+                let url = upload.url();
+                if !submitted.form.images.iter().any(|i| i.url == url) {
+                    submitted
+                        .form
+                        .images
+                        .push(FormImage::new(url, String::new()));
+                }
+            }
+            Err(e) => refused.push(e.to_string()),
+        }
+    }
+    if !refused.is_empty() {
+        errors.insert("image".to_owned(), refused.join(" "));
+    }
+    if let Some(op) = submitted.op {
+        op.apply(&mut submitted.form.images);
+        return if errors.is_empty() {
+            Ok(None)
+        } else {
+            Err(errors)
+        };
+    }
+    let form = &submitted.form;
     let stock = match form.stock_quantity.trim().parse::<i64>() {
         Ok(n) => n,
         Err(_) => {
@@ -152,56 +273,32 @@ pub(super) async fn checked(
             0
         }
     };
-    let upload = match &submitted.image {
-        Some((name, bytes)) => match image::check(name, bytes) {
-            Ok(u) => Some(u),
-            Err(message) => {
-                errors.insert("image".to_owned(), message);
-                None
-            }
-        },
-        None => None,
-    };
     let input = ProductInput {
         slug: Some(form.slug.trim().to_owned()).filter(|s| !s.is_empty()),
         name: form.name.clone(),
         description: form.description.clone(),
         price: form.price.trim().to_owned(),
-        image_url: upload
-            .as_ref()
-            .map(image::Upload::url)
-            .or_else(|| Some(form.image_url.trim().to_owned()).filter(|u| !u.is_empty())),
+        image_url: None,
+        images: Some(
+            form.images
+                .iter()
+                .map(|i| ProductImage {
+                    url: i.url.clone(),
+                    alt: i.alt.clone(),
+                })
+                .collect(),
+        ),
         category: form.category.trim().to_owned(),
         stock_quantity: stock,
     };
-    let fields = match validate(&input) {
-        Ok(f) => Some(f),
+    match validate(&input) {
+        Ok(fields) if errors.is_empty() => Ok(Some(fields)),
+        Ok(_) => Err(errors),
         Err(bad) => {
             for e in bad {
                 errors.entry(e.field).or_insert(e.message);
             }
-            None
+            Err(errors)
         }
-    };
-    match fields {
-        Some(fields) if errors.is_empty() => {
-            if let (Some(upload), Some((_, bytes))) = (&upload, &submitted.image) {
-                if let Err(e) = state
-                    .store
-                    .put_image(&upload.sha256, upload.extension, bytes)
-                    .await
-                {
-                    let (_, detail) = pages::problem_of(e);
-                    errors.insert(
-                        "image".to_owned(),
-                        format!("The image could not be stored: {detail}"),
-                    );
-                    return Err(errors);
-                }
-                submitted.form.image_url = upload.url();
-            }
-            Ok(fields)
-        }
-        _ => Err(errors),
     }
 }

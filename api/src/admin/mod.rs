@@ -37,8 +37,11 @@ use crate::state::State;
 use crate::store::StoreError;
 use owner::Owner;
 
-/// The largest request body the admin accepts: an image and the form.
-pub const MAX_BODY: usize = image::MAX_IMAGE + 512 * 1024;
+/// The largest body the admin's other forms take (a CSV import, a login).
+pub const MAX_BODY: usize = 4 * 1024 * 1024;
+/// The largest product form: its fields and a few new photos at once, each
+/// at most [`image::MAX_IMAGE`]; streamed to disk, never held whole.
+pub const MAX_FORM_BODY: usize = 64 * 1024 * 1024;
 
 /// The admin's routes, to nest at `/admin`.
 pub fn routes() -> impl Endpoint {
@@ -87,16 +90,27 @@ pub fn routes() -> impl Endpoint {
         })
 }
 
-/// The answer to an upload over [`MAX_BODY`].
-pub fn too_large() -> Response {
-    let mut response = pages::error(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        &format!(
-            "The form is larger than {} MiB. Images may be at most {} MiB; choose a smaller one.",
-            MAX_BODY / (1024 * 1024),
-            image::MAX_IMAGE / (1024 * 1024)
-        ),
-    );
+/// What an admin form over its route's limit is told.
+pub fn too_large_message() -> String {
+    format!(
+        "The form is larger than this page takes. Each image may be at most {} MiB, and \
+         one save may add up to {} MiB of them; add fewer at a time, or smaller ones.",
+        image::MAX_IMAGE / (1024 * 1024),
+        MAX_FORM_BODY / (1024 * 1024)
+    )
+}
+
+/// The answer to an admin form over `limit` bytes.
+pub fn too_large(limit: usize) -> Response {
+    let message = if limit >= MAX_FORM_BODY {
+        too_large_message()
+    } else {
+        format!(
+            "The form is larger than {} MiB; send a smaller file.",
+            limit / (1024 * 1024)
+        )
+    };
+    let mut response = pages::error(StatusCode::PAYLOAD_TOO_LARGE, &message);
     owner::secure(&mut response);
     response
 }

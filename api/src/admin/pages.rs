@@ -154,8 +154,36 @@ pub struct ProductForm {
     pub category: String,
     pub stock_quantity: String,
     pub description: String,
-    pub image_url: String,
+    /// In order; the first is the main image.
+    pub images: Vec<FormImage>,
     pub version: String,
+}
+
+/// One image in the product form.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FormImage {
+    pub url: String,
+    pub alt: String,
+    /// Where the admin shows it (uploads are served under `/admin/images/`).
+    pub thumbnail: String,
+}
+
+impl FormImage {
+    pub fn new(url: String, alt: String) -> Self {
+        Self {
+            thumbnail: thumbnail(&url),
+            url,
+            alt,
+        }
+    }
+}
+
+/// Where the admin shows an image: a site-relative one from its own files.
+fn thumbnail(url: &str) -> String {
+    match url.strip_prefix("/images/") {
+        Some(file) => format!("/admin/images/{file}"),
+        None => url.to_owned(),
+    }
 }
 
 impl ProductForm {
@@ -167,7 +195,11 @@ impl ProductForm {
             category: r.category.clone().unwrap_or_default(),
             stock_quantity: r.stock_quantity.to_string(),
             description: r.description.clone(),
-            image_url: r.image_url.clone().unwrap_or_default(),
+            images: r
+                .images
+                .iter()
+                .map(|i| FormImage::new(i.url.clone(), i.alt.clone()))
+                .collect(),
             version: r.version.to_string(),
         }
     }
@@ -211,13 +243,7 @@ pub fn row(r: &Record, settings: Option<&SiteSettings>) -> Row {
             n => n.to_string(),
         },
         in_stock: r.stock_quantity > 0,
-        thumbnail: r
-            .image_url
-            .as_deref()
-            .map(|u| match u.strip_prefix("/images/") {
-                Some(file) => format!("/admin/images/{file}"),
-                None => u.to_owned(),
-            }),
+        thumbnail: r.image_url().map(thumbnail),
         updated: r.updated_at.format("%Y-%m-%d %H:%M UTC").to_string(),
         version: r.version,
         live_url,

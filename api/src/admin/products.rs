@@ -10,7 +10,7 @@ use poem::web::{Data, Form, Multipart, Path, Query};
 use poem::{Response, handler};
 use serde::Deserialize;
 
-use super::form::{FormView, categories, checked, form_page, read_form};
+use super::form::{FormError, FormView, categories, checked, form_page, read_form};
 use super::pages::{self, Page, ProductForm};
 use super::{Owner, early, encode, failed, redirect, settings};
 use crate::state::State;
@@ -190,27 +190,42 @@ pub(super) async fn update(
     save(&state, Some(id.0), multipart, owner).await
 }
 
-/// Saves the product form: a new product, or product `id`. The form is read
-/// before the session is looked at (an unreadable form is a 422 either way),
-/// since its CSRF token is in it.
+/// Saves the product form: a new product, or product `id`. The session is
+/// checked before a byte of the body is read (it may hold large photos);
+/// the CSRF token, which is in the form, right after.
 async fn save(
     state: &State,
     id: Option<i64>,
     multipart: Multipart,
     owner: poem::Result<Owner>,
 ) -> poem::Result<Response> {
-    let mut submitted = match read_form(multipart).await {
-        Ok(s) => s,
-        Err(message) => return Ok(pages::error(StatusCode::UNPROCESSABLE_ENTITY, &message)),
-    };
     let owner = owner?;
+    let mut submitted = match read_form(multipart, &state.upload_dir).await {
+        Ok(s) => s,
+        Err(FormError::TooLarge(message)) => {
+            return Ok(pages::error(StatusCode::PAYLOAD_TOO_LARGE, &message));
+        }
+        Err(FormError::Unreadable(message)) => {
+            return Ok(pages::error(StatusCode::UNPROCESSABLE_ENTITY, &message));
+        }
+    };
     owner.check_csrf(state, &submitted.csrf)?;
     let current = match id {
         Some(id) => Some(product_or_page(state, id).await?),
         None => None,
     };
     let fields = match checked(state, &mut submitted).await {
-        Ok(f) => f,
+        Ok(Some(f)) => f,
+        // An image button: the list as changed, not saved yet.
+        Ok(None) => {
+            let view = FormView {
+                record: current.as_ref(),
+                form: submitted.form,
+                flash: Some("Images changed; save to keep the change."),
+                ..FormView::default()
+            };
+            return Ok(form_page(state, &owner, view, StatusCode::OK).await);
+        }
         Err(errors) => {
             let view = FormView {
                 record: current.as_ref(),

@@ -171,6 +171,7 @@ pub(crate) mod testing {
             description: "Oiled walnut, **hand finished**.",
             price: Some(Amount::Text(price)),
             image_url: None,
+            images: None,
             category: Some(category),
             stock_quantity: Some(3),
         }

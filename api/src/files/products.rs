@@ -206,7 +206,8 @@ impl Files {
             r.map(|r| {
                 serde_json::json!({
                     "slug": r.slug, "name": r.name, "description": r.description,
-                    "price": format!("{:.2}", r.price), "image_url": r.image_url,
+                    "price": format!("{:.2}", r.price), "image_url": r.image_url(),
+                    "images": r.images,
                     "category": r.category, "stock_quantity": r.stock_quantity,
                 })
             })
@@ -220,6 +221,7 @@ impl Files {
             "description",
             "price",
             "image_url",
+            "images",
             "category",
             "stock_quantity",
         ] {
@@ -347,7 +349,7 @@ fn product(
         name: f.name.clone(),
         description: f.description.trim().to_owned(),
         price: f.price,
-        image_url: f.image_url.clone(),
+        images: f.images.clone(),
         category: f.category.clone(),
         stock_quantity: f.stock_quantity,
         created_at,
@@ -362,7 +364,7 @@ fn record(p: Product, version: i64) -> Record {
         name: p.name.as_str().to_owned(),
         description: p.description,
         price: p.price.amount(),
-        image_url: p.image_url.map(|u| u.as_str().to_owned()),
+        images: p.images.iter().map(Into::into).collect(),
         category: Some(p.category.as_str().to_owned()),
         stock_quantity: p.stock_quantity.get(),
         created_at: p.created_at,

@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 
 use crate::records::Fields;
 use crate::types::{
-    CategoryName, ImageUrl, Invalid, Price, ProductId, ProductName, Slug, StockQuantity,
+    CategoryName, Image, ImageUrl, Invalid, Price, ProductId, ProductName, Slug, StockQuantity,
 };
 use crate::{Product, check_description};
 
@@ -30,7 +30,12 @@ pub struct Draft<'a> {
     pub name: Option<&'a str>,
     pub description: &'a str,
     pub price: Option<Amount<'a>>,
+    /// The main image alone, as older writers and the seed give it: a list
+    /// of one image without alt text, unless `images` is given too, whose
+    /// first image it must then name.
     pub image_url: Option<&'a str>,
+    /// Every image, in order, as (url, alt text).
+    pub images: Option<Vec<(&'a str, &'a str)>>,
     pub category: Option<&'a str>,
     pub stock_quantity: Option<i64>,
 }
@@ -68,9 +73,25 @@ impl<'a> Draft<'a> {
                 None => Err(missing(Price::EXPECTED)),
             },
         );
-        let image_url = match self.image_url {
-            Some(url) => check.field("image_url", ImageUrl::parse(url)).map(Some),
-            None => Some(None),
+        let images = match (&self.images, self.image_url) {
+            (Some(list), main) => check
+                .field("images", Image::parse_list(list.iter().copied()))
+                .and_then(|images| {
+                    let first = images.first().map(|i| i.url.as_str());
+                    match main {
+                        Some(url) if Some(url) != first => {
+                            check.field("image_url", Err(not_first(url, first)))
+                        }
+                        _ => Some(images),
+                    }
+                }),
+            (None, Some(url)) => check.field("image_url", ImageUrl::parse(url)).map(|url| {
+                vec![Image {
+                    url,
+                    alt: String::new(),
+                }]
+            }),
+            (None, None) => Some(Vec::new()),
         };
         let category = check.field(
             "category",
@@ -87,7 +108,7 @@ impl<'a> Draft<'a> {
             slug,
             description,
             price,
-            image_url,
+            images,
             category,
             stock_quantity,
         ) {
@@ -96,7 +117,7 @@ impl<'a> Draft<'a> {
                 Some(slug),
                 Some(()),
                 Some(price),
-                Some(image_url),
+                Some(images),
                 Some(category),
                 Some(stock_quantity),
             ) if problems.is_empty() => Ok(Fields {
@@ -104,7 +125,7 @@ impl<'a> Draft<'a> {
                 name,
                 description: self.description.to_owned(),
                 price,
-                image_url,
+                images,
                 category,
                 stock_quantity,
             }),
@@ -128,7 +149,7 @@ impl Fields {
             name: self.name,
             description: self.description,
             price: self.price,
-            image_url: self.image_url,
+            images: self.images,
             category: self.category,
             stock_quantity: self.stock_quantity,
             created_at,
@@ -145,6 +166,17 @@ impl Checker<'_> {
         result
             .map_err(|invalid| self.0.push(FieldProblem { field, invalid }))
             .ok()
+    }
+}
+
+/// `image_url` given beside `images`, naming another image than the first.
+fn not_first(url: &str, first: Option<&str>) -> Invalid {
+    Invalid {
+        problem: match first {
+            Some(first) => format!("is {url:?}, but the first image is {first:?}"),
+            None => format!("is {url:?}, but the image list is empty"),
+        },
+        expected: "the first image's url, or no image_url beside images",
     }
 }
 
@@ -170,6 +202,7 @@ mod tests {
             description: "Oiled **walnut**.",
             price: Some(Amount::Text("49.9")),
             image_url: Some("/images/tray.webp"),
+            images: None,
             category: Some("Home Office"),
             stock_quantity: Some(12),
         }
@@ -199,6 +232,7 @@ mod tests {
             description: "a\0b",
             price: Some(Amount::Text("1.999")),
             image_url: Some("javascript:alert(1)"),
+            images: None,
             category: None,
             stock_quantity: Some(-1),
         };
@@ -229,6 +263,40 @@ mod tests {
             fields_of(&problems).iter().all(|f| *f != "slug"),
             "{problems:?}"
         );
+    }
+
+    #[test]
+    fn images_come_as_a_list_or_as_the_main_image_alone() {
+        let one = good().validate().unwrap();
+        assert_eq!(one.images.len(), 1);
+        assert_eq!(one.images[0].url.as_str(), "/images/tray.webp");
+        let list = Draft {
+            image_url: None,
+            images: Some(vec![("/images/a.jpg", "Top"), ("/images/b.jpg", "")]),
+            ..good()
+        };
+        assert_eq!(
+            list.validate().unwrap().images[1].url.as_str(),
+            "/images/b.jpg"
+        );
+        let agreeing = Draft {
+            image_url: Some("/images/a.jpg"),
+            ..list.clone()
+        };
+        assert!(agreeing.validate().is_ok());
+        let disagreeing = Draft {
+            image_url: Some("/images/b.jpg"),
+            ..list.clone()
+        };
+        let problems = disagreeing.validate().unwrap_err();
+        assert_eq!(fields_of(&problems), ["image_url"]);
+        let bad = Draft {
+            images: Some(vec![("/images/a.jpg", ""), ("javascript:x", "")]),
+            ..list
+        };
+        let problems = bad.validate().unwrap_err();
+        assert_eq!(fields_of(&problems), ["images"]);
+        assert!(problems[0].invalid.problem.starts_with("image 2:"));
     }
 
     #[test]

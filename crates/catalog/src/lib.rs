@@ -14,7 +14,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use sha2::{Digest, Sha256};
 
 pub use types::{
-    CategoryName, CurrencyCode, ImageUrl, Invalid, Price, ProductId, ProductName, Slug,
+    CategoryName, CurrencyCode, Image, ImageUrl, Invalid, Price, ProductId, ProductName, Slug,
     StockQuantity,
 };
 
@@ -48,7 +48,9 @@ pub struct Product {
     /// Markdown, rendered and sanitized at build time.
     pub description: String,
     pub price: Price,
-    pub image_url: Option<ImageUrl>,
+    /// In the owner's order; the first is the product's main image (the
+    /// database's `image_url`).
+    pub images: Vec<Image>,
     pub category: CategoryName,
     pub stock_quantity: StockQuantity,
     pub created_at: DateTime<Utc>,
@@ -58,6 +60,11 @@ pub struct Product {
 impl Product {
     pub fn in_stock(&self) -> bool {
         self.stock_quantity.get() > 0
+    }
+
+    /// The main image's url: the first image's.
+    pub fn image_url(&self) -> Option<&ImageUrl> {
+        self.images.first().map(|i| &i.url)
     }
 }
 
@@ -276,7 +283,11 @@ fn digest(settings: &SiteSettings, products: &[Product]) -> String {
         field(p.name.as_str().as_bytes());
         field(p.description.as_bytes());
         field(p.price.to_string().as_bytes());
-        field(p.image_url.as_ref().map_or("", |u| u.as_str()).as_bytes());
+        field(&(p.images.len() as u64).to_le_bytes());
+        for image in &p.images {
+            field(image.url.as_str().as_bytes());
+            field(image.alt.as_bytes());
+        }
         field(p.category.as_str().as_bytes());
         field(&p.stock_quantity.get().to_le_bytes());
         field(
@@ -331,7 +342,7 @@ pub(crate) mod fixtures {
             name: ProductName::parse(name).unwrap(),
             description: format!("About **{name}**."),
             price: Price::parse("49.90").unwrap(),
-            image_url: Some(ImageUrl::parse("/images/x.svg").unwrap()),
+            images: vec![Image::parse("/images/x.svg", "").unwrap()],
             category: CategoryName::parse(category).unwrap(),
             stock_quantity: StockQuantity::new(3).unwrap(),
             created_at: at,

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
-use crate::types::{CategoryName, ImageUrl, Price, ProductName, Slug, StockQuantity};
+use crate::types::{CategoryName, Image, Price, ProductName, Slug, StockQuantity};
 
 /// A product row as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,12 +16,37 @@ pub struct Record {
     pub name: String,
     pub description: String,
     pub price: Decimal,
-    pub image_url: Option<String>,
+    /// In order; the first is the main image (the `image_url` column).
+    pub images: Vec<StoredImage>,
     pub category: Option<String>,
     pub stock_quantity: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i64,
+}
+
+impl Record {
+    /// The main image's url.
+    pub fn image_url(&self) -> Option<&str> {
+        self.images.first().map(|i| i.url.as_str())
+    }
+}
+
+/// An image as a store holds it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StoredImage {
+    pub url: String,
+    #[serde(default)]
+    pub alt: String,
+}
+
+impl From<&Image> for StoredImage {
+    fn from(image: &Image) -> Self {
+        Self {
+            url: image.url.as_str().to_owned(),
+            alt: image.alt.clone(),
+        }
+    }
 }
 
 /// The fields a write sets, every one already valid.
@@ -31,7 +56,7 @@ pub struct Fields {
     pub name: ProductName,
     pub description: String,
     pub price: Price,
-    pub image_url: Option<ImageUrl>,
+    pub images: Vec<Image>,
     pub category: CategoryName,
     pub stock_quantity: StockQuantity,
 }

@@ -336,6 +336,81 @@ impl ImageUrl {
     }
 }
 
+/// One of a product's images: where it is, and what it shows (the alt text
+/// a screen reader reads; empty means the owner has not written one yet, and
+/// pages fall back to the product's name).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct Image {
+    pub url: ImageUrl,
+    pub alt: String,
+}
+
+impl Image {
+    /// The most images a product may have.
+    pub const MAX_PER_PRODUCT: usize = 20;
+    pub const MAX_ALT_CHARS: usize = 300;
+    pub const ALT_EXPECTED: &'static str =
+        "alt text of at most 300 characters on one line, describing what the image shows";
+    pub const LIST_EXPECTED: &'static str =
+        "at most 20 images, each with its own url (image_url, when also given, names the first)";
+
+    /// Checks one image's url and alt text (surrounding spaces are dropped).
+    pub fn parse(url: &str, alt: &str) -> Result<Self, Invalid> {
+        let url = ImageUrl::parse(url)?;
+        let alt = alt.trim();
+        let len = alt.chars().count();
+        if len > Self::MAX_ALT_CHARS {
+            return Err(Invalid::new(
+                format!("its alt text is {len} characters long"),
+                Self::ALT_EXPECTED,
+            ));
+        }
+        if let Some(c) = alt.chars().find(|c| c.is_control()) {
+            return Err(Invalid::new(
+                format!("its alt text contains {c:?}"),
+                Self::ALT_EXPECTED,
+            ));
+        }
+        Ok(Self {
+            url,
+            alt: alt.to_owned(),
+        })
+    }
+
+    /// Checks a whole list: each image, then the list (its length, no url
+    /// twice). Problems name the image by its place, counting from 1.
+    pub fn parse_list<'t>(
+        list: impl IntoIterator<Item = (&'t str, &'t str)>,
+    ) -> Result<Vec<Self>, Invalid> {
+        let mut images: Vec<Self> = Vec::new();
+        for (i, (url, alt)) in list.into_iter().enumerate() {
+            let image = Self::parse(url, alt).map_err(|invalid| Invalid {
+                problem: format!("image {}: {}", i + 1, invalid.problem),
+                ..invalid
+            })?;
+            if let Some(first) = images.iter().position(|o| o.url == image.url) {
+                return Err(Invalid::new(
+                    format!(
+                        "image {} repeats image {}'s url {:?}",
+                        i + 1,
+                        first + 1,
+                        url
+                    ),
+                    Self::LIST_EXPECTED,
+                ));
+            }
+            images.push(image);
+        }
+        if images.len() > Self::MAX_PER_PRODUCT {
+            return Err(Invalid::new(
+                format!("has {} images", images.len()),
+                Self::LIST_EXPECTED,
+            ));
+        }
+        Ok(images)
+    }
+}
+
 /// An ISO 4217 currency code, three uppercase letters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(transparent)]
@@ -479,5 +554,21 @@ mod tests {
         ] {
             assert!(ImageUrl::parse(bad).is_err(), "{bad:?} should be rejected");
         }
+    }
+
+    #[test]
+    fn image_lists_name_the_bad_image_by_its_place() {
+        let good =
+            Image::parse_list([("/images/a.jpg", " A mug "), ("/images/b.jpg", "")]).unwrap();
+        assert_eq!(good[0].alt, "A mug");
+        let bad = Image::parse_list([("/images/a.jpg", ""), ("javascript:x", "")]).unwrap_err();
+        assert!(bad.problem.starts_with("image 2: "), "{bad:?}");
+        let twice = Image::parse_list([("/images/a.jpg", ""), ("/images/a.jpg", "")]).unwrap_err();
+        assert!(twice.problem.contains("repeats image 1"), "{twice:?}");
+        let long = "x".repeat(301);
+        assert!(Image::parse("/images/a.jpg", &long).is_err());
+        assert!(Image::parse("/images/a.jpg", "two\nlines").is_err());
+        let many: Vec<String> = (0..21).map(|i| format!("/images/{i}.jpg")).collect();
+        assert!(Image::parse_list(many.iter().map(|u| (u.as_str(), ""))).is_err());
     }
 }

@@ -143,9 +143,19 @@ struct RawProduct {
     price: Option<Spanned<toml::Value>>,
     category: Option<Spanned<String>>,
     image_url: Option<Spanned<String>>,
+    images: Option<Spanned<Vec<RawImage>>>,
     stock_quantity: Option<Spanned<i64>>,
     created_at: Option<Spanned<toml::Value>>,
     updated_at: Option<Spanned<toml::Value>>,
+}
+
+/// One entry of `images = [{ url = "…", alt = "…" }, …]`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawImage {
+    url: String,
+    #[serde(default)]
+    alt: String,
 }
 
 /// Splits `+++\n<toml>\n+++\n<markdown>`; returns the TOML, the line the TOML
@@ -247,6 +257,7 @@ pub fn parse_product(path: &Path, text: &str) -> Result<Product, Vec<ContentErro
             "price" => raw.price.as_ref().map(Spanned::span),
             "category" => raw.category.as_ref().map(Spanned::span),
             "image_url" => raw.image_url.as_ref().map(Spanned::span),
+            "images" => raw.images.as_ref().map(Spanned::span),
             "stock_quantity" => raw.stock_quantity.as_ref().map(Spanned::span),
             _ => None,
         }
@@ -286,6 +297,12 @@ pub fn parse_product(path: &Path, text: &str) -> Result<Product, Vec<ContentErro
         description: body.trim(),
         price,
         image_url: raw.image_url.as_ref().map(|s| s.get_ref().as_str()),
+        images: raw.images.as_ref().map(|list| {
+            list.get_ref()
+                .iter()
+                .map(|i| (i.url.as_str(), i.alt.as_str()))
+                .collect()
+        }),
         category: raw.category.as_ref().map(|s| s.get_ref().as_str()),
         stock_quantity: raw.stock_quantity.as_ref().map(|s| *s.get_ref()),
     };
@@ -358,13 +375,14 @@ pub fn parse_product(path: &Path, text: &str) -> Result<Product, Vec<ContentErro
 }
 
 /// The order of a product file's fields in error reports.
-const FIELD_ORDER: [&str; 10] = [
+const FIELD_ORDER: [&str; 11] = [
     "id",
     "slug",
     "name",
     "price",
     "category",
     "image_url",
+    "images",
     "stock_quantity",
     "created_at",
     "updated_at",
@@ -401,8 +419,25 @@ pub fn product_text(p: &Product) -> String {
     let _ = writeln!(out, "name = {}", quote(p.name.as_str()));
     let _ = writeln!(out, "price = {}", quote(&p.price.to_string()));
     let _ = writeln!(out, "category = {}", quote(p.category.as_str()));
-    if let Some(url) = &p.image_url {
-        let _ = writeln!(out, "image_url = {}", quote(url.as_str()));
+    // One image without alt text is written as the seed has it; otherwise
+    // the whole list, one image a line.
+    match p.images.as_slice() {
+        [] => {}
+        [only] if only.alt.is_empty() => {
+            let _ = writeln!(out, "image_url = {}", quote(only.url.as_str()));
+        }
+        images => {
+            out.push_str("images = [\n");
+            for image in images {
+                let _ = writeln!(
+                    out,
+                    "    {{ url = {}, alt = {} }},",
+                    quote(image.url.as_str()),
+                    quote(&image.alt)
+                );
+            }
+            out.push_str("]\n");
+        }
     }
     let _ = writeln!(out, "stock_quantity = {}", p.stock_quantity.get());
     let _ = writeln!(out, "created_at = {}", time(&p.created_at));
@@ -755,9 +790,46 @@ Hand-finished **walnut** tray.
         assert_eq!(p.description, "Hand-finished **walnut** tray.");
         assert_eq!(p.updated_at.to_rfc3339(), "2026-02-01T07:30:00+00:00");
         assert_eq!(
-            p.image_url.unwrap().as_str(),
+            p.image_url().unwrap().as_str(),
             "/images/walnut-desk-organizer.webp"
         );
+    }
+
+    #[test]
+    fn a_gallery_is_read_and_written_in_order_with_its_alt_text() {
+        let path = Path::new("products/walnut-desk-organizer.md");
+        let text = with(
+            "image_url",
+            "images = [\n  { url = \"/images/a.jpg\", alt = \"The tray, \\\"top\\\" view\" },\n  { url = \"/images/b.jpg\" },\n]",
+        );
+        let p = parse_product(path, &text).unwrap();
+        assert_eq!(p.image_url().unwrap().as_str(), "/images/a.jpg");
+        assert_eq!(p.images[0].alt, "The tray, \"top\" view");
+        assert_eq!(p.images[1].alt, "");
+        let written = product_text(&p);
+        assert!(written.contains("images = ["), "{written}");
+        assert_eq!(parse_product(path, &written).unwrap(), p);
+
+        let errs = errors_for(&with(
+            "image_url",
+            "image_url = \"/images/b.jpg\"\nimages = [{ url = \"/images/a.jpg\" }]",
+        ));
+        assert!(
+            errs.iter()
+                .any(|e| e.contains("field `image_url`") && e.contains("first image")),
+            "{errs:?}"
+        );
+        let errs = errors_for(&with(
+            "image_url",
+            "images = [{ url = \"/images/a.jpg\" }, { url = \"javascript:x\", alt = \"\" }]",
+        ));
+        assert!(
+            errs.iter()
+                .any(|e| e.contains(":6: field `images`: image 2:")),
+            "{errs:?}"
+        );
+        let errs = errors_for(&with("image_url", "images = [{ src = \"/images/a.jpg\" }]"));
+        assert!(errs.iter().any(|e| e.contains("src")), "{errs:?}");
     }
 
     #[test]

@@ -247,6 +247,14 @@ fn process_digested(key: &str, bytes: &[u8], digest: &str) -> Result<Output, Ima
     })
 }
 
+/// Decodes a whole image within the limits, as a build would, and returns
+/// its upright size: what an upload must pass before it is stored (a corrupt,
+/// cut-short or decompression-bomb file is refused here, not at the build).
+pub fn check(key: &str, bytes: &[u8]) -> Result<(u32, u32), ImageError> {
+    let image = decode(key, bytes)?;
+    Ok((image.width(), image.height()))
+}
+
 /// The widths a source of `width` pixels gets: every step below it, and its
 /// own width when it is not a step (so the largest variant is the source's
 /// full resolution, never more).

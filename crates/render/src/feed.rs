@@ -29,11 +29,18 @@ pub(crate) fn products_json(
         category: &'a str,
         category_slug: String,
         image_url: &'a str,
+        /// Every image, the main one first, with its alt text.
+        images: Vec<FeedImage<'a>>,
         stock_quantity: i32,
         in_stock: bool,
         summary: &'a str,
         created_at: String,
         updated_at: String,
+    }
+    #[derive(Serialize)]
+    struct FeedImage<'a> {
+        url: &'a str,
+        alt: &'a str,
     }
     let s = &catalog.settings;
     let products: Vec<Entry<'_>> = catalog
@@ -50,6 +57,15 @@ pub(crate) fn products_json(
             category: p.category.as_str(),
             category_slug: p.category.slug().to_string(),
             image_url: &card.image,
+            // The URLs the pages use; the alt text as the owner wrote it.
+            images: std::iter::once(card.image.as_str())
+                .chain(card.more_images.iter().map(|i| i.image.as_str()))
+                .zip(&p.images)
+                .map(|(url, image)| FeedImage {
+                    url,
+                    alt: &image.alt,
+                })
+                .collect(),
             stock_quantity: p.stock_quantity.get(),
             in_stock: p.in_stock(),
             summary: &card.summary,

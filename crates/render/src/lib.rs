@@ -367,7 +367,14 @@ impl<'a> Renderer<'a> {
                     },
                 ];
                 let json_ld = views::json_for_script(&(
-                    views::product_json_ld(self.catalog, product, &image, summary),
+                    views::product_json_ld(
+                        self.catalog,
+                        product,
+                        &std::iter::once(image.as_str())
+                            .chain(card.more_images.iter().map(|i| i.largest.as_str()))
+                            .collect::<Vec<_>>(),
+                        summary,
+                    ),
                     views::breadcrumbs_json_ld(&s.base_url, &crumbs),
                 ));
                 let mut meta = self.meta(

@@ -75,6 +75,11 @@ pub struct ProductCard {
     /// A photo's variants, for `<picture>`; `None` for an SVG, a remote URL
     /// or the placeholder.
     pub picture: Option<Picture>,
+    /// The main image's alt text for the product page: the owner's, else the
+    /// product's name. (A card's link says the name, so its image has none.)
+    pub alt: String,
+    /// The product's other images, in order, for the product page.
+    pub more_images: Vec<Shown>,
     pub category: Link,
     pub stock: StockView,
     pub summary: String,
@@ -105,6 +110,43 @@ pub struct Picture {
 /// its `src` for browsers without `srcset`.
 const PRODUCT_IMAGE_WIDTH: u32 = 640;
 
+/// One image as a page shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Shown {
+    /// Its URL: a photo's fallback variant at the product page's width, or
+    /// the image's own URL.
+    pub image: String,
+    pub picture: Option<Picture>,
+    /// The owner's alt text, else the product's name and the image's place.
+    pub alt: String,
+    /// What search engines get: a photo's largest variant, or the URL itself.
+    pub largest: String,
+}
+
+impl Shown {
+    /// The product's `index`th image (from 0).
+    pub fn of(product: &Product, index: usize, photos: &Photos) -> Self {
+        let image = &product.images[index];
+        let (url, picture) = picture_of(image.url.as_str(), photos);
+        Self {
+            largest: picture.as_ref().map_or(url.clone(), |p| p.largest.clone()),
+            image: url,
+            picture,
+            alt: alt_text(product, index),
+        }
+    }
+}
+
+/// An image's alt text: the owner's, else the product's name (and, after
+/// the first, the image's place).
+fn alt_text(product: &Product, index: usize) -> String {
+    match product.images.get(index) {
+        Some(image) if !image.alt.is_empty() => image.alt.clone(),
+        _ if index == 0 => product.name.as_str().to_owned(),
+        _ => format!("{}, image {}", product.name.as_str(), index + 1),
+    }
+}
+
 /// The image a product shows: its photo's variants, its own URL (an SVG, a
 /// remote image), or the theme's placeholder.
 pub fn image_of(
@@ -112,10 +154,14 @@ pub fn image_of(
     placeholder: &str,
     photos: &Photos,
 ) -> (String, Option<Picture>) {
-    let Some(url) = product.image_url.as_ref() else {
-        return (placeholder.to_owned(), None);
-    };
-    let url = url.as_str();
+    match product.image_url() {
+        Some(url) => picture_of(url.as_str(), photos),
+        None => (placeholder.to_owned(), None),
+    }
+}
+
+/// A URL's photo variants, if it names a photo of the site's.
+fn picture_of(url: &str, photos: &Photos) -> (String, Option<Picture>) {
     let Some(set) = url.strip_prefix('/').and_then(|key| photos.get(key)) else {
         return (url.to_owned(), None);
     };
@@ -147,6 +193,10 @@ impl ProductCard {
             price: money::format_price(product.price, &s.currency, &s.locale),
             image,
             picture,
+            alt: alt_text(product, 0),
+            more_images: (1..product.images.len())
+                .map(|i| Shown::of(product, i, photos))
+                .collect(),
             category: Link {
                 name: product.category.as_str().to_owned(),
                 url: urls::category(&category_slug, 1),
@@ -252,7 +302,8 @@ pub struct ProductLd<'a> {
     name: &'a str,
     sku: String,
     description: &'a str,
-    image: String,
+    /// Every image, the main one first.
+    image: Vec<String>,
     category: &'a str,
     url: String,
     offers: OfferLd<'a>,
@@ -273,7 +324,7 @@ struct OfferLd<'a> {
 pub fn product_json_ld<'a>(
     catalog: &'a Catalog,
     product: &'a Product,
-    image: &str,
+    images: &[&str],
     summary: &'a str,
 ) -> ProductLd<'a> {
     let s = &catalog.settings;
@@ -284,7 +335,10 @@ pub fn product_json_ld<'a>(
         name: product.name.as_str(),
         sku: product.id.get().to_string(),
         description: summary,
-        image: urls::absolute(&s.base_url, image),
+        image: images
+            .iter()
+            .map(|i| urls::absolute(&s.base_url, i))
+            .collect(),
         category: product.category.as_str(),
         offers: OfferLd {
             kind: "Offer",

@@ -426,28 +426,30 @@ pub async fn import(primary: &Target, catalog: &catalog::Catalog) -> Result<Impo
     let descriptions: Vec<&str> = p.iter().map(|p| p.description.as_str()).collect();
     // Prices travel as exact decimal text and are cast by the server.
     let prices: Vec<String> = p.iter().map(|p| p.price.to_string()).collect();
-    let images: Vec<Option<&str>> = p
+    let image_urls: Vec<Option<&str>> = p
         .iter()
-        .map(|p| p.image_url.as_ref().map(|u| u.as_str()))
+        .map(|p| p.image_url().map(|u| u.as_str()))
         .collect();
+    let images: Vec<String> = p.iter().map(|p| images_json(&p.images)).collect();
     let categories: Vec<&str> = p.iter().map(|p| p.category.as_str()).collect();
     let stock: Vec<i32> = p.iter().map(|p| p.stock_quantity.get()).collect();
     let created: Vec<chrono::DateTime<chrono::Utc>> = p.iter().map(|p| p.created_at).collect();
     let updated: Vec<chrono::DateTime<chrono::Utc>> = p.iter().map(|p| p.updated_at).collect();
     let rows = tx
         .query(
-            "INSERT INTO products (product_id, slug, name, description, price, image_url, category, stock_quantity, created_at, updated_at)
-             SELECT id, slug, name, description, price::numeric(10,2), image_url, category, stock, created_at, updated_at
+            "INSERT INTO products (product_id, slug, name, description, price, image_url, images, category, stock_quantity, created_at, updated_at)
+             SELECT id, slug, name, description, price::numeric(10,2), image_url, images::jsonb, category, stock, created_at, updated_at
              FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[],
-                         $9::timestamptz[], $10::timestamptz[])
-                  AS c(id, slug, name, description, price, image_url, category, stock, created_at, updated_at)
+                         $9::timestamptz[], $10::timestamptz[], $11::text[])
+                  AS c(id, slug, name, description, price, image_url, category, stock, created_at, updated_at, images)
              ON CONFLICT (slug) DO UPDATE SET
                  product_id = EXCLUDED.product_id, name = EXCLUDED.name, description = EXCLUDED.description,
-                 price = EXCLUDED.price, image_url = EXCLUDED.image_url, category = EXCLUDED.category,
+                 price = EXCLUDED.price, image_url = EXCLUDED.image_url, images = EXCLUDED.images,
+                 category = EXCLUDED.category,
                  stock_quantity = EXCLUDED.stock_quantity, created_at = EXCLUDED.created_at,
                  updated_at = EXCLUDED.updated_at
              RETURNING (xmax = 0) AS inserted",
-            &[&ids, &slugs, &names, &descriptions, &prices, &images, &categories, &stock, &created, &updated],
+            &[&ids, &slugs, &names, &descriptions, &prices, &image_urls, &categories, &stock, &created, &updated, &images],
         )
         .await
         .map_err(primary.query_error("upserting the products"))?;
@@ -493,11 +495,39 @@ pub struct ProductRow {
     pub name: String,
     pub description: String,
     pub price: rust_decimal::Decimal,
-    pub image_url: Option<String>,
+    /// In order, the main image first (see [`images_of`]).
+    pub images: Vec<catalog::records::StoredImage>,
     pub category: Option<String>,
     pub stock_quantity: i32,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The `images` column's JSON for a product's images.
+pub(crate) fn images_json(images: &[catalog::Image]) -> String {
+    let stored: Vec<catalog::records::StoredImage> = images.iter().map(Into::into).collect();
+    serde_json::to_string(&stored).expect("a list of strings serialises")
+}
+
+/// A row's images: the `images` list, or (when a writer set `image_url`
+/// alone, as the seed does) that one image without alt text. A list that
+/// does not parse (the column's CHECK makes it an array, not its entries'
+/// shape) is read as the main image alone, so the row's checks still run.
+pub(crate) fn images_of(
+    image_url: Option<String>,
+    images: Option<&str>,
+) -> Vec<catalog::records::StoredImage> {
+    let list: Vec<catalog::records::StoredImage> = images
+        .and_then(|text| serde_json::from_str(text).ok())
+        .unwrap_or_default();
+    match (list.is_empty(), image_url) {
+        (false, _) => list,
+        (true, Some(url)) => vec![catalog::records::StoredImage {
+            url,
+            alt: String::new(),
+        }],
+        (true, None) => Vec::new(),
+    }
 }
 
 /// The catalog at one moment: every product and the `wanted_version` they
@@ -536,7 +566,7 @@ pub async fn read_snapshot(client: &mut Client, target: &Target) -> Result<Snaps
     let rows = tx
         .query(
             "SELECT product_id, slug, name, coalesce(description, ''), price, image_url, category, stock_quantity,
-                    created_at, updated_at
+                    created_at, updated_at, images::text
              FROM products ORDER BY product_id",
             &[],
         )
@@ -549,7 +579,7 @@ pub async fn read_snapshot(client: &mut Client, target: &Target) -> Result<Snaps
             name: r.get(2),
             description: r.get(3),
             price: r.get(4),
-            image_url: r.get(5),
+            images: images_of(r.get(5), r.get(10)),
             category: r.get(6),
             stock_quantity: r.get(7),
             created_at: r.get(8),
@@ -560,7 +590,9 @@ pub async fn read_snapshot(client: &mut Client, target: &Target) -> Result<Snaps
         .query(
             "SELECT i.sha256 || '.' || i.extension, i.bytes FROM product_images i
              WHERE EXISTS (SELECT 1 FROM products p
-                           WHERE p.image_url = '/images/' || i.sha256 || '.' || i.extension)
+                           WHERE p.image_url = '/images/' || i.sha256 || '.' || i.extension
+                              OR p.images @> jsonb_build_array(jsonb_build_object(
+                                     'url', '/images/' || i.sha256 || '.' || i.extension)))
              ORDER BY i.sha256",
             &[],
         )

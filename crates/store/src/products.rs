@@ -12,7 +12,7 @@ use catalog::records::{AuditRow, Fields, Filter, ImportPlan, Record, Sort, Write
 
 /// The written columns as SQL values, in the order the write statements
 /// bind them: slug, name, description, price, image_url, category,
-/// stock_quantity.
+/// stock_quantity, images (JSON text, cast to `jsonb` by the statement).
 struct Bind<'a> {
     slug: &'a str,
     name: &'a str,
@@ -21,6 +21,7 @@ struct Bind<'a> {
     image_url: Option<&'a str>,
     category: &'a str,
     stock_quantity: i32,
+    images: String,
 }
 
 impl<'a> Bind<'a> {
@@ -30,13 +31,14 @@ impl<'a> Bind<'a> {
             name: f.name.as_str(),
             description: &f.description,
             price: f.price.amount(),
-            image_url: f.image_url.as_ref().map(|u| u.as_str()),
+            image_url: f.images.first().map(|i| i.url.as_str()),
             category: f.category.as_str(),
             stock_quantity: f.stock_quantity.get(),
+            images: super::images_json(&f.images),
         }
     }
 
-    fn params(&self) -> [&(dyn ToSql + Sync); 7] {
+    fn params(&self) -> [&(dyn ToSql + Sync); 8] {
         [
             &self.slug,
             &self.name,
@@ -45,6 +47,7 @@ impl<'a> Bind<'a> {
             &self.image_url,
             &self.category,
             &self.stock_quantity,
+            &self.images,
         ]
     }
 }
@@ -69,7 +72,7 @@ pub enum WriteError {
     Db(#[from] DbError),
 }
 
-const COLUMNS: &str = "product_id, slug, name, description, price, image_url, category, stock_quantity, created_at, updated_at, version";
+const COLUMNS: &str = "product_id, slug, name, description, price, image_url, category, stock_quantity, created_at, updated_at, version, images::text";
 
 fn record(row: &tokio_postgres::Row) -> Record {
     Record {
@@ -78,7 +81,7 @@ fn record(row: &tokio_postgres::Row) -> Record {
         name: row.get(2),
         description: row.get(3),
         price: row.get(4),
-        image_url: row.get(5),
+        images: super::images_of(row.get(5), row.get(11)),
         category: row.get(6),
         stock_quantity: row.get(7),
         created_at: row.get(8),
@@ -128,7 +131,7 @@ pub async fn list(
         .await
         .map_err(target.query_error("listing products"))?;
     let total = match rows.first() {
-        Some(row) => row.get(11),
+        Some(row) => row.get(12),
         None => client
             .query_one(
                 "SELECT count(*) FROM products
@@ -183,10 +186,11 @@ pub async fn create(
     let row = client
         .query_one(
             &format!(
-                "INSERT INTO products (slug, name, description, price, image_url, category, stock_quantity)
-                 SELECT $1::varchar, $2::varchar, $3::text, $4::numeric, $5::varchar, $6::varchar, $7::int
+                "INSERT INTO products (slug, name, description, price, image_url, category, stock_quantity, images)
+                 SELECT $1::varchar, $2::varchar, $3::text, $4::numeric, $5::varchar, $6::varchar, $7::int,
+                        $8::text::jsonb
                  FROM {} RETURNING {COLUMNS}",
-                ACTOR.replace("$actor", "$8")
+                ACTOR.replace("$actor", "$9")
             ),
             &[&Bind::of(f).params()[..], &[&actor]].concat(),
         )
@@ -209,10 +213,10 @@ pub async fn update(
         .query_opt(
             &format!(
                 "UPDATE products SET slug = $3, name = $4, description = $5, price = $6, image_url = $7,
-                        category = $8, stock_quantity = $9
+                        category = $8, stock_quantity = $9, images = $10::text::jsonb
                  FROM {}
                  WHERE product_id = $1 AND version = $2 RETURNING {COLUMNS}",
-                ACTOR.replace("$actor", "$10")
+                ACTOR.replace("$actor", "$11")
             ),
             &[
                 &[&id as &(dyn ToSql + Sync), &expected][..],
@@ -288,8 +292,8 @@ pub async fn apply_import(
         .map_err(target.query_error("starting the import"))?;
     for f in &plan.creates {
         tx.execute(
-            "INSERT INTO products (slug, name, description, price, image_url, category, stock_quantity)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO products (slug, name, description, price, image_url, category, stock_quantity, images)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb)",
             &Bind::of(f).params(),
         )
         .await
@@ -299,7 +303,7 @@ pub async fn apply_import(
         let n = tx
             .execute(
                 "UPDATE products SET slug = $3, name = $4, description = $5, price = $6, image_url = $7,
-                        category = $8, stock_quantity = $9
+                        category = $8, stock_quantity = $9, images = $10::text::jsonb
                  WHERE product_id = $1 AND version = $2",
                 &[&[id as &(dyn ToSql + Sync), expected][..], &Bind::of(f).params()].concat(),
             )

@@ -204,7 +204,13 @@ fn to_product(row: &ProductRow) -> Result<Product, Vec<FieldProblem>> {
         name: Some(&row.name),
         description: &row.description,
         price: Some(Amount::Exact(row.price)),
-        image_url: row.image_url.as_deref(),
+        image_url: None,
+        images: Some(
+            row.images
+                .iter()
+                .map(|i| (i.url.as_str(), i.alt.as_str()))
+                .collect(),
+        ),
         category: row.category.as_deref(),
         stock_quantity: Some(i64::from(row.stock_quantity)),
     }

@@ -15,7 +15,8 @@ async fn migrations_apply_to_an_empty_database_and_a_second_run_is_a_no_op() {
             "V1__catalog",
             "V2__admin",
             "V3__login_failures",
-            "V4__images_and_audit"
+            "V4__images_and_audit",
+            "V5__product_images_list"
         ]
     );
     let second = store::migrate(&primary, None).await.unwrap();
@@ -180,7 +181,7 @@ fn migrate_command_reports_what_it_did() {
         String::from_utf8_lossy(&first.stderr)
     );
     assert!(
-        String::from_utf8_lossy(&first.stdout).starts_with("applied 4 migration(s) on 127.0.0.1:")
+        String::from_utf8_lossy(&first.stdout).starts_with("applied 5 migration(s) on 127.0.0.1:")
     );
     let second = run();
     assert!(String::from_utf8_lossy(&second.stdout).contains("is up to date"));
@@ -353,7 +354,7 @@ async fn every_change_is_audited_with_its_actor_and_images_join_the_snapshot() {
         name: ProductName::parse("Oak Tray").unwrap(),
         description: String::new(),
         price: Price::parse(price).unwrap(),
-        image_url: None,
+        images: Vec::new(),
         category: CategoryName::parse("Home").unwrap(),
         stock_quantity: StockQuantity::new(2).unwrap(),
     };
@@ -439,4 +440,108 @@ async fn every_change_is_audited_with_its_actor_and_images_join_the_snapshot() {
         .unwrap();
     let snapshot = store::read_snapshot(&mut client, &primary).await.unwrap();
     assert_eq!(snapshot.images, [(file, b"\x89PNG".to_vec())]);
+}
+
+#[tokio::test]
+async fn a_product_keeps_its_images_in_order_with_their_alt_text() {
+    use catalog::Image;
+    use catalog::records::Fields;
+    use catalog::types::{CategoryName, Price, ProductName, Slug, StockQuantity};
+    use store::products;
+    let db = FreshDb::new().await;
+    let primary = Target::parse(&db.url, Role::Primary).unwrap();
+    store::migrate(&primary, None).await.unwrap();
+    let mut client = primary.connect().await.unwrap();
+    let fields = |images: &[(&str, &str)]| Fields {
+        slug: Slug::parse("oak-tray").unwrap(),
+        name: ProductName::parse("Oak Tray").unwrap(),
+        description: String::new(),
+        price: Price::parse("10.00").unwrap(),
+        images: images
+            .iter()
+            .map(|(url, alt)| Image::parse(url, alt).unwrap())
+            .collect(),
+        category: CategoryName::parse("Home").unwrap(),
+        stock_quantity: StockQuantity::new(2).unwrap(),
+    };
+    let two = [("/images/a.jpg", "From above"), ("/images/b.jpg", "")];
+    let made = products::create(&client, &primary, "a@shop.example", &fields(&two))
+        .await
+        .unwrap();
+    assert_eq!(made.image_url(), Some("/images/a.jpg"));
+    assert_eq!(made.images[0].alt, "From above");
+    // A new order is a change; so is alt text alone.
+    let swapped = [("/images/b.jpg", ""), ("/images/a.jpg", "From above")];
+    let reordered = products::update(
+        &client,
+        &primary,
+        "a@shop.example",
+        made.product_id,
+        made.version,
+        &fields(&swapped),
+    )
+    .await
+    .unwrap();
+    assert_eq!(reordered.version, made.version + 1);
+    assert_eq!(reordered.image_url(), Some("/images/b.jpg"));
+    let described = [
+        ("/images/b.jpg", "Side view"),
+        ("/images/a.jpg", "From above"),
+    ];
+    let described = products::update(
+        &client,
+        &primary,
+        "a@shop.example",
+        made.product_id,
+        reordered.version,
+        &fields(&described),
+    )
+    .await
+    .unwrap();
+    assert_eq!(described.version, reordered.version + 1);
+
+    // The seed's way, image_url alone, is a list of that one image.
+    client
+        .execute(
+            "INSERT INTO products (slug, name, price, category, image_url) VALUES ('pot', 'Pot', 1, 'Home', '/images/pot.jpg')",
+            &[],
+        )
+        .await
+        .unwrap();
+    // A main image that is not the list's first is refused by the schema.
+    let err = client
+        .execute(
+            "UPDATE products SET image_url = '/images/a.jpg' WHERE slug = 'oak-tray'",
+            &[],
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        format!("{err:?}").contains("products_main_image_is_the_first"),
+        "{err:?}"
+    );
+
+    let snapshot = store::read_snapshot(&mut client, &primary).await.unwrap();
+    let images = |slug: &str| -> Vec<(String, String)> {
+        snapshot
+            .rows
+            .iter()
+            .find(|r| r.slug == slug)
+            .unwrap()
+            .images
+            .iter()
+            .map(|i| (i.url.clone(), i.alt.clone()))
+            .collect()
+    };
+    assert_eq!(
+        images("oak-tray"),
+        [
+            ("/images/b.jpg".to_owned(), "Side view".to_owned()),
+            ("/images/a.jpg".to_owned(), "From above".to_owned())
+        ]
+    );
+    assert_eq!(
+        images("pot"),
+        [("/images/pot.jpg".to_owned(), String::new())]
+    );
 }

@@ -56,10 +56,7 @@ fn the_shop_in_content_has_every_page_its_catalog_calls_for() {
 
     // Every image a product names is in the site.
     for p in &built.catalog.products {
-        let url = p
-            .image_url
-            .as_ref()
-            .expect("every shop product has an image");
+        let url = p.image_url().expect("every shop product has an image");
         assert!(
             built
                 .site
