@@ -302,3 +302,42 @@ pub(super) async fn checked(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_buttons_move_and_remove_and_ignore_what_is_not_there() {
+        let list = || -> Vec<FormImage> {
+            ["a", "b", "c"]
+                .iter()
+                .map(|u| FormImage::new(format!("/images/{u}.jpg"), (*u).to_owned()))
+                .collect()
+        };
+        let urls = |images: &[FormImage]| -> Vec<String> {
+            images.iter().map(|i| i.alt.clone()).collect()
+        };
+        let mut images = list();
+        ImageOp::parse("up:1").unwrap().apply(&mut images);
+        assert_eq!(
+            urls(&images),
+            ["b", "a", "c"],
+            "the second becomes the main one"
+        );
+        ImageOp::parse("remove:2").unwrap().apply(&mut images);
+        assert_eq!(urls(&images), ["b", "a"]);
+        for stale in ["up:0", "up:9", "remove:9"] {
+            let mut images = list();
+            ImageOp::parse(stale).unwrap().apply(&mut images);
+            assert_eq!(urls(&images), ["a", "b", "c"], "{stale}");
+        }
+        assert_eq!(ImageOp::parse("drop:1"), None);
+        assert_eq!(ImageOp::parse("up:x"), None);
+        assert_eq!(images_of_thumbnail(), "/admin/images/a.jpg");
+    }
+
+    fn images_of_thumbnail() -> String {
+        FormImage::new("/images/a.jpg".into(), String::new()).thumbnail
+    }
+}

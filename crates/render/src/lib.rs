@@ -292,7 +292,7 @@ impl<'a> Renderer<'a> {
     fn prepare_cards(&mut self, cards: &[ProductCard]) -> Result<(), RenderError> {
         self.lazy_cards = cards
             .par_iter()
-            .map(|c| self.card(c, true))
+            .map(|c| self.card(c, true, false))
             .collect::<Result<_, _>>()?;
         Ok(())
     }
@@ -303,10 +303,13 @@ impl<'a> Renderer<'a> {
         ctx
     }
 
-    fn card(&self, card: &ProductCard, lazy: bool) -> Result<String, RenderError> {
+    /// A card's HTML; `lazy` loads its image lazily, `first` (the listing's
+    /// first card, its likely largest paint) fetches it first.
+    fn card(&self, card: &ProductCard, lazy: bool, first: bool) -> Result<String, RenderError> {
         let mut ctx = self.context();
         ctx.insert("p", card);
         ctx.insert("lazy", &lazy);
+        ctx.insert("first", &first);
         self.tera
             .render(CARD_TEMPLATE, &ctx)
             .map_err(|e| self.page_error(CARD_TEMPLATE, &card.url, &e))
@@ -414,7 +417,7 @@ impl<'a> Renderer<'a> {
                 let mut html = Vec::with_capacity(per_page);
                 for (position, &i) in shown.enumerate() {
                     if position < EAGER_CARDS {
-                        html.push(self.card(&cards[i], false)?);
+                        html.push(self.card(&cards[i], false, position == 0)?);
                     } else {
                         html.push(self.lazy_cards[i].clone());
                     }

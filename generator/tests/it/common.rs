@@ -27,6 +27,8 @@ pub struct P {
     pub category: String,
     pub stock: i64,
     pub image_url: Option<String>,
+    /// A gallery (url, alt): written as `images` instead of `image_url`.
+    pub images: Vec<(String, String)>,
     pub description: String,
 }
 
@@ -45,6 +47,7 @@ pub fn p(id: i64, name: &str, category: &str) -> P {
         category: category.into(),
         stock: 12,
         image_url: Some("/images/item.svg".into()),
+        images: Vec::new(),
         description: format!("A fine **{name}**.\n\n- sturdy\n- useful"),
     }
 }
@@ -67,11 +70,19 @@ pub fn toml_str(s: &str) -> String {
 
 impl P {
     pub fn file(&self) -> String {
-        let image = self
-            .image_url
-            .as_ref()
-            .map(|u| format!("image_url = {}\n", toml_str(u)))
-            .unwrap_or_default();
+        let image = if self.images.is_empty() {
+            self.image_url
+                .as_ref()
+                .map(|u| format!("image_url = {}\n", toml_str(u)))
+                .unwrap_or_default()
+        } else {
+            let list: Vec<String> = self
+                .images
+                .iter()
+                .map(|(url, alt)| format!("{{ url = {}, alt = {} }}", toml_str(url), toml_str(alt)))
+                .collect();
+            format!("images = [{}]\n", list.join(", "))
+        };
         format!(
             "+++\nid = {}\nslug = {}\nname = {}\nprice = {}\ncategory = {}\n{image}stock_quantity = {}\ncreated_at = 2026-01-05T10:00:00Z\nupdated_at = 2026-02-01T08:30:00Z\n+++\n{}\n",
             self.id,

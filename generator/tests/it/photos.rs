@@ -109,6 +109,50 @@ fn photos_are_served_as_responsive_variants_and_rebuilt_from_the_cache() {
 }
 
 #[test]
+fn a_gallery_shows_the_main_photo_first_and_the_others_small_and_lazy() {
+    let mut kettle = p(1, "Pour-Over Kettle", "Kitchen");
+    kettle.images = vec![
+        ("/images/side.jpg".into(), "The kettle from the side".into()),
+        ("/images/top.jpg".into(), String::new()),
+        ("/images/item.svg".into(), "A drawing of it".into()),
+    ];
+    let shop = Shop::new(&[kettle], 12);
+    std::fs::write(shop.content().join("images/side.jpg"), photo(1)).unwrap();
+    std::fs::write(shop.content().join("images/top.jpg"), photo(2)).unwrap();
+    let built = shop.build().unwrap();
+    let page = text(&built.site, "products/pour-over-kettle/index.html");
+    let main = &page[page.find(r#"class="product-image""#).unwrap()..];
+    let (main, gallery) = main.split_at(main.find(r#"<ul class="gallery""#).expect("a gallery"));
+    assert!(main.contains(r#"srcset="/images/v/side-"#), "{main}");
+    assert!(main.contains(r#"alt="The kettle from the side""#), "{main}");
+    assert!(gallery.contains(r#"srcset="/images/v/top-"#), "{gallery}");
+    assert!(
+        gallery.contains(r#"alt="Pour-Over Kettle, image 2""#),
+        "no alt text: the name and the place: {gallery}"
+    );
+    assert!(gallery.contains(r#"src="/images/item.svg" alt="A drawing of it""#));
+    assert!(!gallery.contains("fetchpriority"), "{gallery}");
+    assert_eq!(gallery.matches(r#"loading="lazy""#).count(), 2);
+    // Structured data lists every image, the main one first, at full size.
+    let ld = &page[page.find(r#""image":["#).unwrap()..];
+    let ld = &ld[..ld.find(']').unwrap()];
+    assert_eq!(ld.matches("https://").count(), 3, "{ld}");
+    assert!(
+        ld.starts_with(r#""image":["https://shop.example.com/images/v/side-"#),
+        "{ld}"
+    );
+    // The card shows the main photo.
+    let listing = text(&built.site, "index.html");
+    assert!(listing.contains(r#"srcset="/images/v/side-"#));
+    let feed: serde_json::Value =
+        serde_json::from_str(&text(&built.site, "products.json")).unwrap();
+    let images = &feed["products"][0]["images"];
+    assert_eq!(images.as_array().unwrap().len(), 3, "{images}");
+    assert_eq!(images[0]["alt"], "The kettle from the side");
+    assert_eq!(images[1]["alt"], "", "the owner's alt text, as written");
+}
+
+#[test]
 fn a_broken_photo_fails_the_build_naming_the_file() {
     let mut kettle = p(1, "Pour-Over Kettle", "Kitchen");
     kettle.image_url = Some("/images/kettle.jpg".into());
