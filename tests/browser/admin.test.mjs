@@ -6,7 +6,8 @@
 // admin user, serves the api on a free port with its rebuild worker publishing
 // to that bucket, and drives Debian's Chromium through playwright-core (no
 // browser is ever downloaded): log in, create, edit and delete products,
-// conflicting edits, image upload limits, CSV export and import, the
+// conflicting edits, image upload limits, a phone's photo made the main image
+// (and the variant a phone then loads), CSV export and import, the
 // publishing panel, the product history, and log out. Along the way it checks
 // what the storefront in the bucket shows, runs axe-core on the main admin
 // pages, and fails on any console error or Content-Security-Policy violation.
@@ -57,6 +58,10 @@ const COMMAND_MS = 120_000; // psql, generator migrate / import, api admin
 const LISTEN_MS = 60_000; // until the api prints its address
 const PUBLISH_MS = 60_000; // until a change shows in the bucket
 const POLL_MS = 250; // between two looks at the bucket while waiting
+// A 12-megapixel photo's first publish decodes, resizes and encodes it in a
+// debug build: ceilings for that one, again never sleeps.
+const PHOTO_PUBLISH_MS = 240_000;
+const PHOTO_TEST_MS = 480_000;
 const STOP_MS = 10_000; // SIGTERM, then SIGKILL after this long
 const LOG_LIMIT = 4 * 1024 * 1024; // of the api's output kept for failure reports
 
@@ -75,7 +80,7 @@ const PNG_1X1 = Buffer.from(
 );
 const MIB = 1024 * 1024;
 
-const CSV_HEADER = "product_id,slug,name,price,category,stock_quantity,image_url,description";
+const CSV_HEADER = "product_id,slug,name,price,category,stock_quantity,image_url,images,description";
 const FORMULA = '=HYPERLINK("http://evil.example","x")';
 const XSS_NAME = "<img src=x onerror=alert(1)>Zeta Mug";
 
@@ -169,6 +174,41 @@ async function waitFor(check, what, timeout = PUBLISH_MS) {
 
 function sha256Hex(buffer) {
   return createHash("sha256").update(buffer).digest("hex");
+}
+
+/** The entries of a `srcset` attribute: [{ url, width }] for each "url 640w". */
+function srcsetEntries(srcset) {
+  return srcset
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const m = /^(\S+)\s+(\d+)w$/.exec(entry);
+      assert.ok(m, `a srcset entry is "url <width>w": ${JSON.stringify(entry)} in ${JSON.stringify(srcset)}`);
+      return { url: m[1], width: Number(m[2]) };
+    });
+}
+
+/** The size and type a variant's key names (`images/v/<stem>-<digest16>-<policy>-<w>x<h>.<ext>`). */
+function variantOf(url) {
+  const key = new URL(url, "http://x").pathname;
+  const m = /\/images\/v\/([a-z0-9-]+)-([0-9a-f]{16})-([a-z0-9]+)-(\d+)x(\d+)\.([a-z]+)$/.exec(key);
+  assert.ok(m, `${url} is named like a variant: images/v/<stem>-<digest16>-<policy>-<w>x<h>.<ext>`);
+  return { stem: m[1], width: Number(m[4]), height: Number(m[5]), ext: m[6] };
+}
+
+/** The `srcset` of the first `<source type="image/webp">` in `html`, or null. */
+function webpSrcset(html) {
+  const m = /<source type="image\/webp" srcset="([^"]*)"/.exec(html);
+  return m ? m[1] : null;
+}
+
+/** The part of a product page from `start` to `end` (exclusive); "" without `start`. */
+function between(html, start, end) {
+  const from = html.indexOf(start);
+  if (from < 0) return "";
+  const to = html.indexOf(end, from + start.length);
+  return html.slice(from, to < 0 ? html.length : to);
 }
 
 /** Text of a small file made of `text`, as a Playwright file payload. */
@@ -508,6 +548,65 @@ async function fillProduct(page, fields) {
   }
 }
 
+/** The image list of form#product, in order: the urls of its hidden image_url_{n} fields. */
+async function imageUrls(page) {
+  return page.locator('form#product input[type="hidden"][name^="image_url_"]').evaluateAll((inputs) =>
+    inputs
+      .map((i) => [Number(i.name.slice("image_url_".length)), i.value])
+      .sort((a, b) => a[0] - b[0])
+      .map(([, url]) => url),
+  );
+}
+
+/** The alt texts of form#product's image list, in order. */
+async function imageAlts(page) {
+  return page.locator('form#product input[name^="image_alt_"]').evaluateAll((inputs) =>
+    inputs
+      .map((i) => [Number(i.name.slice("image_alt_".length)), i.value])
+      .sort((a, b) => a[0] - b[0])
+      .map(([, alt]) => alt),
+  );
+}
+
+/**
+ * A phone-size photo made in `page` (which may be about:blank): a
+ * `width`×`height` canvas of noise over a gradient, which compresses badly,
+ * as a JPEG at `quality`. Returns its bytes.
+ */
+async function noisyJpeg(page, { width, height, quality }) {
+  const base64 = await page.evaluate(
+    async ({ width, height, quality }) => {
+      const canvas = document.createElement("canvas");
+      canvas.width = width;
+      canvas.height = height;
+      const ctx = canvas.getContext("2d");
+      const image = ctx.createImageData(width, height);
+      const d = image.data;
+      let seed = 20260101; // a fixed sequence, so the photo is the same every run
+      for (let y = 0; y < height; y++) {
+        for (let x = 0; x < width; x++) {
+          const i = (y * width + x) * 4;
+          seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+          const noise = seed >>> 25; // 0..127: about 10 MB at quality 0.95
+          d[i] = ((x * 255) / width + noise) & 255;
+          d[i + 1] = ((y * 255) / height + noise / 2) & 255;
+          d[i + 2] = (128 + noise) & 255;
+          d[i + 3] = 255;
+        }
+      }
+      ctx.putImageData(image, 0, 0);
+      const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", quality));
+      if (!blob) throw new Error("canvas.toBlob gave no JPEG");
+      const bytes = new Uint8Array(await blob.arrayBuffer());
+      let binary = "";
+      for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+      return btoa(binary);
+    },
+    { width, height, quality },
+  );
+  return Buffer.from(base64, "base64");
+}
+
 /** Clicks the form's "Save" and returns the final response. */
 async function saveProduct(page) {
   const save = page.locator("form#product").getByRole("button", { name: "Save", exact: true });
@@ -581,7 +680,8 @@ describe("admin UI in headless Chromium", () => {
   // What the tests make and find, in order.
   const shop = {
     kettle: { name: "Test Zeta Kettle", slug: "test-zeta-kettle", id: null },
-    imageHash: null,
+    imageHash: null, // the kettle's first image, a 1x1 PNG
+    mainImageHash: null, // the kettle's main image now
     formula: { id: null, field: null },
     mug: { name: XSS_NAME, slug: "zeta-mug" },
     updated: null, // the existing product the CSV import updates: { id, slug, name }
@@ -596,8 +696,8 @@ describe("admin UI in headless Chromium", () => {
    * A test of the flow: a fresh page in the admin context, closed afterwards;
    * on failure, the api's log is printed.
    */
-  function step(name, fn) {
-    test(name, { timeout: TEST_MS }, async (t) => {
+  function step(name, fn, { timeout = TEST_MS } = {}) {
+    test(name, { timeout }, async (t) => {
       if (setupError) throw new Error(`the setup failed: ${setupError.message}`, { cause: setupError });
       const pages = [];
       const newPage = async () => {
@@ -652,6 +752,31 @@ describe("admin UI in headless Chromium", () => {
     assertPath(page, "/admin/products/new", "the new-product form");
     await fillProduct(page, fields);
     return saveProduct(page);
+  }
+
+  /**
+   * A browser context that reads the storefront straight from the bucket:
+   * site-relative links (/assets/..., /images/...) are sent to the bucket
+   * too, and nothing else is fetched. Closed when `t` ends.
+   */
+  async function bucketContext(t, options) {
+    const shopContext = await browser.newContext(options);
+    t.after(() => shopContext.close().catch(() => {}));
+    shopContext.setDefaultTimeout(WAIT_MS);
+    shopContext.setDefaultNavigationTimeout(NAV_MS);
+    await shopContext.route("**/*", async (route) => {
+      const url = new URL(route.request().url());
+      if (url.origin !== s3.endpoint) return route.abort("blockedbyclient");
+      let key = decodeURIComponent(url.pathname).replace(/^\/+/, "");
+      if (key.startsWith(`${s3.bucket}/`)) key = key.slice(s3.bucket.length + 1);
+      if (key === "" || key.endsWith("/")) key += "index.html";
+      const response = await route.fetch({
+        url: s3.objectUrl(key),
+        headers: { ...route.request().headers(), authorization: S3_AUTH },
+      });
+      return route.fulfill({ response });
+    });
+    return shopContext;
   }
 
   before(
@@ -863,12 +988,20 @@ describe("admin UI in headless Chromium", () => {
       ["Category", "category"],
       ["Stock", "stock_quantity"],
       ["Description", "description"],
-      ["Image", "image"],
+      ["Add images", "image"],
     ]) {
       await assertLabelled(form, label, name);
     }
     assert.equal(await form.locator('textarea[name="description"]').count(), 1, "the description is a textarea");
-    assert.equal(await form.locator('input[type="file"][name="image"]').count(), 1, "the image is a file input");
+    const fileInput = form.locator('input[type="file"][name="image"]');
+    assert.equal(await fileInput.count(), 1, "the images are a file input");
+    assert.equal(await fileInput.getAttribute("multiple"), "", "the file input takes several files");
+    assert.match(
+      (await page.locator("#image-hint").textContent()).replace(/\s+/g, " "),
+      /JPEG, PNG or WebP \(a phone's photo is fine\), at most 25 MiB each\./,
+      "the file input's hint",
+    );
+    assert.equal(await form.locator('input[name^="image_url_"]').count(), 0, "a new product has no images yet");
     const list = await form.locator('input[name="category"]').getAttribute("list");
     assert.ok(list, "the category input has a datalist");
     const options = await page.locator(`datalist[id="${list}"] option`).evaluateAll((os) => os.map((o) => o.value));
@@ -892,7 +1025,8 @@ describe("admin UI in headless Chromium", () => {
       return refuses;
     });
     if (browserRefuses) t.diagnostic("the browser's own form validation refuses the price -1 as well");
-    await saveProduct(page);
+    const refused = await saveProduct(page);
+    assert.equal(refused.status(), 422, "a form with a bad field answers 422");
     await expectAlert(page, /\S/, "the error summary at the top");
     await expectVisible(page, "#price-error", /\S/, "the price's error");
     assert.equal(await page.locator('form#product [name="price"]').getAttribute("aria-invalid"), "true");
@@ -901,10 +1035,20 @@ describe("admin UI in headless Chromium", () => {
     assert.equal(await page.locator('form#product [name="category"]').inputValue(), "Kitchen", "the category is kept");
     const nameInvalid = await page.locator('form#product [name="name"]').getAttribute("aria-invalid");
     assert.notEqual(nameInvalid, "true", "the name is not marked invalid");
+    // The good image was stored at once and is in the list already, without alt text.
+    shop.imageHash = sha256Hex(PNG_1X1);
+    shop.mainImageHash = shop.imageHash;
+    assert.deepEqual(
+      await imageUrls(page),
+      [`/images/${shop.imageHash}.png`],
+      "the image chosen with the failed save is in the list, under its SHA-256",
+    );
+    await expectVisible(page, "form#product p.field-warning", "No alt text yet.", "the image without alt text");
+    await assertLabelled(form, "Main image: alt text", "image_alt_0");
     await screenshot(page, "admin-edit-validation.png");
 
-    // Fixed (a file input cannot be kept, so the image is chosen again): saved.
-    shop.imageHash = sha256Hex(PNG_1X1);
+    // Fixed, and the same image chosen again (as someone who thinks it was
+    // lost would): it is not added twice. Saved.
     await fillProduct(page, { price: "24.00", image: filePayload("kettle.png", "image/png", PNG_1X1) });
     const res = await saveProduct(page);
     assert.equal(await redirectStatus(res), 303, "a successful save answers 303");
@@ -919,6 +1063,12 @@ describe("admin UI in headless Chromium", () => {
     assert.equal(product.category, "Kitchen");
     assert.equal(product.stock_quantity, 3);
     assert.equal(product.image_url, `/images/${shop.imageHash}.png`, "the image is stored under its SHA-256");
+    assert.deepEqual(
+      product.images,
+      [{ url: `/images/${shop.imageHash}.png`, alt: "" }],
+      "the product has exactly one image: choosing it again did not duplicate it",
+    );
+    assert.deepEqual(await imageUrls(page), [`/images/${shop.imageHash}.png`], "the edit page lists one image");
 
     // The edit page's links.
     const href = async (name) => page.getByRole("link", { name, exact: true }).getAttribute("href");
@@ -957,24 +1107,8 @@ describe("admin UI in headless Chromium", () => {
     assert.ok(entry, "products.json lists the product");
     assert.equal(entry.price, "24.00");
 
-    // The page in a browser, straight from the bucket. Site-relative links
-    // (/assets/..., /images/...) are sent to the bucket too.
-    const shopContext = await browser.newContext({ viewport: VIEWPORT });
-    t.after(() => shopContext.close().catch(() => {}));
-    shopContext.setDefaultTimeout(WAIT_MS);
-    shopContext.setDefaultNavigationTimeout(NAV_MS);
-    await shopContext.route("**/*", async (route) => {
-      const url = new URL(route.request().url());
-      if (url.origin !== s3.endpoint) return route.abort("blockedbyclient");
-      let key = decodeURIComponent(url.pathname).replace(/^\/+/, "");
-      if (key.startsWith(`${s3.bucket}/`)) key = key.slice(s3.bucket.length + 1);
-      if (key === "" || key.endsWith("/")) key += "index.html";
-      const response = await route.fetch({
-        url: s3.objectUrl(key),
-        headers: { ...route.request().headers(), authorization: S3_AUTH },
-      });
-      return route.fulfill({ response });
-    });
+    // The page in a browser, straight from the bucket.
+    const shopContext = await bucketContext(t, { viewport: VIEWPORT });
     const page = await shopContext.newPage();
     const res = await page.goto(s3.objectUrl(pageKey), { waitUntil: "load" });
     assert.equal(res.status(), 200);
@@ -1004,6 +1138,183 @@ describe("admin UI in headless Chromium", () => {
   });
 
   // 6 ------------------------------------------------------------------------
+  step(
+    "a 10 MB phone photo: added in the admin, made the main image, published as the WebP variant a 390 px phone needs",
+    async (t, newPage) => {
+      const kettle = need(shop.kettle.id, "the kettle") && shop.kettle;
+      const pngUrl = `/images/${need(shop.imageHash, "the kettle's first image")}.png`;
+      const page = await newPage();
+
+      // A phone's photo: 4000×3000 (12 MP), a JPEG of about 10 MB, made here
+      // in Chromium (the page is still about:blank).
+      const photo = await noisyJpeg(page, { width: 4000, height: 3000, quality: 0.95 });
+      assert.ok(photo.length >= 8 * MIB, `the photo is phone-size: ${photo.length} bytes, at least 8 MiB`);
+      assert.ok(photo.length < 25 * MIB, `the photo is under the 25 MiB limit: ${photo.length} bytes`);
+      const photoHash = sha256Hex(photo);
+      const photoUrl = `/images/${photoHash}.jpg`;
+      const photoAlt = "The kettle on a stove, steam rising from its spout";
+      t.diagnostic(`the photo: 4000x3000, ${photo.length} bytes (${(photo.length / 1e6).toFixed(1)} MB)`);
+
+      // Added on the kettle's edit page: it joins the list after the PNG.
+      const editPath = `/admin/products/${kettle.id}/edit`;
+      await goto(page, editPath);
+      assert.deepEqual(await imageUrls(page), [pngUrl], "before: the kettle has its PNG only");
+      await fillProduct(page, { image: filePayload("IMG_4031.jpg", "image/jpeg", photo) });
+      let res = await saveProduct(page);
+      assert.equal(await redirectStatus(res), 303, "saving with the photo answers 303");
+      assertPath(page, editPath, "after saving the photo");
+      await expectStatus(page, "Saved.");
+      assert.deepEqual(await imageUrls(page), [pngUrl, photoUrl], "the photo is the second image");
+      await assertLabelled(page.locator("form#product"), "Image 2: alt text", "image_alt_1");
+      const warning = page.locator("#image_alt_1-warning");
+      assert.equal((await warning.textContent()).trim(), "No alt text yet.", "the new photo has no alt text yet");
+
+      // Its alt text, saved.
+      await fillProduct(page, { image_alt_1: photoAlt });
+      res = await saveProduct(page);
+      assert.equal(await redirectStatus(res), 303, "saving the alt text answers 303");
+      await expectStatus(page, "Saved.");
+      assert.deepEqual(await imageAlts(page), ["", photoAlt], "the photo's alt text is kept");
+      assert.equal(await page.locator("#image_alt_1-warning").count(), 0, "no warning once it has alt text");
+      let product = await apiProduct(page, kettle.id);
+      assert.deepEqual(
+        product.images,
+        [
+          { url: pngUrl, alt: "" },
+          { url: photoUrl, alt: photoAlt },
+        ],
+        "the API has two images, the photo second",
+      );
+      assert.equal(product.image_url, pngUrl, "image_url is still the PNG");
+
+      // The product page in the bucket shows it in the gallery, through <picture>.
+      const pageKey = `products/${kettle.slug}/index.html`;
+      const photoVariant = new RegExp(`/images/v/${photoHash}-[0-9a-f]{16}-[a-z0-9]+-\\d+x\\d+\\.webp`);
+      const galleryHtml = await waitFor(
+        async () => {
+          const gallery = between((await s3.text(pageKey)) || "", '<ul class="gallery"', "</ul>");
+          const shown = photoVariant.test(webpSrcset(gallery) || "") && gallery.includes(`alt="${photoAlt}"`);
+          return shown ? gallery : null;
+        },
+        `${pageKey} shows the photo, with its alt text, in its gallery`,
+        PHOTO_PUBLISH_MS,
+      );
+      assert.ok(galleryHtml.includes("<picture>"), `the gallery shows the photo through <picture>: ${galleryHtml}`);
+
+      // "Make main image" on image 2: the list comes back swapped, not saved.
+      const makeMain = page.locator('form#product button[name="image_op"][value="up:1"]');
+      assert.equal((await makeMain.textContent()).trim(), "Make main image", "image 2's button");
+      res = await navigation(page, () => makeMain.click());
+      assert.equal(res.status(), 200, '"Make main image" shows the form again (200)');
+      assert.equal(await redirectStatus(res), null, '"Make main image" saves nothing (no redirect)');
+      await expectStatus(page, "Images changed; save to keep the change.");
+      assert.deepEqual(await imageUrls(page), [photoUrl, pngUrl], "the photo is the main image now");
+      assert.deepEqual(await imageAlts(page), [photoAlt, ""], "its alt text moved with it");
+      await assertLabelled(page.locator("form#product"), "Main image: alt text", "image_alt_0");
+      assert.equal(
+        (await page.locator('form#product button[name="image_op"][value="up:1"]').textContent()).trim(),
+        "Make main image",
+        "the PNG, second now, can be made the main image again",
+      );
+      product = await apiProduct(page, kettle.id);
+      assert.equal(product.images[0].url, pngUrl, "nothing is saved until Save");
+      await screenshot(page, "admin-images.png");
+
+      res = await saveProduct(page);
+      assert.equal(await redirectStatus(res), 303, "saving the new order answers 303");
+      await expectStatus(page, "Saved.");
+      assert.deepEqual(await imageUrls(page), [photoUrl, pngUrl], "the saved order");
+      product = await apiProduct(page, kettle.id);
+      assert.deepEqual(
+        product.images,
+        [
+          { url: photoUrl, alt: photoAlt },
+          { url: pngUrl, alt: "" },
+        ],
+        "the API has the photo first",
+      );
+      assert.equal(product.image_url, photoUrl, "image_url is the photo's");
+      shop.mainImageHash = photoHash;
+
+      // The bucket's page: the main <picture> is the photo's variants, at
+      // every width up to 1920 and never wider than the photo.
+      const mainHtml = await waitFor(
+        async () => {
+          const main = between((await s3.text(pageKey)) || "", '<div class="product-image">', '<ul class="gallery"');
+          return photoVariant.test(webpSrcset(main) || "") ? main : null;
+        },
+        `${pageKey} shows the photo as its main image`,
+      );
+      assert.ok(mainHtml.includes("<picture>"), "the main image is a <picture>");
+      const published = srcsetEntries(webpSrcset(mainHtml));
+      for (const { url, width } of published) {
+        const v = variantOf(url);
+        assert.equal(v.stem, photoHash, `${url} is named with the photo's SHA-256`);
+        assert.equal(v.ext, "webp", `${url} is a WebP`);
+        assert.equal(v.width, width, `${url} is ${width} wide, as its srcset entry says`);
+        assert.equal(v.height, Math.round((width * 3000) / 4000), `${url} keeps the photo's 4:3`);
+        assert.ok(width <= 4000, `${url} is no wider than the photo`);
+      }
+      const widths = published.map((e) => e.width);
+      for (const w of [320, 640, 960, 1280, 1920]) {
+        assert.ok(widths.includes(w), `the WebP srcset has the ${w}w variant: ${widths}`);
+      }
+      assert.equal((await s3.get(`images/${photoHash}.jpg`)).status, 404, "the uploaded photo itself is not published");
+
+      // On a phone: 390×844 CSS px at 2 device px each.
+      const phone = await bucketContext(t, { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2 });
+      const shopPage = await phone.newPage();
+      const shown = await shopPage.goto(s3.objectUrl(pageKey), { waitUntil: "load" });
+      assert.equal(shown.status(), 200);
+      const mainImg = shopPage.locator(".product-image > picture > img");
+      assert.equal(await mainImg.count(), 1, "the page has one main image in a <picture>");
+      await shopPage.waitForFunction((img) => img.complete && img.naturalWidth > 0, await mainImg.elementHandle());
+      const seen = await mainImg.evaluate((img) => ({
+        currentSrc: img.currentSrc,
+        cssWidth: img.getBoundingClientRect().width,
+        dpr: window.devicePixelRatio,
+        srcset: img.parentElement.querySelector('source[type="image/webp"]').getAttribute("srcset"),
+        fetchpriority: img.getAttribute("fetchpriority"),
+        loading: img.getAttribute("loading"),
+        alt: img.getAttribute("alt"),
+      }));
+      const chosen = variantOf(seen.currentSrc);
+      const needed = seen.cssWidth * seen.dpr;
+      const offered = srcsetEntries(seen.srcset)
+        .map((e) => e.width)
+        .sort((a, b) => a - b);
+      const expected = offered.find((w) => w >= needed) ?? offered[offered.length - 1];
+      t.diagnostic(
+        `on a 390 px phone at DPR ${seen.dpr}: the slot is ${seen.cssWidth} CSS px (${needed} device px); ` +
+          `currentSrc ${new URL(seen.currentSrc).pathname}`,
+      );
+      assert.equal(seen.dpr, 2);
+      assert.ok(["webp", "avif"].includes(chosen.ext), `the phone shows a WebP or AVIF variant: ${seen.currentSrc}`);
+      assert.equal(chosen.stem, photoHash, `the phone shows the photo: ${seen.currentSrc}`);
+      assert.equal(
+        chosen.width,
+        expected,
+        `the phone gets the smallest variant at least ${needed} px wide (${seen.cssWidth} CSS px × ${seen.dpr}), ` +
+          `of ${offered}: ${seen.currentSrc}`,
+      );
+      assert.equal(seen.fetchpriority, "high", "the main image is fetched first");
+      assert.equal(seen.loading, "eager", "the main image loads eagerly");
+      assert.equal(seen.alt, photoAlt, "the main image has the photo's alt text");
+      const galleryLoading = await shopPage
+        .locator(".product-image ul.gallery img")
+        .evaluateAll((imgs) => imgs.map((i) => i.getAttribute("loading")));
+      assert.ok(galleryLoading.length >= 1, "the gallery shows the other image");
+      assert.deepEqual(
+        galleryLoading,
+        galleryLoading.map(() => "lazy"),
+        "the gallery's images load lazily",
+      );
+      await screenshot(shopPage, "admin-storefront-phone.png");
+    },
+    { timeout: PHOTO_TEST_MS },
+  );
+
+  // 7 ------------------------------------------------------------------------
   step("two admins save the same product: the second gets the conflict page", async (t, newPage) => {
     const kettle = need(shop.kettle.id, "the kettle") && shop.kettle;
     const contextB = await browser.newContext({ viewport: VIEWPORT, storageState: await context.storageState() });
@@ -1047,28 +1358,45 @@ describe("admin UI in headless Chromium", () => {
     watcherB.assertClean("the conflict");
   });
 
-  // 7 ------------------------------------------------------------------------
+  // 8 ------------------------------------------------------------------------
   step("image uploads: a non-image and an oversized image are refused, nothing stored", async (t, newPage) => {
     const page = await newPage();
     const common = { price: "5.00", category: "Kitchen", stock_quantity: "1", description: "Upload check." };
 
     const notImage = "Test Upload Not An Image";
-    await createProduct(page, {
+    let res = await createProduct(page, {
       ...common,
       name: notImage,
       image: filePayload("x.png", "image/png", "this is plain text, not a picture\n"),
     });
-    await expectVisible(page, "#image-error", "is not a JPEG, PNG, WebP or AVIF image", "a text file as the image");
+    assert.equal(res.status(), 422, "a non-image answers 422");
+    await expectVisible(page, "#image-error", '"x.png" is not a JPEG, PNG or WebP image', "a text file as the image");
     assert.equal(await page.locator('form#product [name="image"]').getAttribute("aria-invalid"), "true");
     assert.equal(await page.locator('form#product [name="name"]').inputValue(), notImage, "the name is kept");
+    assert.deepEqual(await imageUrls(page), [], "the refused file is not in the image list");
+    const textHash = sha256Hex(Buffer.from("this is plain text, not a picture\n"));
+    assert.equal((await page.request.get(`${base}/admin/images/${textHash}.png`)).status(), 404, "it was not stored");
 
     // Real PNG bytes at the start, so only the size is wrong.
-    const huge = Buffer.alloc(2 * MIB + 1);
+    const huge = Buffer.alloc(25 * MIB + 1);
     PNG_1X1.copy(huge);
     const tooBig = "Test Upload Too Big";
-    await createProduct(page, { ...common, name: tooBig, image: filePayload("big.png", "image/png", huge) });
-    await expectVisible(page, "#image-error", "the limit is 2 MiB", "an image of 2 MiB + 1 byte");
+    res = await createProduct(page, { ...common, name: tooBig, image: filePayload("big.png", "image/png", huge) });
+    assert.equal(res.status(), 422, "an image of 25 MiB + 1 byte answers 422");
+    await expectVisible(
+      page,
+      "#image-error",
+      '"big.png" is larger than 25 MiB; export it smaller and try again',
+      "an image of 25 MiB + 1 byte",
+    );
     assert.equal(await page.locator('form#product [name="name"]').inputValue(), tooBig, "the name is kept");
+    assert.equal(await page.locator('form#product [name="price"]').inputValue(), common.price, "the price is kept");
+    assert.equal(
+      await page.locator('form#product [name="description"]').inputValue(),
+      common.description,
+      "the description is kept",
+    );
+    assert.deepEqual(await imageUrls(page), [], "the oversized file is not in the image list");
 
     for (const name of [notImage, tooBig]) {
       const rows = await listRows(page, { q: name });
@@ -1080,9 +1408,11 @@ describe("admin UI in headless Chromium", () => {
     }
     const hugeHash = sha256Hex(huge);
     assert.equal((await s3.get(`images/${hugeHash}.png`)).status, 404, "the oversized image was not published");
+    const stored = await page.request.get(`${base}/admin/images/${hugeHash}.png`);
+    assert.equal(stored.status(), 404, "the oversized image was not stored");
   });
 
-  // 8 ------------------------------------------------------------------------
+  // 9 ------------------------------------------------------------------------
   step("CSV: export guards formulas, import checks every row, names stay inert", async (t, newPage) => {
     const kettle = need(shop.kettle.id, "the kettle") && shop.kettle;
     const page = await newPage();
@@ -1149,8 +1479,16 @@ describe("admin UI in headless Chromium", () => {
     );
     assert.ok(target, "some exported product can be re-imported unchanged");
     shop.updated = { id: target.product_id, slug: target.slug, name: target.name };
-    const mugRow = ["", shop.mug.slug, shop.mug.name, "12.00", "Kitchen", "7", "", "A mug for the test."];
     const header = CSV_HEADER.split(",");
+    const mug = {
+      slug: shop.mug.slug,
+      name: shop.mug.name,
+      price: "12.00",
+      category: "Kitchen",
+      stock_quantity: "7",
+      description: "A mug for the test.",
+    };
+    const mugRow = header.map((h) => mug[h] ?? "");
     const targetRow = (price) => header.map((h) => (h === "price" ? price : target[h]));
 
     const importCsv = async (csv, fileName) => {
@@ -1227,7 +1565,7 @@ describe("admin UI in headless Chromium", () => {
     assert.ok(mugHtml.includes("&lt;img src=x"), `${mugKey} shows the name escaped`);
   });
 
-  // 9 ------------------------------------------------------------------------
+  // 10 -----------------------------------------------------------------------
   step("the publishing panel shows the builds and rebuilds on request", async (t, newPage) => {
     const page = await newPage();
     await goto(page, "/admin/products");
@@ -1243,7 +1581,7 @@ describe("admin UI in headless Chromium", () => {
     await expectStatus(page, /\S/, 'after "Rebuild now"');
   });
 
-  // 10 -----------------------------------------------------------------------
+  // 11 -----------------------------------------------------------------------
   step("the product list searches, filters and sorts", async (t, newPage) => {
     const kettle = need(shop.kettle.id, "the kettle") && shop.kettle;
     const mugId = need(shop.mug.id, "the imported mug");
@@ -1276,7 +1614,10 @@ describe("admin UI in headless Chromium", () => {
     await page.waitForLoadState("networkidle");
     const thumbnail = page.locator(`table#products tr[data-product-id="${kettle.id}"] img`);
     assert.equal(await thumbnail.count(), 1, "the kettle's row has a thumbnail");
-    assert.ok((await thumbnail.getAttribute("src")).includes(shop.imageHash), "the thumbnail is the uploaded image");
+    assert.ok(
+      (await thumbnail.getAttribute("src")).includes(shop.mainImageHash),
+      "the thumbnail is the uploaded main image",
+    );
     await page.waitForFunction((img) => img.complete, await thumbnail.elementHandle());
     assert.ok((await thumbnail.evaluate((img) => img.naturalWidth)) > 0, "the thumbnail decodes");
     await screenshot(page, "admin-list.png");
@@ -1291,7 +1632,7 @@ describe("admin UI in headless Chromium", () => {
     await axeCheck(browser, `${base}/admin/products?q=zeta&stock=in`, "product list", await context.storageState());
   });
 
-  // 11 -----------------------------------------------------------------------
+  // 12 -----------------------------------------------------------------------
   step("delete a product after confirming: it leaves the storefront", async (t, newPage) => {
     const kettle = need(shop.kettle.id, "the kettle") && shop.kettle;
     const page = await newPage();
@@ -1312,7 +1653,7 @@ describe("admin UI in headless Chromium", () => {
     assert.ok(!catalog.products.some((p) => p.slug === kettle.slug), "products.json no longer lists the kettle");
   });
 
-  // 12 -----------------------------------------------------------------------
+  // 13 -----------------------------------------------------------------------
   step("the history page lists the changes of an edited product", async (t, newPage) => {
     const updated = need(shop.updated, "the product updated by the CSV import");
     const page = await newPage();
@@ -1337,7 +1678,7 @@ describe("admin UI in headless Chromium", () => {
     assert.ok(stockRow.some((c) => c.includes(ADMIN_EMAIL)), `the row says who: ${JSON.stringify(stockRow)}`);
   });
 
-  // 13 -----------------------------------------------------------------------
+  // 14 -----------------------------------------------------------------------
   step("log out: the log-in page says so and the admin is closed again", async (t, newPage) => {
     const page = await newPage();
     await goto(page, "/admin/products");
