@@ -190,10 +190,22 @@ fn respond(shared: &Shared, request: Request) -> std::io::Result<()> {
     };
     let key = urls::key_for(&path);
     if let Some(page) = site.get(&key) {
+        let bytes = match page.body.read() {
+            Ok(bytes) => bytes,
+            // A photo's variant whose file left the image cache.
+            Err(e) => {
+                return request.respond(
+                    Response::from_string(format!(
+                        "cannot read {key}: {e}; save a file to rebuild"
+                    ))
+                    .with_status_code(500),
+                );
+            }
+        };
         let body = if page.content_type.starts_with("text/html") {
-            inject(&page.body.bytes())
+            inject(&bytes)
         } else {
-            page.body.bytes().into_owned()
+            bytes.into_owned()
         };
         return request.respond(
             Response::from_data(body)
@@ -207,7 +219,7 @@ fn respond(shared: &Shared, request: Request) -> std::io::Result<()> {
     }
     let body = site
         .get(&urls::key_for(urls::NOT_FOUND))
-        .map(|p| inject(&p.body.bytes()))
+        .and_then(|p| p.body.read().ok().map(|b| inject(&b)))
         .unwrap_or_else(|| b"not found".to_vec());
     request.respond(
         Response::from_data(body)

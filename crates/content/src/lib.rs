@@ -670,15 +670,26 @@ pub fn parse_settings(path: &Path, text: &str) -> Result<SiteSettings, Vec<Conte
     }
 }
 
-/// The site's own files copied as they are: everything under `images/`, keyed
-/// `images/<path>`.
+/// The files under `images/`, keyed `images/<path>`.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ImageFiles {
+    /// The files read into memory: those published as they are.
+    pub files: std::collections::BTreeMap<String, Vec<u8>>,
+    /// The files only listed, not read: those `list_only` picked (photos,
+    /// which the photo pipeline opens itself, and only when it must).
+    pub listed: std::collections::BTreeMap<String, PathBuf>,
+}
+
+/// Every file under `images/` (hidden ones left out): read, unless
+/// `list_only` picks its key, then only listed with its path.
 pub fn load_images(
     content_dir: &Path,
-) -> Result<std::collections::BTreeMap<String, Vec<u8>>, ContentError> {
+    list_only: impl Fn(&str) -> bool,
+) -> Result<ImageFiles, ContentError> {
     let dir = content_dir.join("images");
-    let mut files = std::collections::BTreeMap::new();
+    let mut found = ImageFiles::default();
     if !dir.is_dir() {
-        return Ok(files);
+        return Ok(found);
     }
     for entry in walkdir::WalkDir::new(&dir).sort_by_file_name() {
         let entry = entry.map_err(|e| ContentError::Read {
@@ -697,13 +708,18 @@ pub fn load_images(
             .unwrap_or(path)
             .to_string_lossy()
             .replace('\\', "/");
+        let key = format!("images/{rel}");
+        if list_only(&key) {
+            found.listed.insert(key, path.to_owned());
+            continue;
+        }
         let bytes = std::fs::read(path).map_err(|source| ContentError::Read {
             path: path.to_owned(),
             source,
         })?;
-        files.insert(format!("images/{rel}"), bytes);
+        found.files.insert(key, bytes);
     }
-    Ok(files)
+    Ok(found)
 }
 
 #[cfg(test)]
@@ -742,6 +758,35 @@ Hand-finished **walnut** tray.
             })
             .collect::<Vec<_>>()
             .join("\n")
+    }
+
+    #[test]
+    fn load_images_reads_what_is_published_as_it_is_and_lists_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let images = dir.path().join("images/sub");
+        std::fs::create_dir_all(&images).unwrap();
+        std::fs::write(images.join("logo.svg"), b"<svg/>").unwrap();
+        std::fs::write(images.join("desk.jpg"), b"jpeg").unwrap();
+        std::fs::write(images.join(".hidden.svg"), b"x").unwrap();
+        let found = load_images(dir.path(), |key| key.ends_with(".jpg")).unwrap();
+        assert_eq!(
+            found.files,
+            std::collections::BTreeMap::from([(
+                "images/sub/logo.svg".to_owned(),
+                b"<svg/>".to_vec()
+            )])
+        );
+        assert_eq!(
+            found.listed,
+            std::collections::BTreeMap::from([(
+                "images/sub/desk.jpg".to_owned(),
+                images.join("desk.jpg")
+            )])
+        );
+        assert_eq!(
+            load_images(&dir.path().join("none"), |_| true).unwrap(),
+            ImageFiles::default()
+        );
     }
 
     #[test]

@@ -1,12 +1,43 @@
 //! The variant cache: one folder per source digest and [`POLICY`], holding
-//! `set.json` and the variants' files. Entries are written to a temporary
-//! folder and renamed into place, so a build that stops half-way leaves no
-//! half entry. The folder can be deleted at any time: the next build encodes
-//! again.
+//! `set.json` (the set, and each variant file's size and SHA-256) and the
+//! variants' files. Entries are written to a temporary folder and renamed
+//! into place, so a build that stops half-way leaves no half entry. Beside
+//! the entries, `index.json` keeps each source file's size, modification
+//! time and digest (see `index.rs`). The folder can be deleted at any time:
+//! the next build hashes and encodes again.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::{ImageSet, Output, POLICY, Variant, variant_key};
+use sha2::{Digest, Sha256};
+
+use crate::{Data, ImageSet, Output, POLICY, Variant, variant_key};
+
+/// `set.json`: the set, and what its files were when they were written.
+/// An entry written before the files were recorded has none: its variants
+/// are then read into memory.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Entry {
+    #[serde(flatten)]
+    set: ImageSet,
+    /// By file name in the entry.
+    #[serde(default)]
+    files: BTreeMap<String, FileMeta>,
+}
+
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+struct FileMeta {
+    len: u64,
+    sha256: String,
+}
+
+/// A source's variants found in the cache: the set, named for the source
+/// that asked, and each variant's data by key (files in the entry, not read).
+#[derive(Debug, Clone)]
+pub struct Cached {
+    pub set: ImageSet,
+    pub files: Vec<(String, Data)>,
+}
 
 #[derive(Debug, Clone)]
 pub struct Cache {
@@ -26,17 +57,36 @@ impl Cache {
         self.dir.join(format!("{digest}-{POLICY}"))
     }
 
+    /// Whether the cache holds a whole entry for a source digest.
+    pub fn has(&self, digest: &str) -> bool {
+        self.entry(digest).join("set.json").is_file()
+    }
+
     /// The entry for a source, if it is whole. Its variants are named for
-    /// `key` now: the same photo may sit under another name.
-    pub fn load(&self, key: &str, digest: &str) -> Option<Output> {
+    /// `key` now: the same photo may sit under another name. Their bytes stay
+    /// in the entry's files (read only for an entry that does not record
+    /// their sizes and digests).
+    pub fn load(&self, key: &str, digest: &str) -> Option<Cached> {
         let entry = self.entry(digest);
         let json = std::fs::read(entry.join("set.json")).ok()?;
-        let mut set: ImageSet = serde_json::from_slice(&json).ok()?;
+        let Entry {
+            mut set,
+            files: meta,
+        } = serde_json::from_slice(&json).ok()?;
         let mut files = Vec::new();
         let mut rename = |v: &mut Variant| -> Option<()> {
-            let bytes = std::fs::read(entry.join(file_name(v))).ok()?;
+            let name = file_name(v);
+            let path = entry.join(&name);
+            let data = match meta.get(&name) {
+                Some(m) => Data::File {
+                    path,
+                    len: m.len,
+                    sha256: m.sha256.clone(),
+                },
+                None => Data::Memory(std::fs::read(path).ok()?),
+            };
             v.key = variant_key(key, digest, v.width, v.height, v.format.extension());
-            files.push((v.key.clone(), bytes));
+            files.push((v.key.clone(), data));
             Some(())
         };
         for v in set.modern.iter_mut().chain(set.fallback.iter_mut()) {
@@ -44,7 +94,7 @@ impl Cache {
         }
         rename(&mut set.og)?;
         set.source = key.to_owned();
-        Some(Output { set, files })
+        Some(Cached { set, files })
     }
 
     pub fn store(&self, digest: &str, output: &Output) -> std::io::Result<()> {
@@ -55,6 +105,7 @@ impl Cache {
         std::fs::create_dir_all(&self.dir)?;
         let temp = tempfile_dir(&self.dir)?;
         let set = &output.set;
+        let mut meta = BTreeMap::new();
         for v in set
             .modern
             .iter()
@@ -67,8 +118,19 @@ impl Cache {
                 .find(|(k, _)| *k == v.key)
                 .ok_or_else(|| std::io::Error::other(format!("{} has no bytes", v.key)))?;
             std::fs::write(temp.join(file_name(v)), bytes)?;
+            meta.insert(
+                file_name(v),
+                FileMeta {
+                    len: bytes.len() as u64,
+                    sha256: catalog::hex(&Sha256::digest(bytes)),
+                },
+            );
         }
-        let json = serde_json::to_vec_pretty(&output.set).map_err(std::io::Error::other)?;
+        let entry_json = Entry {
+            set: output.set.clone(),
+            files: meta,
+        };
+        let json = serde_json::to_vec_pretty(&entry_json).map_err(std::io::Error::other)?;
         std::fs::write(temp.join("set.json"), json)?;
         match std::fs::rename(&temp, &entry) {
             Ok(()) => Ok(()),

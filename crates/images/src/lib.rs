@@ -26,7 +26,8 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 mod cache;
-pub use cache::Cache;
+mod index;
+pub use cache::{Cache, Cached};
 
 /// Widths of the responsive variants, in CSS pixels of a 1× screen (the
 /// product page's main image is at most 640 wide, so 1280 and 1920 serve 2×
@@ -134,8 +135,68 @@ pub struct Output {
     pub files: Vec<(String, Vec<u8>)>,
 }
 
+/// A variant's bytes: in memory (just encoded, or from an entry that does
+/// not record its files), or a file of a cache entry, not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Data {
+    Memory(Vec<u8>),
+    /// A file in the cache, with the size and hex SHA-256 it was written with.
+    File {
+        path: PathBuf,
+        len: u64,
+        sha256: String,
+    },
+}
+
+/// A photo to process.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// Its object key, like `images/desk.jpg`.
+    pub key: String,
+    /// Its hex SHA-256, when the origin knows it (an upload's `sha256`):
+    /// then it is never hashed here.
+    pub digest: Option<String>,
+    pub origin: Origin,
+}
+
+/// Where a source's bytes are.
+#[derive(Debug, Clone)]
+pub enum Origin {
+    /// A file, read only when the digest index does not know it (by size
+    /// and modification time) or the cache has no entry for it.
+    Path(PathBuf),
+    /// In memory.
+    Bytes(Vec<u8>),
+    /// Not fetched, because [`Cache::has`] its entry (`digest` must be set).
+    /// Should the entry go before it is loaded, the source fails with
+    /// [`ImageError::NotFetched`].
+    NotFetched,
+}
+
+impl Source {
+    /// Whether this source has to be fetched before [`process_all`]: its
+    /// bytes are [`Origin::NotFetched`] and the cache lacks its digest.
+    pub fn must_fetch(&self, cache: Option<&Cache>) -> bool {
+        matches!(self.origin, Origin::NotFetched)
+            && !self
+                .digest
+                .as_deref()
+                .is_some_and(|d| cache.is_some_and(|c| c.has(d)))
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
+    #[error("{key}: cannot read {} ({reason}); check that the file exists and is readable", path.display())]
+    Read {
+        key: String,
+        path: PathBuf,
+        reason: String,
+    },
+    #[error(
+        "{key}: its variants left the image cache during the build and its bytes were not fetched; build again"
+    )]
+    NotFetched { key: String },
     #[error("{key}: not a readable image ({reason}); use a JPEG, PNG or WebP file")]
     Unreadable { key: String, reason: String },
     #[error(
@@ -537,55 +598,70 @@ fn average_color(
     Ok(format!("#{:02x}{:02x}{:02x}", p[0], p[1], p[2]))
 }
 
-/// Every photo of a site's files, processed.
+/// Every photo of a site, processed.
 #[derive(Debug, Default)]
 pub struct Processed {
     /// By source key.
     pub sets: BTreeMap<String, ImageSet>,
-    /// The variants' bytes, by key.
-    pub files: BTreeMap<String, Vec<u8>>,
+    /// The variants' data, by key.
+    pub files: BTreeMap<String, Data>,
     /// How many sources were encoded, and how many came from the cache.
     pub encoded: usize,
     pub cached: usize,
 }
 
-/// Processes every photo among `files` (keyed like `images/x.jpg`), in
-/// parallel, through `cache` when given. All problems are reported at once.
+/// What became of one source.
+struct Done {
+    set: ImageSet,
+    files: Vec<(String, Data)>,
+    cached: bool,
+    /// A source file's new entry for the digest index.
+    stamp: Option<(PathBuf, index::Stamp)>,
+}
+
+/// Processes every source (each a photo, see [`is_photo`]), in parallel,
+/// through `cache` when given. A source file whose size and modification
+/// time the cache's digest index knows is not read unless its entry is
+/// missing; a source whose digest is given is never hashed. All problems are
+/// reported at once.
 pub fn process_all(
-    files: &BTreeMap<String, Vec<u8>>,
+    sources: Vec<Source>,
     cache: Option<&Cache>,
 ) -> Result<Processed, Vec<ImageError>> {
-    let results: Vec<(Result<Output, ImageError>, bool)> = files
-        .par_iter()
-        .filter(|(key, _)| is_photo(key))
-        .map(|(key, bytes)| {
-            let digest = digest(bytes);
-            if let Some(found) = cache.and_then(|c| c.load(key, &digest)) {
-                return (Ok(found), true);
-            }
-            let output = process_digested(key, bytes, &digest);
-            if let (Ok(output), Some(cache)) = (&output, cache)
-                && let Err(e) = cache.store(&digest, output)
-            {
-                tracing::warn!("could not keep {key}'s variants in the image cache: {e}");
-            }
-            (output, false)
-        })
+    let index = cache.map(|c| index::Index::load(c.dir()));
+    let results: Vec<Result<Done, ImageError>> = sources
+        .into_par_iter()
+        .map(|source| process_one(source, cache, index.as_ref()))
         .collect();
     let mut processed = Processed::default();
     let mut errors = Vec::new();
-    for (result, cached) in results {
+    let mut stamps = Vec::new();
+    for result in results {
         match result {
-            Ok(output) => {
-                if cached {
+            Ok(done) => {
+                if done.cached {
                     processed.cached += 1;
                 } else {
                     processed.encoded += 1;
                 }
-                processed.files.extend(output.files);
-                processed.sets.insert(output.set.source.clone(), output.set);
+                stamps.extend(done.stamp);
+                processed.files.extend(done.files);
+                processed.sets.insert(done.set.source.clone(), done.set);
             }
             Err(e) => errors.push(e),
+        }
+    }
+    if let (Some(cache), Some(mut index)) = (cache, index)
+        && !stamps.is_empty()
+    {
+        for (path, stamp) in stamps {
+            index.insert(path, stamp);
+        }
+        if let Err(e) = index.save(cache.dir()) {
+            tracing::warn!(
+                "could not write the image cache's index in {}: {e}; the next build hashes the photos again",
+                cache.dir().display()
+            );
         }
     }
     if errors.is_empty() {
@@ -593,6 +669,102 @@ pub fn process_all(
     } else {
         Err(errors)
     }
+}
+
+fn process_one(
+    source: Source,
+    cache: Option<&Cache>,
+    index: Option<&index::Index>,
+) -> Result<Done, ImageError> {
+    let Source {
+        key,
+        digest,
+        origin,
+    } = source;
+    let read_error = |path: &Path, e: std::io::Error| ImageError::Read {
+        key: key.clone(),
+        path: path.to_owned(),
+        reason: e.to_string(),
+    };
+    // The digest without reading, when it is given or the index knows it.
+    let (known, file) = match &origin {
+        Origin::Path(path) => {
+            let path = std::path::absolute(path).map_err(|e| read_error(path, e))?;
+            let meta = std::fs::metadata(&path).map_err(|e| read_error(&path, e))?;
+            let indexed = index
+                .and_then(|i| i.get(&path))
+                .filter(|stamp| stamp.matches(&meta))
+                .map(|stamp| stamp.sha256.clone());
+            (digest.or(indexed), Some((path, meta)))
+        }
+        Origin::Bytes(bytes) => (digest.or_else(|| Some(self::digest(bytes))), None),
+        Origin::NotFetched => (digest, None),
+    };
+    if let (Some(digest), Some(cache)) = (&known, cache)
+        && let Some(found) = cache.load(&key, digest)
+    {
+        return Ok(Done {
+            set: found.set,
+            files: found.files,
+            cached: true,
+            stamp: None,
+        });
+    }
+    // A miss: the bytes are needed. A file read now is hashed again (cheap
+    // beside encoding it), so a stale index entry cannot name its variants.
+    let (bytes, digest, stamp) = match (origin, file) {
+        (Origin::Path(_), Some((path, meta))) => {
+            let bytes = std::fs::read(&path).map_err(|e| read_error(&path, e))?;
+            let digest = self::digest(&bytes);
+            let stamp = index::Stamp::of(&meta, digest.clone()).map(|s| (path, s));
+            (bytes, digest, stamp)
+        }
+        (Origin::Bytes(bytes), _) => match &known {
+            Some(digest) => (bytes, digest.clone(), None),
+            None => {
+                let digest = self::digest(&bytes);
+                (bytes, digest, None)
+            }
+        },
+        _ => return Err(ImageError::NotFetched { key }),
+    };
+    // Hashed just now: the cache may have it after all.
+    if known.as_deref() != Some(&digest)
+        && let Some(found) = cache.and_then(|c| c.load(&key, &digest))
+    {
+        return Ok(Done {
+            set: found.set,
+            files: found.files,
+            cached: true,
+            stamp,
+        });
+    }
+    let output = process_digested(&key, &bytes, &digest)?;
+    drop(bytes);
+    let files = match cache {
+        Some(cache) => match cache.store(&digest, &output) {
+            // The variants as files of the entry, like a later build's.
+            Ok(()) => cache.load(&key, &digest).map(|c| c.files),
+            Err(e) => {
+                tracing::warn!("could not keep {key}'s variants in the image cache: {e}");
+                None
+            }
+        },
+        None => None,
+    };
+    let files = files.unwrap_or_else(|| {
+        output
+            .files
+            .into_iter()
+            .map(|(k, b)| (k, Data::Memory(b)))
+            .collect()
+    });
+    Ok(Done {
+        set: output.set,
+        files,
+        cached: false,
+        stamp,
+    })
 }
 
 /// The default cache folder: `.shopfront/image-cache` beside the content

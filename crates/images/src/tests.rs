@@ -1,8 +1,6 @@
 //! Photos made in memory: EXIF written by hand, 16-bit and CMYK sources, a
 //! decompression bomb's header.
 
-use std::collections::BTreeMap;
-
 use image::{ImageBuffer, ImageDecoder, Rgb, RgbImage, Rgba};
 
 use super::*;
@@ -160,38 +158,7 @@ fn a_cmyk_jpeg_is_converted_to_rgb() {
 /// bytes: refused from the header, before any allocation.
 #[test]
 fn a_decompression_bomb_is_refused() {
-    fn crc32(bytes: &[u8]) -> u32 {
-        let mut crc = !0u32;
-        for &b in bytes {
-            crc ^= u32::from(b);
-            for _ in 0..8 {
-                crc = if crc & 1 == 1 {
-                    (crc >> 1) ^ 0xEDB8_8320
-                } else {
-                    crc >> 1
-                };
-            }
-        }
-        !crc
-    }
-    fn chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
-        let mut out = u32::try_from(data.len()).unwrap().to_be_bytes().to_vec();
-        let mut body = kind.to_vec();
-        body.extend(data);
-        out.extend(&body);
-        out.extend(crc32(&body).to_be_bytes());
-        out
-    }
-    let mut ihdr = 50_000u32.to_be_bytes().to_vec();
-    ihdr.extend(50_000u32.to_be_bytes());
-    ihdr.extend([8, 2, 0, 0, 0]); // 8-bit RGB
-    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-    png.extend(chunk(b"IHDR", &ihdr));
-    png.extend(chunk(
-        b"IDAT",
-        &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01],
-    ));
-    png.extend(chunk(b"IEND", &[]));
+    let png = testkit::images::bomb_png();
     assert!(png.len() < 100);
     let err = process("images/bomb.png", &png).unwrap_err();
     assert!(matches!(err, ImageError::TooLarge { .. }), "{err:?}");
@@ -256,24 +223,87 @@ fn transparency_is_kept_with_a_png_fallback() {
     assert!(webp.get_pixel(5, 5).0[3] < 10);
 }
 
+fn bytes_source(key: &str, bytes: Vec<u8>) -> Source {
+    Source {
+        key: key.to_owned(),
+        digest: None,
+        origin: Origin::Bytes(bytes),
+    }
+}
+
+fn path_source(key: &str, path: &Path) -> Source {
+    Source {
+        key: key.to_owned(),
+        digest: None,
+        origin: Origin::Path(path.to_owned()),
+    }
+}
+
+/// The bytes of a variant, wherever they are.
+fn data_bytes(data: &Data) -> Vec<u8> {
+    match data {
+        Data::Memory(b) => b.clone(),
+        Data::File { path, .. } => std::fs::read(path).unwrap(),
+    }
+}
+
+/// A photo file whose modification time is an hour ago (settled, so the
+/// index records it).
+fn settled_photo(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    set_mtime(
+        &path,
+        std::time::SystemTime::now() - std::time::Duration::from_secs(3600),
+    );
+    path
+}
+
+fn set_mtime(path: &Path, to: std::time::SystemTime) {
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(to)
+        .unwrap();
+}
+
+/// A JPEG of the same size in pixels as `landscape_jpeg`, with other pixels.
+fn other_jpeg() -> Vec<u8> {
+    let img = RgbImage::from_fn(40, 20, |_, y| Rgb([0, (y * 10) as u8, 0]));
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 95)
+        .encode(img.as_raw(), 40, 20, image::ExtendedColorType::Rgb8)
+        .unwrap();
+    out
+}
+
 #[test]
 fn the_cache_serves_a_second_build_and_keys_follow_the_content() {
     let dir = tempfile::tempdir().unwrap();
     let cache = Cache::new(dir.path());
-    let files = BTreeMap::from([
-        ("images/a.jpg".to_owned(), landscape_jpeg()),
-        ("images/logo.svg".to_owned(), b"<svg/>".to_vec()),
-    ]);
-    let first = process_all(&files, Some(&cache)).unwrap();
+    let sources = || vec![bytes_source("images/a.jpg", landscape_jpeg())];
+    let first = process_all(sources(), Some(&cache)).unwrap();
     assert_eq!((first.encoded, first.cached), (1, 0));
-    assert_eq!(first.sets.len(), 1, "SVGs are left as they are");
-    let second = process_all(&files, Some(&cache)).unwrap();
+    let second = process_all(sources(), Some(&cache)).unwrap();
     assert_eq!((second.encoded, second.cached), (0, 1));
     assert_eq!(first.sets, second.sets);
     assert_eq!(first.files, second.files);
+    // Hits are files of the entry, with the size and digest they were written with.
+    for data in second.files.values() {
+        let Data::File { path, len, sha256 } = data else {
+            panic!("a cache hit is not read into memory: {data:?}");
+        };
+        let bytes = std::fs::read(path).unwrap();
+        assert_eq!(bytes.len() as u64, *len);
+        assert_eq!(&digest(&bytes), sha256);
+    }
     // The same photo under another name: the same variants, a set of its own.
-    let renamed = BTreeMap::from([("images/b.jpg".to_owned(), landscape_jpeg())]);
-    let third = process_all(&renamed, Some(&cache)).unwrap();
+    let third = process_all(
+        vec![bytes_source("images/b.jpg", landscape_jpeg())],
+        Some(&cache),
+    )
+    .unwrap();
     assert_eq!(third.cached, 1);
     assert_eq!(third.sets["images/b.jpg"].source, "images/b.jpg");
     let b_key = &third.sets["images/b.jpg"].modern[0].key;
@@ -288,10 +318,179 @@ fn the_cache_serves_a_second_build_and_keys_follow_the_content() {
         key.starts_with("images/v/a-") && key.contains(POLICY),
         "{key}"
     );
+    // Without a cache, variants are in memory and equal to the cached ones.
+    let uncached = process_all(sources(), None).unwrap();
+    for (key, data) in &uncached.files {
+        assert!(matches!(data, Data::Memory(_)));
+        assert_eq!(data_bytes(data), data_bytes(&second.files[key]), "{key}");
+    }
     // All errors at once.
-    let bad = BTreeMap::from([
-        ("images/x.jpg".to_owned(), b"nope".to_vec()),
-        ("images/y.png".to_owned(), b"nope".to_vec()),
-    ]);
-    assert_eq!(process_all(&bad, None).unwrap_err().len(), 2);
+    let bad = vec![
+        bytes_source("images/x.jpg", b"nope".to_vec()),
+        bytes_source("images/y.png", b"nope".to_vec()),
+    ];
+    assert_eq!(process_all(bad, None).unwrap_err().len(), 2);
+}
+
+#[test]
+fn an_entry_written_before_files_were_recorded_is_read_into_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::new(dir.path());
+    let first = process_all(
+        vec![bytes_source("images/a.jpg", landscape_jpeg())],
+        Some(&cache),
+    )
+    .unwrap();
+    // Rewrite set.json as an earlier version wrote it: the bare set.
+    let entry = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.join("set.json").is_file())
+        .unwrap();
+    let set = &first.sets["images/a.jpg"];
+    std::fs::write(entry.join("set.json"), serde_json::to_vec(set).unwrap()).unwrap();
+    let again = process_all(
+        vec![bytes_source("images/a.jpg", landscape_jpeg())],
+        Some(&cache),
+    )
+    .unwrap();
+    assert_eq!(again.cached, 1);
+    for (key, data) in &again.files {
+        assert!(matches!(data, Data::Memory(_)), "{key}");
+        assert_eq!(data_bytes(data), data_bytes(&first.files[key]), "{key}");
+    }
+}
+
+#[test]
+fn an_indexed_file_is_not_read_again_while_its_size_and_time_match() {
+    let photos = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::new(dir.path());
+    let a = landscape_jpeg();
+    let path = settled_photo(photos.path(), "a.jpg", &a);
+    let first = process_all(vec![path_source("images/a.jpg", &path)], Some(&cache)).unwrap();
+    assert_eq!(first.encoded, 1);
+    assert!(dir.path().join("index.json").is_file());
+    let old_key = first.sets["images/a.jpg"].modern[0].key.clone();
+    assert!(old_key.contains(&digest(&a)[..16]));
+
+    // Other bytes of the same size, with the old modification time: the
+    // index says nothing changed, so the file is not read (had it been,
+    // its new digest would name new variants).
+    let mut b = other_jpeg();
+    b.resize(a.len().max(b.len()), 0);
+    let mut a_padded = a.clone();
+    a_padded.resize(b.len(), 0);
+    assert_ne!(digest(&a_padded), digest(&b));
+    let path = settled_photo(photos.path(), "a.jpg", &a_padded);
+    let padded = process_all(vec![path_source("images/a.jpg", &path)], Some(&cache)).unwrap();
+    let indexed_key = padded.sets["images/a.jpg"].modern[0].key.clone();
+    let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
+    std::fs::write(&path, &b).unwrap();
+    set_mtime(&path, mtime);
+    let second = process_all(vec![path_source("images/a.jpg", &path)], Some(&cache)).unwrap();
+    assert_eq!((second.encoded, second.cached), (0, 1));
+    assert_eq!(
+        second.sets["images/a.jpg"].modern[0].key, indexed_key,
+        "the digest came from the index"
+    );
+
+    // A new modification time: read and hashed again.
+    set_mtime(&path, mtime - std::time::Duration::from_secs(60));
+    let third = process_all(vec![path_source("images/a.jpg", &path)], Some(&cache)).unwrap();
+    assert_eq!(third.encoded, 1);
+    assert!(
+        third.sets["images/a.jpg"].modern[0]
+            .key
+            .contains(&digest(&b)[..16])
+    );
+}
+
+#[test]
+fn a_corrupt_or_missing_index_rehashes() {
+    let photos = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::new(dir.path());
+    let path = settled_photo(photos.path(), "a.jpg", &landscape_jpeg());
+    let run = || process_all(vec![path_source("images/a.jpg", &path)], Some(&cache)).unwrap();
+    let first = run();
+    let index = dir.path().join("index.json");
+    for broken in [&b"{\"version\": 1, \"files\": {"[..], b"\x00\xff", b"[]"] {
+        std::fs::write(&index, broken).unwrap();
+        let again = run();
+        assert_eq!(again.cached, 1, "rehashed, and found in the cache");
+        assert_eq!(first.sets, again.sets);
+        let written: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&index).unwrap()).unwrap();
+        assert_eq!(
+            written["files"].as_object().unwrap().len(),
+            1,
+            "written anew"
+        );
+    }
+    std::fs::remove_file(&index).unwrap();
+    assert_eq!(run().sets, first.sets);
+    // The cache deleted whole: encoded again.
+    std::fs::remove_dir_all(dir.path()).unwrap();
+    assert_eq!(run().encoded, 1);
+}
+
+#[test]
+fn a_file_just_written_is_not_indexed() {
+    let photos = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::new(dir.path());
+    let path = photos.path().join("a.jpg");
+    std::fs::write(&path, landscape_jpeg()).unwrap();
+    process_all(vec![path_source("images/a.jpg", &path)], Some(&cache)).unwrap();
+    assert!(!dir.path().join("index.json").exists());
+}
+
+#[test]
+fn a_known_digest_is_used_and_a_cached_upload_needs_no_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::new(dir.path());
+    let bytes = landscape_jpeg();
+    let sha = digest(&bytes);
+    let upload = |origin| Source {
+        key: format!("images/{sha}.jpg"),
+        digest: Some(sha.clone()),
+        origin,
+    };
+    assert!(upload(Origin::NotFetched).must_fetch(Some(&cache)));
+    assert!(upload(Origin::NotFetched).must_fetch(None));
+    assert!(!upload(Origin::Bytes(bytes.clone())).must_fetch(Some(&cache)));
+    let first = process_all(vec![upload(Origin::Bytes(bytes.clone()))], Some(&cache)).unwrap();
+    assert_eq!(first.encoded, 1);
+    assert!(!upload(Origin::NotFetched).must_fetch(Some(&cache)));
+    let second = process_all(vec![upload(Origin::NotFetched)], Some(&cache)).unwrap();
+    assert_eq!(second.cached, 1);
+    assert_eq!(first.sets, second.sets);
+    // The given digest names the variants: it is not recomputed.
+    let wrong = "0".repeat(64);
+    let named = process_all(
+        vec![Source {
+            key: "images/x.jpg".into(),
+            digest: Some(wrong.clone()),
+            origin: Origin::Bytes(bytes),
+        }],
+        None,
+    )
+    .unwrap();
+    assert!(named.sets["images/x.jpg"].og.key.contains(&wrong[..16]));
+    // Gone from the cache and not fetched: a clear error.
+    std::fs::remove_dir_all(dir.path()).unwrap();
+    let err = process_all(vec![upload(Origin::NotFetched)], Some(&cache)).unwrap_err();
+    assert!(matches!(err[0], ImageError::NotFetched { .. }), "{err:?}");
+}
+
+#[test]
+fn a_missing_source_file_names_its_path() {
+    let err = process_all(
+        vec![path_source("images/a.jpg", Path::new("/nonexistent/a.jpg"))],
+        None,
+    )
+    .unwrap_err();
+    let message = err[0].to_string();
+    assert!(message.contains("/nonexistent/a.jpg"), "{message}");
 }

@@ -23,6 +23,7 @@
 pub mod rebuild;
 pub mod settings;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -31,7 +32,7 @@ use indicatif::ProgressBar;
 
 use catalog::Catalog;
 use content::{self, ContentError, ContentErrors};
-use render::site::Site;
+use render::site::{Body, Site};
 use render::{self, RenderError, RenderOptions, Theme, ThemeError, ThemeLocation};
 
 /// Where a build reads its products from when not from the content folder:
@@ -108,23 +109,72 @@ impl BuildConfig {
 pub fn build_from_content(config: &BuildConfig) -> Result<Built, BuildError> {
     let started = Instant::now();
     let catalog = content::load(&config.content_dir)?;
-    render_loaded(config, catalog, Vec::new(), started)
+    let (files, photos) = content_images(config, &catalog)?;
+    render_loaded(
+        config,
+        catalog,
+        files,
+        photos.into_values().collect(),
+        started,
+    )
 }
 
-/// The steps after loading, whatever the source: the content folder's
-/// images, the theme, the render.
+/// The images products show, as object keys like `images/desk.jpg` (their
+/// URLs without the leading `/`). Only these photos are processed and
+/// published.
+pub fn referenced_images(catalog: &Catalog) -> BTreeSet<String> {
+    catalog
+        .products
+        .iter()
+        .flat_map(|p| &p.images)
+        .filter_map(|i| i.url.as_str().strip_prefix('/'))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The content folder's `images/`: the files published as they are (read),
+/// and the photos products show (by key, not read: [`images::process_all`]
+/// opens a file only when its digest or variants are not in the cache).
+fn content_images(
+    config: &BuildConfig,
+    catalog: &Catalog,
+) -> Result<(render::StaticFiles, BTreeMap<String, images::Source>), BuildError> {
+    let found = content::load_images(&config.content_dir, images::is_photo)?;
+    let referenced = referenced_images(catalog);
+    let files = found
+        .files
+        .into_iter()
+        .map(|(key, bytes)| (key, Body::from(bytes)))
+        .collect();
+    let photos = found
+        .listed
+        .into_iter()
+        .filter(|(key, _)| referenced.contains(key))
+        .map(|(key, path)| {
+            let source = images::Source {
+                key: key.clone(),
+                digest: None,
+                origin: images::Origin::Path(path),
+            };
+            (key, source)
+        })
+        .collect();
+    Ok((files, photos))
+}
+
+fn image_cache(config: &BuildConfig) -> Option<images::Cache> {
+    config.image_cache.as_ref().map(images::Cache::new)
+}
+
+/// The steps after loading, whatever the source: the photos' variants, the
+/// theme, the render.
 fn render_loaded(
     config: &BuildConfig,
     catalog: Catalog,
-    uploaded: Vec<(String, Vec<u8>)>,
+    mut files: render::StaticFiles,
+    photos: Vec<images::Source>,
     started: Instant,
 ) -> Result<Built, BuildError> {
-    let mut images = content::load_images(&config.content_dir)?;
-    images.extend(
-        uploaded
-            .into_iter()
-            .map(|(name, bytes)| (format!("images/{name}"), bytes)),
-    );
     let load_time = started.elapsed();
     tracing::debug!(
         products = catalog.products.len(),
@@ -133,8 +183,8 @@ fn render_loaded(
     );
     // Photos become their variants; the sources themselves (with their
     // EXIF and GPS) are never published.
-    let cache = config.image_cache.as_ref().map(images::Cache::new);
-    let photos = images::process_all(&images, cache.as_ref()).map_err(PhotoErrors)?;
+    let cache = image_cache(config);
+    let photos = images::process_all(photos, cache.as_ref()).map_err(PhotoErrors)?;
     if photos.encoded + photos.cached > 0 {
         tracing::info!(
             encoded = photos.encoded,
@@ -144,10 +194,14 @@ fn render_loaded(
             photos.cached
         );
     }
-    images.retain(|key, _| !images::is_photo(key));
-    images.extend(photos.files);
+    files.extend(
+        photos
+            .files
+            .into_iter()
+            .map(|(key, data)| (key, Body::from(data))),
+    );
     let theme = Theme::load(&config.theme_location(&catalog))?;
-    let site = render_catalog(&catalog, &theme, &images, &photos.sets, config)?;
+    let site = render_catalog(&catalog, &theme, &files, &photos.sets, config)?;
     let render_time = started.elapsed() - load_time;
     tracing::debug!(objects = site.len(), ?render_time, "site rendered");
     Ok(Built {
@@ -161,8 +215,10 @@ fn render_loaded(
 #[cfg(feature = "postgres")]
 /// Builds the site from PostgreSQL by the rebuild protocol: products from the
 /// replica (or the primary, when the replica is behind or down); `site.toml`,
-/// images and template overrides from the content folder. The render runs on
-/// the calling thread (and rayon's).
+/// images and template overrides from the content folder. Uploaded photos
+/// are read from the database only when the image cache lacks their
+/// variants (their digest is the row's key, so they are never hashed). The
+/// render runs on the calling thread (and rayon's).
 pub async fn build_from_postgres(
     config: &BuildConfig,
     source: &store::source::PgSource,
@@ -171,7 +227,56 @@ pub async fn build_from_postgres(
     let settings =
         content::load_settings(&config.content_dir.join("site.toml")).map_err(ContentErrors)?;
     let loaded = store::source::load(source, settings).await?;
-    let built = render_loaded(config, loaded.catalog, loaded.images, started)?;
+    let (mut files, mut photos) = content_images(config, &loaded.catalog)?;
+    let referenced = referenced_images(&loaded.catalog);
+    let cache = image_cache(config);
+    // Uploads other than photos (AVIF) are published as they are.
+    let mut as_is = Vec::new();
+    for upload in loaded.uploads {
+        let key = format!("images/{}", upload.file());
+        if !referenced.contains(&key) {
+            continue;
+        }
+        files.remove(&key);
+        photos.remove(&key);
+        if images::is_photo(&key) {
+            let source = images::Source {
+                key: key.clone(),
+                digest: Some(upload.sha256),
+                origin: images::Origin::NotFetched,
+            };
+            photos.insert(key, source);
+        } else {
+            as_is.push((key, upload.sha256));
+        }
+    }
+    let wanted: Vec<String> = photos
+        .values()
+        .filter(|p| p.must_fetch(cache.as_ref()))
+        .filter_map(|p| p.digest.clone())
+        .chain(as_is.iter().map(|(_, sha256)| sha256.clone()))
+        .collect();
+    if !wanted.is_empty() {
+        tracing::debug!(uploads = wanted.len(), "reading uploaded images' bytes");
+    }
+    let mut bytes = store::source::fetch_images(source, &loaded.from, &wanted).await?;
+    for photo in photos.values_mut() {
+        if let Some(b) = photo.digest.as_ref().and_then(|d| bytes.remove(d)) {
+            photo.origin = images::Origin::Bytes(b);
+        }
+    }
+    for (key, sha256) in as_is {
+        if let Some(b) = bytes.remove(&sha256) {
+            files.insert(key, Body::from(b));
+        }
+    }
+    let built = render_loaded(
+        config,
+        loaded.catalog,
+        files,
+        photos.into_values().collect(),
+        started,
+    )?;
     Ok((built, loaded.from, loaded.version))
 }
 
@@ -198,4 +303,29 @@ pub fn render_catalog(
         progress,
     };
     render::render(catalog, theme, files, photos, &options)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn referenced_images_are_the_keys_of_the_urls_products_show() {
+        // Cargo runs unit tests in the crate's folder.
+        let catalog = content::load(std::path::Path::new("../../content")).unwrap();
+        let keys = referenced_images(&catalog);
+        let urls: BTreeSet<&str> = catalog
+            .products
+            .iter()
+            .flat_map(|p| &p.images)
+            .map(|i| i.url.as_str())
+            .filter(|u| u.starts_with('/'))
+            .collect();
+        assert!(!urls.is_empty());
+        assert_eq!(keys.len(), urls.len());
+        for url in urls {
+            assert!(keys.contains(&url[1..]), "{url}");
+        }
+        assert!(keys.iter().all(|k| k.starts_with("images/")), "{keys:?}");
+    }
 }

@@ -204,9 +204,21 @@ fn update_tree(site: &Site, root: &Path) -> Result<Written, DirError> {
             let write = || -> std::io::Result<Option<&str>> {
                 match existing.get(key) {
                     Some(true) => {
-                        if same_bytes(&path, page)? {
+                        if let Some(file) = page.body.as_file()
+                            && same_file(&path, &file.path)
+                        {
                             return Ok(None);
                         }
+                        if same_bytes(&path, page)? {
+                            if let Some(file) = page.body.as_file() {
+                                // Equal, but a copy: a link from now on.
+                                relink(&file.path, &path);
+                            }
+                            return Ok(None);
+                        }
+                        // Replaced, never written into: it may be a link
+                        // into the image cache.
+                        std::fs::remove_file(&path)?;
                     }
                     Some(false) => std::fs::remove_file(&path)?,
                     None => make_way(root, key)?,
@@ -243,6 +255,38 @@ fn update_tree(site: &Site, root: &Path) -> Result<Written, DirError> {
     })
 }
 
+/// Whether `a` and `b` are the same file (hard links to one inode), so
+/// hold the same bytes without reading them.
+fn same_file(a: &Path, b: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (std::fs::symlink_metadata(a), std::fs::metadata(b)) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (a, b);
+        false
+    }
+}
+
+/// Replaces the file at `path` with a link to `source` if it can (in one
+/// rename); otherwise leaves it.
+fn relink(source: &Path, path: &Path) {
+    let temp = path.with_file_name(format!(
+        ".{}.link-{}",
+        path.file_name()
+            .map_or_else(Default::default, |n| n.to_string_lossy()),
+        std::process::id()
+    ));
+    if std::fs::hard_link(source, &temp).is_ok() && std::fs::rename(&temp, path).is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+}
+
 /// Whether the file at `path` holds exactly the page's bytes.
 fn same_bytes(path: &Path, page: &Page) -> std::io::Result<bool> {
     use std::io::Read;
@@ -256,8 +300,16 @@ fn same_bytes(path: &Path, page: &Page) -> std::io::Result<bool> {
     }
     let mut bytes = Vec::with_capacity(page.body.len());
     file.read_to_end(&mut bytes)?;
+    let whole;
+    let parts = match page.body.parts() {
+        Some(parts) => parts,
+        None => {
+            whole = page.body.read()?;
+            [&whole[..], &[], &[]]
+        }
+    };
     let mut rest = &bytes[..];
-    for part in page.body.parts() {
+    for part in parts {
         match rest.split_at_checked(part.len()) {
             Some((head, tail)) if head == part => rest = tail,
             _ => return Ok(false),
@@ -310,9 +362,28 @@ fn remove_empty_parents(root: &Path, removed: &Path) {
     }
 }
 
+/// Writes a new file at `path` (nothing is there). A file body (a photo's
+/// variant in the image cache) becomes a hard link to its file, which costs
+/// no copy and keeps its bytes however the cache changes later (entries are
+/// only ever added or removed whole, never written into); it is copied when
+/// a link cannot be made (another file system).
 fn write_file(path: &Path, page: &Page) -> std::io::Result<()> {
-    let mut file = std::fs::File::create(path)?;
-    write_parts(&mut file, page.body.parts())
+    if let Some(parts) = page.body.parts() {
+        let mut file = std::fs::File::create(path)?;
+        return write_parts(&mut file, parts);
+    }
+    let Some(file) = page.body.as_file() else {
+        return Ok(());
+    };
+    if std::fs::hard_link(&file.path, path).is_ok() {
+        return Ok(());
+    }
+    std::fs::copy(&file.path, path).map(drop).map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!("copying {} from the image cache: {e}", file.path.display()),
+        )
+    })
 }
 
 /// Writes all parts, in as few system calls as the kernel allows.
@@ -353,6 +424,56 @@ mod tests {
 
     fn read(path: PathBuf) -> String {
         std::fs::read_to_string(path).unwrap()
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_file_body_is_linked_left_alone_while_it_is_the_same_file_and_never_written_through() {
+        use std::os::unix::fs::MetadataExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let cache = tmp.path().join("cache");
+        std::fs::create_dir(&cache).unwrap();
+        let variant = |name: &str, bytes: &[u8]| {
+            let path = cache.join(name);
+            std::fs::write(&path, bytes).unwrap();
+            let sha = render::site::Body::from(bytes.to_vec()).sha256();
+            render::site::Body::file(path, bytes.len() as u64, sha)
+        };
+        let key = "images/v/a-0123456789abcdef-v1q80-320x240.webp";
+        let with = |body: render::site::Body| {
+            let mut s = site("one");
+            s.insert(key.into(), body);
+            s
+        };
+        let out = tmp.path().join("public");
+        // Copies first (a build that read the cache into memory), then
+        // files: equal bytes, so unchanged, and linked from then on.
+        write_site(&with(b"webp".to_vec().into()), &out).unwrap();
+        write_site(&with(b"webp".to_vec().into()), &out).unwrap();
+        let linked = with(variant("320x240.webp", b"webp"));
+        let again = write_site(&linked, &out).unwrap();
+        assert!(again.written.is_empty(), "{:?}", again.written);
+        write_site(&linked, &out).unwrap();
+        let inode = |p: &Path| std::fs::metadata(p).unwrap().ino();
+        assert_eq!(inode(&out.join(key)), inode(&cache.join("320x240.webp")));
+        let unchanged = write_site(&linked, &out).unwrap();
+        assert!(unchanged.written.is_empty());
+        assert_eq!(unchanged.unchanged, 3);
+        // Other bytes under the key (the earlier build's file is a link to
+        // the cache): replaced, and the cache's file is left as it was.
+        write_site(&linked, &out).unwrap();
+        let changed = write_site(&with(b"other".to_vec().into()), &out).unwrap();
+        assert_eq!(changed.written, [key]);
+        assert_eq!(std::fs::read(out.join(key)).unwrap(), b"other");
+        assert_eq!(std::fs::read(cache.join("320x240.webp")).unwrap(), b"webp");
+        let prev = tmp.path().join(".public.prev");
+        assert_eq!(std::fs::read(prev.join(key)).unwrap(), b"webp");
+        let back = write_site(&linked, &out).unwrap();
+        assert!(
+            back.written.is_empty(),
+            "the link in .public.prev is reused"
+        );
+        assert_eq!(std::fs::read(cache.join("320x240.webp")).unwrap(), b"webp");
     }
 
     #[test]

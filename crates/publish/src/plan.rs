@@ -53,7 +53,7 @@ impl Manifest {
             .iter()
             .map(|(key, page)| {
                 let entry = Entry {
-                    sha256: sha256_hex(page.body.parts()),
+                    sha256: page.body.sha256(),
                     content_type: page.content_type.to_owned(),
                     cache_control: page.cache.header().to_owned(),
                 };

@@ -513,7 +513,13 @@ async fn upload_all<S: ObjectStore>(
             let Some(&key) = pending.next() else { break };
             let page = new.site.get(key).expect("planned keys are in the site");
             let entry = new.manifest.objects[key].clone();
-            let body = page.body.bytes().into_owned();
+            let body = match body_to_upload(&page.body, &entry) {
+                Ok(body) => body,
+                Err(cause) => {
+                    failed.get_or_insert((key.to_owned(), cause));
+                    break;
+                }
+            };
             let (store, full, key) = (store.clone(), target.key(key), key.to_owned());
             running.spawn(async move {
                 let put = store.put(&full, body, &entry).await;
@@ -537,6 +543,25 @@ async fn upload_all<S: ObjectStore>(
         }
     }
     (done, failed)
+}
+
+/// The bytes to upload: a file body (a photo's variant in the image cache)
+/// is read now and checked against the digest the manifest records for it.
+fn body_to_upload(body: &render::site::Body, entry: &Entry) -> Result<Vec<u8>, String> {
+    let bytes = body.read().map_err(|e| {
+        format!("cannot read it: {e}; the image cache changed during the publish, publish again")
+    })?;
+    if let Some(file) = body.as_file() {
+        let read = crate::plan::sha256_hex([&bytes, &[], &[]]);
+        if read != entry.sha256 {
+            return Err(format!(
+                "{} does not hold the bytes recorded for it (SHA-256 {read}, not {}); delete the image cache and publish again",
+                file.path.display(),
+                entry.sha256
+            ));
+        }
+    }
+    Ok(bytes.into_owned())
 }
 
 async fn put_manifest<S: ObjectStore>(
@@ -819,7 +844,7 @@ mod tests {
         assert_eq!(held, keys);
         for (key, page) in site.iter() {
             let (bytes, entry) = &objects[&target.key(key)];
-            assert_eq!(bytes.as_slice(), &*page.body.bytes(), "{key}");
+            assert_eq!(bytes.as_slice(), &*page.body.read().unwrap(), "{key}");
             assert_eq!(entry, &expected.objects[key], "{key}");
         }
         let manifest = store.manifest(target);
@@ -1008,7 +1033,7 @@ mod tests {
         assert_eq!(manifest.pending_invalidation.join(" "), V2_PATHS);
         // Every page the bucket holds is still the old one.
         for (key, page) in v1().iter() {
-            assert_eq!(store.objects()[key].0, &*page.body.bytes(), "{key}");
+            assert_eq!(store.objects()[key].0, &*page.body.read().unwrap(), "{key}");
         }
         assert_rerun_completes(&store).await;
     }

@@ -61,8 +61,9 @@ pub const EAGER_CARDS: usize = 4;
 /// The asset used when a product has no image.
 pub const PLACEHOLDER_IMAGE: &str = "placeholder.svg";
 
-/// Extra files copied as they are (product images), keyed by object key.
-pub type StaticFiles = BTreeMap<String, Vec<u8>>;
+/// Extra files copied as they are (product images, photos' variants), keyed
+/// by object key.
+pub type StaticFiles = BTreeMap<String, site::Body>;
 
 /// Settings for one render.
 #[derive(Debug, Clone)]
@@ -167,11 +168,11 @@ pub fn render(
     );
     site.insert(urls::key_for(urls::ROBOTS), robots.into_bytes());
 
-    for (key, bytes) in files {
+    for (key, body) in files {
         if site.get(key).is_some() {
             return Err(RenderError::Collision { key: key.clone() });
         }
-        site.insert(key.clone(), bytes.clone());
+        site.insert(key.clone(), body.clone());
     }
     Ok(site)
 }

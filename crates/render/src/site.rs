@@ -3,7 +3,10 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
 
 /// How long browsers and CloudFront may keep an object. The one place this
 /// policy is decided.
@@ -65,41 +68,94 @@ pub fn content_type_for(key: &str) -> &'static str {
 
 /// An object's bytes. A page may splice in a part that many pages share (the
 /// site header), which is then held once in memory however many pages use it.
+/// A photo's variant from the image cache stays a file there: its size and
+/// SHA-256 were recorded when it was written, so it is read only when it is
+/// copied, uploaded or served.
 #[derive(Debug, Clone)]
-pub struct Body {
-    own: Vec<u8>,
-    /// `shared` goes at byte `at` of `own`.
-    splice: Option<(usize, Arc<[u8]>)>,
+pub struct Body(Repr);
+
+#[derive(Debug, Clone)]
+enum Repr {
+    Memory {
+        own: Vec<u8>,
+        /// `shared` goes at byte `at` of `own`.
+        splice: Option<(usize, Arc<[u8]>)>,
+    },
+    File(File),
+}
+
+/// A body that is a file (of the image cache).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct File {
+    pub path: PathBuf,
+    pub len: u64,
+    /// The hex SHA-256 of its bytes.
+    pub sha256: String,
 }
 
 impl Body {
     /// `own[..at] + shared + own[at..]`.
     pub fn spliced(own: Vec<u8>, at: usize, shared: Arc<[u8]>) -> Self {
         assert!(at <= own.len(), "splice point past the end");
-        Self {
+        Self(Repr::Memory {
             own,
             splice: Some((at, shared)),
+        })
+    }
+
+    /// The file at `path`, whose size and hex SHA-256 are known.
+    pub fn file(path: PathBuf, len: u64, sha256: String) -> Self {
+        Self(Repr::File(File { path, len, sha256 }))
+    }
+
+    /// The three parts in order, to write or hash without copying; `None`
+    /// for a file body (see [`Body::as_file`]).
+    pub fn parts(&self) -> Option<[&[u8]; 3]> {
+        match &self.0 {
+            Repr::Memory { own, splice } => Some(parts(own, splice.as_ref())),
+            Repr::File(_) => None,
         }
     }
 
-    /// The three parts in order; write or hash them without copying.
-    pub fn parts(&self) -> [&[u8]; 3] {
-        match &self.splice {
-            Some((at, shared)) => [&self.own[..*at], shared, &self.own[*at..]],
-            None => [&self.own, &[], &[]],
+    /// The file, for a file body.
+    pub fn as_file(&self) -> Option<&File> {
+        match &self.0 {
+            Repr::File(f) => Some(f),
+            Repr::Memory { .. } => None,
         }
     }
 
-    /// The whole body, copied only if it is spliced.
-    pub fn bytes(&self) -> Cow<'_, [u8]> {
-        match &self.splice {
-            None => Cow::Borrowed(&self.own),
-            Some(_) => Cow::Owned(self.parts().concat()),
+    /// The whole body: borrowed, copied if it is spliced, or read if it is
+    /// a file (which fails if the file is gone or cannot be read).
+    pub fn read(&self) -> std::io::Result<Cow<'_, [u8]>> {
+        match &self.0 {
+            Repr::Memory { own, splice: None } => Ok(Cow::Borrowed(own)),
+            Repr::Memory { own, splice } => Ok(Cow::Owned(parts(own, splice.as_ref()).concat())),
+            Repr::File(f) => std::fs::read(&f.path)
+                .map(Cow::Owned)
+                .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", f.path.display()))),
+        }
+    }
+
+    /// The hex SHA-256 of the bytes (a file body's as recorded).
+    pub fn sha256(&self) -> String {
+        match &self.0 {
+            Repr::File(f) => f.sha256.clone(),
+            Repr::Memory { own, splice } => {
+                let mut h = Sha256::new();
+                for part in parts(own, splice.as_ref()) {
+                    h.update(part);
+                }
+                catalog::hex(&h.finalize())
+            }
         }
     }
 
     pub fn len(&self) -> usize {
-        self.own.len() + self.splice.as_ref().map_or(0, |(_, s)| s.len())
+        match &self.0 {
+            Repr::Memory { own, splice } => own.len() + splice.as_ref().map_or(0, |(_, s)| s.len()),
+            Repr::File(f) => usize::try_from(f.len).unwrap_or(usize::MAX),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -107,15 +163,36 @@ impl Body {
     }
 }
 
-impl From<Vec<u8>> for Body {
-    fn from(own: Vec<u8>) -> Self {
-        Self { own, splice: None }
+fn parts<'a>(own: &'a [u8], splice: Option<&'a (usize, Arc<[u8]>)>) -> [&'a [u8]; 3] {
+    match splice {
+        Some((at, shared)) => [&own[..*at], shared, &own[*at..]],
+        None => [own, &[], &[]],
     }
 }
 
+impl From<Vec<u8>> for Body {
+    fn from(own: Vec<u8>) -> Self {
+        Self(Repr::Memory { own, splice: None })
+    }
+}
+
+impl From<images::Data> for Body {
+    fn from(data: images::Data) -> Self {
+        match data {
+            images::Data::Memory(bytes) => bytes.into(),
+            images::Data::File { path, len, sha256 } => Self::file(path, len, sha256),
+        }
+    }
+}
+
+/// Equal bytes (a file body's as recorded, by size and digest).
 impl PartialEq for Body {
     fn eq(&self, other: &Self) -> bool {
-        self.len() == other.len() && self.bytes() == other.bytes()
+        self.len() == other.len()
+            && match (self.parts(), other.parts()) {
+                (Some(a), Some(b)) => a.concat() == b.concat(),
+                _ => self.sha256() == other.sha256(),
+            }
     }
 }
 
@@ -185,9 +262,30 @@ mod tests {
     fn spliced_bodies_read_as_one() {
         let shared: Arc<[u8]> = Arc::from(&b"<header>"[..]);
         let body = Body::spliced(b"<html></html>".to_vec(), 6, shared);
-        assert_eq!(&*body.bytes(), b"<html><header></html>");
+        assert_eq!(&*body.read().unwrap(), b"<html><header></html>");
         assert_eq!(body.len(), 21);
         assert_eq!(body, Body::from(b"<html><header></html>".to_vec()));
+        assert_eq!(
+            body.sha256(),
+            Body::from(b"<html><header></html>".to_vec()).sha256()
+        );
+    }
+
+    #[test]
+    fn a_file_body_is_read_only_when_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.webp");
+        std::fs::write(&path, b"RIFF").unwrap();
+        let memory = Body::from(b"RIFF".to_vec());
+        let file = Body::file(path.clone(), 4, memory.sha256());
+        assert_eq!(file.len(), 4);
+        assert!(file.parts().is_none());
+        assert_eq!(file.as_file().map(|f| &f.path), Some(&path));
+        assert_eq!(file, memory, "equal by size and digest");
+        assert_eq!(&*file.read().unwrap(), b"RIFF");
+        std::fs::remove_file(&path).unwrap();
+        let gone = file.read().unwrap_err().to_string();
+        assert!(gone.contains("a.webp"), "{gone}");
     }
 
     #[test]

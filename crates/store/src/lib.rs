@@ -536,9 +536,47 @@ pub(crate) fn images_of(
 pub struct Snapshot {
     pub version: i64,
     pub rows: Vec<ProductRow>,
-    /// Uploaded images some product shows: `<sha256>.<extension>` and the
-    /// bytes. An upload no product uses any more is kept, but not published.
-    pub images: Vec<(String, Vec<u8>)>,
+    /// Uploaded images some product shows, without their bytes (which
+    /// [`image_bytes`] reads, for those a build must encode). An upload no
+    /// product uses any more is kept, but not published.
+    pub images: Vec<Upload>,
+}
+
+/// An uploaded image, named by its content: `<sha256>.<extension>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upload {
+    /// The hex SHA-256 of its bytes (the row's key, computed on upload).
+    pub sha256: String,
+    pub extension: String,
+}
+
+impl Upload {
+    /// Its file name, as products' `image_url` name it under `/images/`.
+    pub fn file(&self) -> String {
+        format!("{}.{}", self.sha256, self.extension)
+    }
+}
+
+/// The bytes of the uploads with these digests, by digest. A digest with no
+/// row is left out (the caller says which it was missing).
+pub async fn image_bytes(
+    client: &Client,
+    target: &Target,
+    sha256: &[String],
+) -> Result<std::collections::BTreeMap<String, Vec<u8>>, DbError> {
+    if sha256.is_empty() {
+        return Ok(Default::default());
+    }
+    Ok(client
+        .query(
+            "SELECT sha256, bytes FROM product_images WHERE sha256 = ANY($1)",
+            &[&sha256],
+        )
+        .await
+        .map_err(target.query_error("reading uploaded images' bytes"))?
+        .into_iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect())
 }
 
 /// `wanted_version` as this server sees it (on a replica: as replayed so far).
@@ -588,7 +626,7 @@ pub async fn read_snapshot(client: &mut Client, target: &Target) -> Result<Snaps
         .collect();
     let images = tx
         .query(
-            "SELECT i.sha256 || '.' || i.extension, i.bytes FROM product_images i
+            "SELECT i.sha256, i.extension FROM product_images i
              WHERE EXISTS (SELECT 1 FROM products p
                            WHERE p.image_url = '/images/' || i.sha256 || '.' || i.extension
                               OR p.images @> jsonb_build_array(jsonb_build_object(
@@ -599,7 +637,10 @@ pub async fn read_snapshot(client: &mut Client, target: &Target) -> Result<Snaps
         .await
         .map_err(target.query_error("reading the product images"))?
         .into_iter()
-        .map(|r| (r.get(0), r.get(1)))
+        .map(|r| Upload {
+            sha256: r.get(0),
+            extension: r.get(1),
+        })
         .collect();
     tx.commit()
         .await

@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::{DbError, ProductRow, Snapshot, Target};
+use crate::{DbError, ProductRow, Snapshot, Target, Upload};
 use catalog::draft::{Amount, Draft, FieldProblem};
 use catalog::{Catalog, CatalogErrors, Origin, Product, ProductId, SiteSettings};
 
@@ -48,14 +48,24 @@ pub enum PgSourceError {
     BadRows(Vec<String>),
     #[error("the database catalog has problems:\n{0}")]
     Catalog(CatalogErrors),
+    #[error(
+        "the uploaded images {} are not in product_images on {server}; upload them again",
+        .missing.join(", ")
+    )]
+    MissingUploads {
+        missing: Vec<String>,
+        server: String,
+    },
 }
 
 /// A catalog read from PostgreSQL.
 #[derive(Debug)]
 pub struct Loaded {
     pub catalog: Catalog,
-    /// Uploaded images, published as `images/<sha256>.<extension>`.
-    pub images: Vec<(String, Vec<u8>)>,
+    /// The uploaded images products show, published (as their variants)
+    /// under `images/<sha256>.<extension>`; without their bytes, which
+    /// [`fetch_images`] reads for those a build must encode.
+    pub uploads: Vec<Upload>,
     /// `catalog_state.wanted_version` in the snapshot that was read.
     pub version: i64,
     pub from: ReadFrom,
@@ -88,10 +98,61 @@ pub async fn load(source: &PgSource, settings: SiteSettings) -> Result<Loaded, P
     let catalog = to_catalog(settings, snapshot.rows)?;
     Ok(Loaded {
         catalog,
-        images: snapshot.images,
+        uploads: snapshot.images,
         version: snapshot.version,
         from,
     })
+}
+
+/// The bytes of the uploads with these digests (those whose variants the
+/// image cache lacks), by digest, read from the server the catalog was read
+/// from (uploads never change, so the other one will do if it is down).
+pub async fn fetch_images(
+    source: &PgSource,
+    from: &ReadFrom,
+    sha256: &[String],
+) -> Result<std::collections::BTreeMap<String, Vec<u8>>, PgSourceError> {
+    if sha256.is_empty() {
+        return Ok(Default::default());
+    }
+    let read_on_replica = matches!(
+        from,
+        ReadFrom::Replica { .. } | ReadFrom::ReplicaUnchecked { .. }
+    );
+    let servers = if read_on_replica {
+        [&source.replica, &source.primary]
+    } else {
+        [&source.primary, &source.replica]
+    };
+    let mut servers = servers.into_iter().flatten();
+    let first = servers.next().ok_or(PgSourceError::NotConfigured)?;
+    let (target, client) = match first.connect().await {
+        Ok(client) => (first, client),
+        Err(e) => match servers.next() {
+            Some(other) => {
+                tracing::warn!(
+                    "{e}; reading the uploaded images from {} instead",
+                    other.server()
+                );
+                (other, other.connect().await?)
+            }
+            None => return Err(e.into()),
+        },
+    };
+    let bytes = crate::image_bytes(&client, target, sha256).await?;
+    let missing: Vec<String> = sha256
+        .iter()
+        .filter(|d| !bytes.contains_key(*d))
+        .cloned()
+        .collect();
+    if missing.is_empty() {
+        Ok(bytes)
+    } else {
+        Err(PgSourceError::MissingUploads {
+            missing,
+            server: target.server(),
+        })
+    }
 }
 
 async fn read(source: &PgSource) -> Result<(Snapshot, ReadFrom), PgSourceError> {

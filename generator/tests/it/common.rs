@@ -176,7 +176,8 @@ pub fn text(site: &render::site::Site, key: &str) -> String {
         site.get(key)
             .unwrap_or_else(|| panic!("no {key} in the site"))
             .body
-            .bytes()
+            .read()
+            .unwrap()
             .into_owned(),
     )
     .unwrap()

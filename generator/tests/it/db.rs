@@ -439,7 +439,35 @@ async fn every_change_is_audited_with_its_actor_and_images_join_the_snapshot() {
         .await
         .unwrap();
     let snapshot = store::read_snapshot(&mut client, &primary).await.unwrap();
-    assert_eq!(snapshot.images, [(file, b"\x89PNG".to_vec())]);
+    let upload = store::Upload {
+        sha256: "ab".repeat(32),
+        extension: "png".into(),
+    };
+    assert_eq!(
+        snapshot.images,
+        std::slice::from_ref(&upload),
+        "without its bytes"
+    );
+    assert_eq!(upload.file(), file);
+    // The bytes, on request.
+    let bytes = store::image_bytes(&client, &primary, &["ab".repeat(32), "cd".repeat(32)])
+        .await
+        .unwrap();
+    assert_eq!(
+        bytes,
+        std::collections::BTreeMap::from([("ab".repeat(32), b"\x89PNG".to_vec())])
+    );
+    let source = store::source::PgSource {
+        primary: Some(primary.clone()),
+        replica: None,
+        replica_wait: std::time::Duration::ZERO,
+    };
+    let from = store::source::ReadFrom::PrimaryOnly;
+    let err = store::source::fetch_images(&source, &from, &["cd".repeat(32)])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(&"cd".repeat(32)), "{err}");
 }
 
 #[tokio::test]

@@ -25,6 +25,7 @@ fn photos_are_served_as_responsive_variants_and_rebuilt_from_the_cache() {
     kettle.image_url = Some("/images/kettle.jpg".into());
     let shop = Shop::new(&[kettle, p(2, "Teapot", "Kitchen")], 12);
     std::fs::write(shop.content().join("images/kettle.jpg"), photo(0)).unwrap();
+    std::fs::write(shop.content().join("images/unused.jpg"), photo(7)).unwrap();
     let cache = tempfile::tempdir().unwrap();
     let config = BuildConfig {
         image_cache: Some(cache.path().to_owned()),
@@ -40,6 +41,10 @@ fn photos_are_served_as_responsive_variants_and_rebuilt_from_the_cache() {
     assert!(
         site.get("images/item.svg").is_some(),
         "an SVG is published as it is"
+    );
+    assert!(
+        !site.iter().any(|(k, _)| k.contains("unused")),
+        "a photo no product shows is neither processed nor published"
     );
     let variants: Vec<&str> = site
         .iter()
@@ -98,9 +103,33 @@ fn photos_are_served_as_responsive_variants_and_rebuilt_from_the_cache() {
     std::fs::write(entry.join(name), b"from the cache").unwrap();
     let again = build_from_content(&config).unwrap();
     assert_eq!(
-        again.site.get(webp).unwrap().body.bytes().as_ref(),
+        again.site.get(webp).unwrap().body.read().unwrap().as_ref(),
         b"from the cache"
     );
+
+    // Published to a folder, a cached variant is a link to the cache's
+    // file, and a rebuild leaves it as it is.
+    let out = tempfile::tempdir().unwrap();
+    let public = out.path().join("public");
+    publish::dir::write_site(&again.site, &public).unwrap();
+    publish::dir::write_site(&again.site, &public).unwrap();
+    let written = publish::dir::write_site(&again.site, &public).unwrap();
+    assert!(
+        !written.written.iter().any(|k| k.starts_with("images/v/")),
+        "{:?}",
+        written.written
+    );
+    assert_eq!(std::fs::read(public.join(webp)).unwrap(), b"from the cache");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let published = std::fs::metadata(public.join(webp)).unwrap();
+        let cached = std::fs::metadata(entry.join(name)).unwrap();
+        assert_eq!(published.ino(), cached.ino(), "a hard link");
+    }
+    // The cache deleted: the published site keeps its files.
+    std::fs::remove_dir_all(cache.path()).unwrap();
+    assert_eq!(std::fs::read(public.join(webp)).unwrap(), b"from the cache");
 
     // A changed photo: new keys.
     std::fs::write(shop.content().join("images/kettle.jpg"), photo(99)).unwrap();
@@ -156,7 +185,9 @@ fn a_gallery_shows_the_main_photo_first_and_the_others_small_and_lazy() {
 fn a_broken_photo_fails_the_build_naming_the_file() {
     let mut kettle = p(1, "Pour-Over Kettle", "Kitchen");
     kettle.image_url = Some("/images/kettle.jpg".into());
-    let shop = Shop::new(&[kettle], 12);
+    let mut pot = p(2, "Teapot", "Kitchen");
+    pot.image_url = Some("/images/bad.png".into());
+    let shop = Shop::new(&[kettle, pot], 12);
     let mut cut = photo(0);
     cut.truncate(cut.len() / 3);
     std::fs::write(shop.content().join("images/kettle.jpg"), cut).unwrap();
@@ -167,4 +198,70 @@ fn a_broken_photo_fails_the_build_naming_the_file() {
         err.contains("images/bad.png: "),
         "every problem at once: {err}"
     );
+}
+
+/// An uploaded photo: its digest is the row's key, so a build with its
+/// variants in the cache neither hashes it nor reads its bytes from the
+/// database (a build that tried would fail: the column is renamed away).
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn an_uploaded_photo_in_the_cache_is_not_read_from_the_database() {
+    use store::{Role, Target};
+    let db = testkit::FreshDb::new().await;
+    let primary = Target::parse(&db.url, Role::Primary).unwrap();
+    store::migrate(&primary, None).await.unwrap();
+    let client = primary.connect().await.unwrap();
+    let bytes = photo(3);
+    let sha = images::digest(&bytes);
+    store::products::put_image(&client, &primary, &sha, "jpg", &bytes)
+        .await
+        .unwrap();
+    client
+        .execute(
+            "INSERT INTO products (slug, name, price, image_url, category) VALUES ('pot', 'Pot', 1, $1, 'Kitchen')",
+            &[&format!("/images/{sha}.jpg")],
+        )
+        .await
+        .unwrap();
+    let source = store::source::PgSource {
+        primary: Some(primary.clone()),
+        replica: None,
+        replica_wait: std::time::Duration::ZERO,
+    };
+    let shop = Shop::new(&[], 12);
+    let cache = tempfile::tempdir().unwrap();
+    let config = BuildConfig {
+        image_cache: Some(cache.path().to_owned()),
+        ..shop.config()
+    };
+    let prefix = format!("images/v/{sha}-{}", &sha[..16]);
+    let keys = |built: &pipeline::Built| -> Vec<String> {
+        built
+            .site
+            .iter()
+            .map(|(k, _)| k.to_owned())
+            .filter(|k| k.starts_with(&prefix))
+            .collect()
+    };
+    let (first, ..) = pipeline::build_from_postgres(&config, &source)
+        .await
+        .unwrap();
+    assert_eq!(keys(&first).len(), 9, "{:?}", keys(&first));
+    assert!(first.site.get(&format!("images/{sha}.jpg")).is_none());
+
+    client
+        .batch_execute("ALTER TABLE product_images RENAME COLUMN bytes TO gone")
+        .await
+        .unwrap();
+    let (again, ..) = pipeline::build_from_postgres(&config, &source)
+        .await
+        .unwrap();
+    assert_eq!(keys(&again), keys(&first));
+    // Without the cache, the bytes are needed, and asked for.
+    std::fs::remove_dir_all(cache.path()).unwrap();
+    let err = pipeline::build_from_postgres(&config, &source)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("reading uploaded images' bytes"), "{err}");
 }

@@ -393,7 +393,7 @@ fn assert_bucket_holds_and(stack: &Stack, site: &Site, retired: &[String]) {
     assert_eq!(keys, expected);
     for (key, page) in site.iter() {
         let h = &held[key];
-        let sha = sha256_hex(page.body.parts());
+        let sha = page.body.sha256();
         assert_eq!(h.content_type, page.content_type, "{key}");
         assert_eq!(h.cache_control, page.cache.header(), "{key}");
         assert_eq!(h.sha256, sha, "{key}: bytes");

@@ -156,7 +156,8 @@ fn the_replica_build_equals_the_content_build_and_a_paused_replica_never_serves_
             .get("products.json")
             .unwrap()
             .body
-            .bytes()
+            .read()
+            .unwrap()
             .into_owned(),
     )
     .unwrap();

@@ -59,8 +59,16 @@ fn listing_page() {
 #[test]
 fn products_json() {
     let built = shop().build().unwrap();
-    let json: serde_json::Value =
-        serde_json::from_slice(&built.site.get("products.json").unwrap().body.bytes()).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(
+        &built
+            .site
+            .get("products.json")
+            .unwrap()
+            .body
+            .read()
+            .unwrap(),
+    )
+    .unwrap();
     insta::assert_snapshot!(mask_fingerprints(
         &serde_json::to_string_pretty(&json).unwrap()
     ));

@@ -220,15 +220,15 @@ fn scan(site: &Site) -> Vec<String> {
         if key.ends_with(".html") {
             found.extend(problems(
                 key,
-                std::str::from_utf8(&page.body.bytes()).unwrap(),
+                std::str::from_utf8(&page.body.read().unwrap()).unwrap(),
             ));
         }
         if key == "products.json" {
-            serde_json::from_slice::<serde_json::Value>(&page.body.bytes())
+            serde_json::from_slice::<serde_json::Value>(&page.body.read().unwrap())
                 .unwrap_or_else(|e| panic!("products.json: {e}"));
         }
         if key.ends_with(".xml") {
-            let bytes = page.body.bytes();
+            let bytes = page.body.read().unwrap();
             let xml = std::str::from_utf8(&bytes).unwrap();
             assert!(!xml.contains("<script"), "{key}");
         }
