@@ -17,7 +17,14 @@
 #      320, 640, 960, 1280 and 1920 (none wider than the photo) as WebP and
 #      JPEG at quality 80, plus a 1200x630 JPEG fill for Open Graph: its
 #      first run, with empty caches;
-#   6. the ratios, with PASS or MISS: first build / Hugo (target <= 0.5),
+#   6. publish (unless BENCH_SKIP_PUBLISH=1): the photo shop published to a
+#      local S3 + CloudFront (moto_server, infra/local/moto.sh), then one
+#      product's photo replaced and published again: the second publish's
+#      summary, by kind (that product's new variants, pages, the rest), its
+#      deletes and its invalidated paths, with PASS or MISS for "only the
+#      product's new variants and the pages whose bytes changed are
+#      uploaded, and only those pages' paths invalidated";
+#   7. the ratios, with PASS or MISS: first build / Hugo (target <= 0.5),
 #      nothing-changed rebuild / the no-photo shop's nothing-changed rebuild
 #      (target <= 1.3), and the largest peak RSS of the photo shop's builds
 #      (target < 500 MiB).
@@ -44,10 +51,14 @@
 #
 # Settings (environment):
 #   BENCH_PRODUCTS       products (default 100, 10 with --quick; at most content/'s)
-#   BENCH_RUNS           timed nothing-changed rebuilds, and no-photo builds (default 5)
+#   BENCH_RUNS           timed nothing-changed rebuilds, and no-photo builds (default 11; the two shops' nothing-changed rebuilds take turns)
 #   BENCH_CHANGE_RUNS    timed rebuilds with one photo changed (default 3)
 #   BENCH_SKIP_CARGO=1   use the existing release-lto binary instead of running cargo build
 #   BENCH_SKIP_HUGO=1    leave Hugo out (no first build / Hugo ratio)
+#   BENCH_SKIP_PUBLISH=1 leave the publish out (it needs a generator built with
+#                        --features full: the debug one, built here unless
+#                        BENCH_SKIP_CARGO=1; it finds every variant in the
+#                        image cache the timed builds filled but the changed one)
 #   BENCH_HUGO_FILTER    Hugo's resampling filter (default box, Hugo's default and its fastest)
 #   BENCH_HUGO_ANCHOR    Hugo's anchor for the Open Graph fill (default center; Hugo's own is smart)
 #   BENCH_KEEP=1         keep this run's folder (shops, outputs, caches, Hugo site) for a look
@@ -82,7 +93,7 @@ while [[ $# -gt 0 ]]; do
     esac
     shift
 done
-RUNS="${BENCH_RUNS:-5}"
+RUNS="${BENCH_RUNS:-11}"
 CHANGE_RUNS="${BENCH_CHANGE_RUNS:-3}"
 HUGO_FILTER="${BENCH_HUGO_FILTER:-box}"
 HUGO_ANCHOR="${BENCH_HUGO_ANCHOR:-center}"
@@ -145,8 +156,9 @@ else
     PHOTO_FROM="$PHOTO_PKG $(cut -d_ -f2 <<<"$deb") ($deb, unpacked)"
 fi
 PHOTOS="$OUT/photos-${PHOTO_W}x${PHOTO_H}-q$PHOTO_Q"
-# The products' photos, then one spare photo per change run.
-"$PY" "$HELPER" photos "$SRC_PHOTOS" "$PHOTOS" $((PRODUCTS + CHANGE_RUNS)) \
+# The products' photos, then one spare photo per change run and one for the
+# publish.
+"$PY" "$HELPER" photos "$SRC_PHOTOS" "$PHOTOS" $((PRODUCTS + CHANGE_RUNS + 1)) \
     --width "$PHOTO_W" --height "$PHOTO_H" --quality "$PHOTO_Q" | sed 's/^/bench: /'
 
 # --- binary ----------------------------------------------------------------
@@ -158,6 +170,14 @@ if [[ "${BENCH_SKIP_CARGO:-0}" != 1 ]]; then
     (cd "$ROOT" && cargo build --profile release-lto -p generator)
 fi
 [[ -x $BIN ]] || die "$BIN was not built"
+PUBLISH_BIN="$target_dir/debug/generator"
+if [[ "${BENCH_SKIP_PUBLISH:-0}" != 1 ]]; then
+    if [[ "${BENCH_SKIP_CARGO:-0}" != 1 ]]; then
+        say "cargo build -p generator --features full (for the publish to S3)"
+        (cd "$ROOT" && cargo build -p generator --features full)
+    fi
+    [[ -x $PUBLISH_BIN ]] || die "$PUBLISH_BIN was not built (cargo build -p generator --features full)"
+fi
 
 # --- this run's folder -----------------------------------------------------
 RUN="$OUT/run.$$"
@@ -243,12 +263,6 @@ done
 WALL[svg_first]=$(median "${w[@]}"); RSS[svg_first]=$(maxof "${r[@]}")
 NOTE[svg]=$(summary "$LAST_SUMMARY")
 build "second build (untimed)" svg "$RUN/svg/cache-1" "$RUN/svg/out-1" >/dev/null
-w=() r=()
-for ((i = 1; i <= RUNS; i++)); do
-    build "rebuild, nothing changed $i/$RUNS" svg "$RUN/svg/cache-1" "$RUN/svg/out-1"
-    w+=("$LAST_WALL"); r+=("$LAST_RSS_KB")
-done
-WALL[svg_rebuild]=$(median "${w[@]}"); RSS[svg_rebuild]=$(maxof "${r[@]}")
 echo
 
 # Photos.
@@ -263,15 +277,20 @@ cache_files=0
 [[ ! -d $CACHE ]] || cache_files=$(find "$CACHE" -type f | wc -l)
 build "second build, nothing changed (no .prev)" photo "$CACHE" "$PHOTO_OUT"
 WALL[second]=$LAST_WALL; RSS[second]=$LAST_RSS_KB; photo_rss+=("$LAST_RSS_KB")
-w=() r=()
+# The nothing-changed rebuilds of both shops take turns, so that a change in
+# the machine's load while they run touches both alike.
+w=() r=() sw=() sr=()
 for ((i = 1; i <= RUNS; i++)); do
     build "rebuild, nothing changed $i/$RUNS" photo "$CACHE" "$PHOTO_OUT"
     w+=("$LAST_WALL"); r+=("$LAST_RSS_KB"); photo_rss+=("$LAST_RSS_KB")
+    build "  no photos: rebuild, nothing changed $i/$RUNS" svg "$RUN/svg/cache-1" "$RUN/svg/out-1"
+    sw+=("$LAST_WALL"); sr+=("$LAST_RSS_KB")
 done
 WALL[rebuild]=$(median "${w[@]}"); RSS[rebuild]=$(maxof "${r[@]}")
+WALL[svg_rebuild]=$(median "${sw[@]}"); RSS[svg_rebuild]=$(maxof "${sr[@]}")
 NOTE[rebuild]=$(summary "$LAST_SUMMARY")
 # One product's photo replaced by another photo (a spare, used by no product).
-changed_md=$(find "$RUN/photo/content/products" -maxdepth 1 -name '*.md' | sort | head -n1)
+changed_md=$(find "$RUN/photo/content/products" -maxdepth 1 -name '*.md' | sort | sed -n 1p)
 changed_img="$RUN/photo/content/images/$(basename "$changed_md" .md).jpg"
 [[ -f $changed_img ]] || die "$changed_img is missing"
 w=() r=()
@@ -311,6 +330,63 @@ if [[ "${BENCH_SKIP_HUGO:-0}" != 1 ]]; then
     echo
 fi
 
+# Publish: the whole shop, then one product's photo changed.
+PUBLISH_RESULT=""
+if [[ "${BENCH_SKIP_PUBLISH:-0}" != 1 ]]; then
+    echo "== publish to a local S3 + CloudFront (moto_server), then one photo changed"
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    export MOTO_DATA="$RUN/moto" MOTO_PORT="$port"
+    mkdir -p "$MOTO_DATA"
+    trap '"$ROOT/infra/local/moto.sh" stop >/dev/null 2>&1 || true; cleanup' EXIT
+    eval "$("$ROOT/infra/local/moto.sh" start)"
+    unset DATABASE_URL S3_PREFIX
+    publish() { # label summary-file
+        SHOPFRONT_IMAGE_CACHE="$CACHE" timed "$1" "$PUBLISH_BIN" publish --content "$RUN/photo/content" \
+            --themes "$ROOT/themes" --bucket "$S3_BUCKET" --distribution-id "$CLOUDFRONT_DISTRIBUTION_ID" --json
+        cp "$RUN/cmd.out" "$2"
+    }
+    publish "first publish (every variant in the cache)" "$RUN/publish-1.json"
+    spare="$PHOTOS/photo-$(printf '%03d' $((PRODUCTS + CHANGE_RUNS))).jpg"
+    cp "$spare" "$changed_img"
+    publish "one photo changed: encode, upload, invalidate" "$RUN/publish-2.json"
+    stem=$(basename "$changed_img" .jpg)
+    PUBLISH_RESULT=$("$PY" - "$RUN/publish-1.json" "$RUN/publish-2.json" "$stem" <<'PY'
+import json, sys
+first, second, stem = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), sys.argv[3]
+ups, dels = second["uploads"], second["deletes"]
+inv = second["invalidation"]
+paths = inv["paths"] if isinstance(inv, dict) and "paths" in inv else inv
+mine = [k for k in ups if k.startswith(f"images/v/{stem}-")]
+others_v = [k for k in ups if k.startswith("images/v/") and k not in mine]
+pages = [k for k in ups if k.endswith(".html")]
+rest = [k for k in ups if k not in mine and k not in others_v and k not in pages and k != "manifest.json"]
+print(f"  first publish: {len(first['uploads'])} objects uploaded ({first['upload_bytes'] / 1048576:.1f} MiB)")
+print(f"  second publish: {len(ups)} objects uploaded ({second['upload_bytes'] / 1024:.0f} KiB), {second['unchanged']} unchanged, {len(dels)} deleted")
+print(f"    the product's new variants ({len(mine)}): {', '.join(k.split('-')[-1] for k in mine)}")
+print(f"    other products' variants: {len(others_v)}")
+print(f"    pages ({len(pages)}): {', '.join(pages)}")
+print(f"    other objects ({len(rest)}): {', '.join(rest) or '-'}")
+print(f"    deleted ({len(dels)}): {', '.join(k.split('-')[-1] for k in dels if k.startswith('images/v/')) or '-'}"
+      + (f" and {', '.join(k for k in dels if not k.startswith('images/v/'))}" if any(not k.startswith('images/v/') for k in dels) else ""))
+print(f"    invalidated ({len(paths) if isinstance(paths, list) else paths}): {', '.join(paths) if isinstance(paths, list) else paths}")
+# A page key's paths: "x/index.html" is both "/x/" and "/x/index.html".
+allowed = set()
+for k in pages + rest:
+    allowed.add("/" + k)
+    if k == "index.html" or k.endswith("/index.html"):
+        allowed.add("/" + k[: -len("index.html")])
+ok = (bool(mine) and not others_v and isinstance(paths, list)
+      and set(paths) <= allowed
+      and all(k.startswith(f"images/v/{stem}-") for k in dels))
+print(f"  only the product's new variants and its changed pages uploaded, only those paths invalidated: {'PASS' if ok else 'MISS'}")
+PY
+)
+    echo "$PUBLISH_RESULT"
+    "$ROOT/infra/local/moto.sh" stop >/dev/null 2>&1 || true
+    trap cleanup EXIT
+    echo
+fi
+
 # --- results ---------------------------------------------------------------
 verdict() { awk -v v="$1" -v t="$2" -v op="$3" 'BEGIN { ok = (op == "<=") ? (v <= t) : (v < t); print ok ? "PASS" : "MISS" }'; }
 line() { printf '%-52s %9.3f s  %8s MiB\n' "$1" "$2" "$(mib "$3")"; }
@@ -330,14 +406,14 @@ results="$(
     [[ -z ${WALL[hugo_again]:-} ]] || line "   (no target) hugo second run, caches kept" "${WALL[hugo_again]}" "${RSS[hugo_again]}"
     if [[ -n ${WALL[hugo]:-} ]]; then
         ratio=$(awk -v a="${WALL[first]}" -v b="${WALL[hugo]}" 'BEGIN { printf "%.3f", a / b }')
-        printf '%-52s %9s    (target <= %s)  %s\n' "6. first build / hugo" "$ratio" "$TARGET_HUGO" "$(verdict "$ratio" "$TARGET_HUGO" "<=")"
+        printf '%-52s %9s    (target <= %s)  %s\n' "7. first build / hugo" "$ratio" "$TARGET_HUGO" "$(verdict "$ratio" "$TARGET_HUGO" "<=")"
     else
-        printf '%-52s %9s    (target <= %s)  %s\n' "6. first build / hugo" - "$TARGET_HUGO" "n/a"
+        printf '%-52s %9s    (target <= %s)  %s\n' "7. first build / hugo" - "$TARGET_HUGO" "n/a"
     fi
     ratio=$(awk -v a="${WALL[rebuild]}" -v b="${WALL[svg_rebuild]}" 'BEGIN { printf "%.3f", a / b }')
-    printf '%-52s %9s    (target <= %s)  %s\n' "6. rebuild nothing changed / same with no photos" "$ratio" "$TARGET_REBUILD" "$(verdict "$ratio" "$TARGET_REBUILD" "<=")"
+    printf '%-52s %9s    (target <= %s)  %s\n' "7. rebuild nothing changed / same with no photos" "$ratio" "$TARGET_REBUILD" "$(verdict "$ratio" "$TARGET_REBUILD" "<=")"
     ratio=$(mib "${RSS[photo_max]}")
-    printf '%-52s %9s MiB (target < %s MiB) %s\n' "6. peak RSS, largest of the photo builds" "$ratio" "$TARGET_RSS_MIB" "$(verdict "$ratio" "$TARGET_RSS_MIB" "<")"
+    printf '%-52s %9s MiB (target < %s MiB) %s\n' "7. peak RSS, largest of the photo builds" "$ratio" "$TARGET_RSS_MIB" "$(verdict "$ratio" "$TARGET_RSS_MIB" "<")"
 )"
 echo "$results"
 echo
@@ -356,4 +432,5 @@ echo "others: the share of all $NPROC CPUs used by other processes during a run 
 {
     echo "nproc=$NPROC photos=$PHOTO_FROM"
     echo "$results"
+    [[ -z $PUBLISH_RESULT ]] || echo "$PUBLISH_RESULT"
 } >"$OUT/last-results.txt"

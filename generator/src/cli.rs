@@ -261,7 +261,9 @@ pub fn run() -> anyhow::Result<ExitCode> {
             let database = database(&input)?;
             let runtime = runtime()?;
             let (built, ..) = runtime.block_on(rebuild::build(&config, database.as_ref()))?;
+            let writing = std::time::Instant::now();
             let written = publish::dir::write_site(&built.site, &out)?;
+            tracing::debug!(write_time = ?writing.elapsed(), "site written");
             let changes = if written.unchanged + written.removed.len() > 0 {
                 format!(
                     " ({} written, {} unchanged, {} removed)",

@@ -29,6 +29,23 @@ struct Entry {
 struct FileMeta {
     len: u64,
     sha256: String,
+    /// The inode number it was written with (Unix).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ino: Option<u64>,
+}
+
+/// A file's inode number, where there is one.
+fn inode(path: &Path) -> Option<u64> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::symlink_metadata(path).ok().map(|m| m.ino())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
 }
 
 /// A source's variants found in the cache: the set, named for the source
@@ -82,6 +99,7 @@ impl Cache {
                     path,
                     len: m.len,
                     sha256: m.sha256.clone(),
+                    ino: m.ino,
                 },
                 None => Data::Memory(std::fs::read(path).ok()?),
             };
@@ -117,12 +135,15 @@ impl Cache {
                 .iter()
                 .find(|(k, _)| *k == v.key)
                 .ok_or_else(|| std::io::Error::other(format!("{} has no bytes", v.key)))?;
-            std::fs::write(temp.join(file_name(v)), bytes)?;
+            let path = temp.join(file_name(v));
+            std::fs::write(&path, bytes)?;
             meta.insert(
                 file_name(v),
                 FileMeta {
                     len: bytes.len() as u64,
                     sha256: catalog::hex(&Sha256::digest(bytes)),
+                    // Kept by the rename of the entry into place.
+                    ino: inode(&path),
                 },
             );
         }

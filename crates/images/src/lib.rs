@@ -140,11 +140,15 @@ pub struct Output {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Data {
     Memory(Vec<u8>),
-    /// A file in the cache, with the size and hex SHA-256 it was written with.
+    /// A file in the cache, with the size and hex SHA-256 it was written with,
+    /// and its inode number then (on Unix), so that a hard link to it is
+    /// known by a directory listing alone. Files in the cache are never
+    /// written into, so while a link to that inode exists it holds these bytes.
     File {
         path: PathBuf,
         len: u64,
         sha256: String,
+        ino: Option<u64>,
     },
 }
 

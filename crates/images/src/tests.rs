@@ -291,7 +291,10 @@ fn the_cache_serves_a_second_build_and_keys_follow_the_content() {
     assert_eq!(first.files, second.files);
     // Hits are files of the entry, with the size and digest they were written with.
     for data in second.files.values() {
-        let Data::File { path, len, sha256 } = data else {
+        let Data::File {
+            path, len, sha256, ..
+        } = data
+        else {
             panic!("a cache hit is not read into memory: {data:?}");
         };
         let bytes = std::fs::read(path).unwrap();

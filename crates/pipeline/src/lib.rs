@@ -184,11 +184,14 @@ fn render_loaded(
     // Photos become their variants; the sources themselves (with their
     // EXIF and GPS) are never published.
     let cache = image_cache(config);
+    let photos_started = Instant::now();
     let photos = images::process_all(photos, cache.as_ref()).map_err(PhotoErrors)?;
     if photos.encoded + photos.cached > 0 {
+        let photo_time = photos_started.elapsed();
         tracing::info!(
             encoded = photos.encoded,
             from_cache = photos.cached,
+            ?photo_time,
             "photos: {} encoded, {} from the cache",
             photos.encoded,
             photos.cached

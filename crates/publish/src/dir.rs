@@ -175,8 +175,9 @@ fn write_tree(site: &Site, root: &Path) -> Result<Written, DirError> {
 /// written, and files the site does not have are removed, with the folders
 /// they leave empty.
 fn update_tree(site: &Site, root: &Path) -> Result<Written, DirError> {
-    // Every file of the earlier build, and whether it is a plain file (a
-    // symlink is replaced, never written through).
+    // Every file of the earlier build: whether it is a plain file (a
+    // symlink is replaced, never written through), and its inode number as
+    // the listing gives it (no stat).
     let mut existing = HashMap::new();
     for entry in walkdir::WalkDir::new(root).min_depth(1) {
         let entry = entry.map_err(|e| {
@@ -189,10 +190,13 @@ fn update_tree(site: &Site, root: &Path) -> Result<Written, DirError> {
         })?;
         if !entry.file_type().is_dir() {
             let key = entry.path().strip_prefix(root).unwrap_or(entry.path());
-            existing.insert(
-                key.to_string_lossy().replace('\\', "/"),
-                entry.file_type().is_file(),
-            );
+            let key = key.to_string_lossy();
+            let key = if cfg!(windows) {
+                key.replace('\\', "/")
+            } else {
+                key.into_owned()
+            };
+            existing.insert(key, (entry.file_type().is_file(), listed_inode(&entry)));
         }
     }
     let pages: Vec<_> = site.iter().collect();
@@ -203,10 +207,12 @@ fn update_tree(site: &Site, root: &Path) -> Result<Written, DirError> {
             let path = root.join(key);
             let write = || -> std::io::Result<Option<&str>> {
                 match existing.get(key) {
-                    Some(true) => {
+                    Some(&(true, listed)) => {
                         if let Some(file) = page.body.as_file()
-                            && same_file(&path, &file.path)
+                            && ((file.ino.is_some() && file.ino == listed)
+                                || same_file(&path, &file.path))
                         {
+                            // A link to the cache's file: the same bytes.
                             return Ok(None);
                         }
                         if same_bytes(&path, page)? {
@@ -220,7 +226,7 @@ fn update_tree(site: &Site, root: &Path) -> Result<Written, DirError> {
                         // into the image cache.
                         std::fs::remove_file(&path)?;
                     }
-                    Some(false) => std::fs::remove_file(&path)?,
+                    Some((false, _)) => std::fs::remove_file(&path)?,
                     None => make_way(root, key)?,
                 }
                 write_file(&path, page)?;
@@ -253,6 +259,20 @@ fn update_tree(site: &Site, root: &Path) -> Result<Written, DirError> {
         written,
         removed,
     })
+}
+
+/// A listed file's inode number, from the directory listing itself.
+fn listed_inode(entry: &walkdir::DirEntry) -> Option<u64> {
+    #[cfg(unix)]
+    {
+        use walkdir::DirEntryExt;
+        Some(entry.ino())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = entry;
+        None
+    }
 }
 
 /// Whether `a` and `b` are the same file (hard links to one inode), so
@@ -474,6 +494,17 @@ mod tests {
             "the link in .public.prev is reused"
         );
         assert_eq!(std::fs::read(cache.join("320x240.webp")).unwrap(), b"webp");
+        // With the inode the cache recorded, known from the listing alone;
+        // a stale recorded inode falls back to comparing the files.
+        let path = cache.join("320x240.webp");
+        let sha = render::site::Body::from(b"webp".to_vec()).sha256();
+        for recorded in [inode(&path), inode(&path) + 1] {
+            let body =
+                render::site::Body::cached_file(path.clone(), 4, sha.clone(), Some(recorded));
+            write_site(&with(body.clone()), &out).unwrap();
+            let again = write_site(&with(body), &out).unwrap();
+            assert!(again.written.is_empty(), "recorded inode {recorded}");
+        }
     }
 
     #[test]

@@ -91,6 +91,8 @@ pub struct File {
     pub len: u64,
     /// The hex SHA-256 of its bytes.
     pub sha256: String,
+    /// Its inode number, when known (see `images::Data::File`).
+    pub ino: Option<u64>,
 }
 
 impl Body {
@@ -105,7 +107,22 @@ impl Body {
 
     /// The file at `path`, whose size and hex SHA-256 are known.
     pub fn file(path: PathBuf, len: u64, sha256: String) -> Self {
-        Self(Repr::File(File { path, len, sha256 }))
+        Self(Repr::File(File {
+            path,
+            len,
+            sha256,
+            ino: None,
+        }))
+    }
+
+    /// A file of the image cache, with the inode number it was written with.
+    pub fn cached_file(path: PathBuf, len: u64, sha256: String, ino: Option<u64>) -> Self {
+        Self(Repr::File(File {
+            path,
+            len,
+            sha256,
+            ino,
+        }))
     }
 
     /// The three parts in order, to write or hash without copying; `None`
@@ -180,7 +197,12 @@ impl From<images::Data> for Body {
     fn from(data: images::Data) -> Self {
         match data {
             images::Data::Memory(bytes) => bytes.into(),
-            images::Data::File { path, len, sha256 } => Self::file(path, len, sha256),
+            images::Data::File {
+                path,
+                len,
+                sha256,
+                ino,
+            } => Self::cached_file(path, len, sha256, ino),
         }
     }
 }
