@@ -56,8 +56,10 @@ pub const CARD_TEMPLATE: &str = "partials/card.html";
 /// bytes are spliced in there (see [`crate::site::Body`]). Catalog text can
 /// never produce it: every `<` in it is escaped or sanitized away.
 const HEADER_MARKER: &str = "<!--shopfront:header-->";
-/// Cards at the top of a listing load their image eagerly; the rest lazily.
-pub const EAGER_CARDS: usize = 4;
+/// The first card of a listing loads its image eagerly, and first; the rest
+/// lazily (a phone shows one card above the fold; in view, a lazy image
+/// still loads at once, after the first).
+pub const EAGER_CARDS: usize = 1;
 /// The asset used when a product has no image.
 pub const PLACEHOLDER_IMAGE: &str = "placeholder.svg";
 
