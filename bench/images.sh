@@ -283,12 +283,12 @@ w=() r=() sw=() sr=()
 for ((i = 1; i <= RUNS; i++)); do
     build "rebuild, nothing changed $i/$RUNS" photo "$CACHE" "$PHOTO_OUT"
     w+=("$LAST_WALL"); r+=("$LAST_RSS_KB"); photo_rss+=("$LAST_RSS_KB")
+    NOTE[rebuild]=$(summary "$LAST_SUMMARY")
     build "  no photos: rebuild, nothing changed $i/$RUNS" svg "$RUN/svg/cache-1" "$RUN/svg/out-1"
     sw+=("$LAST_WALL"); sr+=("$LAST_RSS_KB")
 done
 WALL[rebuild]=$(median "${w[@]}"); RSS[rebuild]=$(maxof "${r[@]}")
 WALL[svg_rebuild]=$(median "${sw[@]}"); RSS[svg_rebuild]=$(maxof "${sr[@]}")
-NOTE[rebuild]=$(summary "$LAST_SUMMARY")
 # One product's photo replaced by another photo (a spare, used by no product).
 changed_md=$(find "$RUN/photo/content/products" -maxdepth 1 -name '*.md' | sort | sed -n 1p)
 changed_img="$RUN/photo/content/images/$(basename "$changed_md" .md).jpg"
