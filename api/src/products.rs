@@ -53,7 +53,12 @@ pub struct Product {
 #[derive(Debug, Clone, Object)]
 pub struct ProductImage {
     /// `https://...` or a site-relative path such as `/images/mug.webp`
-    /// (an upload's `url`, from `POST /images`).
+    /// (an upload's `url`, from `POST /api/images`), without spaces, quotes
+    /// or angle brackets.
+    #[oai(validator(
+        max_length = 512,
+        pattern = r#"^(/|/[^/\s"'<>\\`\x00-\x1f\x7f][^\s"'<>\\`\x00-\x1f\x7f]*|https://[^/\s"'<>\\`\x00-\x1f\x7f][^\s"'<>\\`\x00-\x1f\x7f]*)$"#
+    ))]
     pub url: String,
     /// What the image shows, for people who cannot see it; at most 300
     /// characters. Pages use the product's name while it is empty.
@@ -121,7 +126,7 @@ impl poem_openapi::types::Example for ProductInput {
             name: "Walnut Desk Tray".into(),
             description: "Oiled walnut, **hand finished**.\n\n- 32 x 18 cm".into(),
             price: "49.90".into(),
-            image_url: None,
+            image_url: Some("/images/walnut-desk-tray.webp".into()),
             images: Some(vec![
                 ProductImage {
                     url: "/images/walnut-desk-tray.webp".into(),

@@ -339,6 +339,14 @@ fn photos_are_uploaded_checked_and_listed_on_products_in_order() {
     assert_eq!(made["image_url"], json!(url));
     assert_eq!(made["images"][0]["alt"], "The jug, full of water");
     assert_eq!(made["images"][1], json!({"url": second_url, "alt": ""}));
+    let mut bad = body.clone();
+    bad["images"][1]["url"] = json!("javascript:alert(1)");
+    let (status, problem, _) = call(api.send("POST", "/api/products").send_json(bad));
+    assert_eq!(status, 422, "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("url"),
+        "{problem}"
+    );
     // image_url beside images must name the first.
     body["image_url"] = json!(second_url);
     let (status, problem, _) = call(api.send("POST", "/api/products").send_json(body));

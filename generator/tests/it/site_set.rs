@@ -79,16 +79,8 @@ fn the_shop_in_content_has_every_page_its_catalog_calls_for() {
     );
 
     // products.json lists every product.
-    let json: serde_json::Value = serde_json::from_slice(
-        &built
-            .site
-            .get("products.json")
-            .unwrap()
-            .body
-            .read()
-            .unwrap(),
-    )
-    .unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&text(&built.site, "products.json")).unwrap();
     assert_eq!(
         json["products"].as_array().unwrap().len(),
         built.catalog.products.len()

@@ -59,16 +59,8 @@ fn listing_page() {
 #[test]
 fn products_json() {
     let built = shop().build().unwrap();
-    let json: serde_json::Value = serde_json::from_slice(
-        &built
-            .site
-            .get("products.json")
-            .unwrap()
-            .body
-            .read()
-            .unwrap(),
-    )
-    .unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&text(&built.site, "products.json")).unwrap();
     insta::assert_snapshot!(mask_fingerprints(
         &serde_json::to_string_pretty(&json).unwrap()
     ));
