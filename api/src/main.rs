@@ -191,7 +191,8 @@ async fn serve(
     };
     let state = Arc::new(
         api::state::State::new(store, content.clone(), sessions, trusted_proxies)
-            .with_upload_dir(state_dir.join("uploads")),
+            .with_upload_dir(state_dir.join("uploads"))
+            .with_image_cache(state_dir.join("image-cache")),
     );
     let rebuilds = if no_worker {
         None

@@ -77,6 +77,9 @@ pub struct State {
     /// Where uploads are spooled while they are checked (on disk: `/tmp`
     /// may be memory).
     pub upload_dir: PathBuf,
+    /// The rebuild worker's image cache, where the admin finds small
+    /// variants of uploads for its thumbnails.
+    pub image_cache: Option<images::Cache>,
 }
 
 impl State {
@@ -96,7 +99,14 @@ impl State {
             trusted_proxies,
             lists: ListCache::default(),
             upload_dir: std::env::temp_dir(),
+            image_cache: None,
         }
+    }
+
+    /// Thumbnails come from the image cache in `dir` when it has them.
+    pub fn with_image_cache(mut self, dir: PathBuf) -> Self {
+        self.image_cache = Some(images::Cache::new(dir));
+        self
     }
 
     /// Spools uploads in `dir` rather than the system's temporary folder.

@@ -334,7 +334,7 @@ mod tests {
         }
         assert_eq!(ImageOp::parse("drop:1"), None);
         assert_eq!(ImageOp::parse("up:x"), None);
-        assert_eq!(images_of_thumbnail(), "/admin/images/a.jpg");
+        assert_eq!(images_of_thumbnail(), "/admin/images/a.jpg?thumb");
     }
 
     fn images_of_thumbnail() -> String {

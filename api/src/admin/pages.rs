@@ -178,10 +178,11 @@ impl FormImage {
     }
 }
 
-/// Where the admin shows an image: a site-relative one from its own files.
+/// Where the admin shows an image: a site-relative one from its own files,
+/// as its small variant once a build has made one.
 fn thumbnail(url: &str) -> String {
     match url.strip_prefix("/images/") {
-        Some(file) => format!("/admin/images/{file}"),
+        Some(file) => format!("/admin/images/{file}?thumb"),
         None => url.to_owned(),
     }
 }

@@ -29,12 +29,10 @@ impl Admin {
         let content = shop.files.content_dir().to_owned();
         let sessions = Sessions::new(&[7u8; 32]).unwrap();
         let (dir, files) = shop.into_parts();
-        let state = Arc::new(State::new(
-            Store::Files(files),
-            content,
-            sessions,
-            Vec::new(),
-        ));
+        let state = Arc::new(
+            State::new(Store::Files(files), content, sessions, Vec::new())
+                .with_image_cache(dir.path().join("image-cache")),
+        );
         let app = Route::new()
             .nest("/admin", routes())
             .data(state.clone())
@@ -233,4 +231,43 @@ async fn an_upload_is_read_only_with_a_session_and_unreadable_is_a_422() {
         assert_eq!(response.status(), status);
         assert_secured(&response);
     }
+}
+
+#[tokio::test]
+async fn an_upload_s_thumbnail_is_its_small_variant_once_a_build_made_one() {
+    use sha2::Digest as _;
+    let admin = Admin::new();
+    let (cookie, _) = admin.log_in();
+    let png = testkit::images::png(40, 30);
+    let sha = catalog::hex(&sha2::Sha256::digest(&png));
+    admin
+        .state
+        .store
+        .put_image(&sha, "png", &png)
+        .await
+        .unwrap();
+    let uri = format!("/admin/images/{sha}.png?thumb");
+    let before = admin.call(Method::GET, &uri, Some(&cookie), None).await;
+    assert_eq!(before.status(), StatusCode::OK);
+    assert_eq!(
+        before.content_type(),
+        Some("image/png"),
+        "the original, until a build"
+    );
+    let source = images::Source {
+        key: format!("images/{sha}.png"),
+        digest: Some(sha.clone()),
+        origin: images::Origin::Bytes(png),
+    };
+    images::process_all(vec![source], admin.state.image_cache.as_ref()).unwrap();
+    let after = admin.call(Method::GET, &uri, Some(&cookie), None).await;
+    assert_eq!(after.content_type(), Some("image/webp"));
+    let bytes = after.into_body().into_vec().await.unwrap();
+    assert_eq!(&bytes[8..12], b"WEBP");
+    let anonymous = admin.call(Method::GET, &uri, None, None).await;
+    assert_eq!(
+        anonymous.status(),
+        StatusCode::SEE_OTHER,
+        "for the owner only"
+    );
 }

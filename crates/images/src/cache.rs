@@ -115,6 +115,16 @@ impl Cache {
         Some(Cached { set, files })
     }
 
+    /// The smallest modern variant of a source, if the cache has its
+    /// entry: a thumbnail without decoding anything.
+    pub fn smallest(&self, digest: &str) -> Option<(PathBuf, crate::Format)> {
+        let entry = self.entry(digest);
+        let json = std::fs::read(entry.join("set.json")).ok()?;
+        let Entry { set, .. } = serde_json::from_slice(&json).ok()?;
+        let v = set.modern.first()?;
+        Some((entry.join(file_name(v)), v.format))
+    }
+
     pub fn store(&self, digest: &str, output: &Output) -> std::io::Result<()> {
         let entry = self.entry(digest);
         if entry.join("set.json").is_file() {

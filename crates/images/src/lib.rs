@@ -632,10 +632,24 @@ pub fn process_all(
     sources: Vec<Source>,
     cache: Option<&Cache>,
 ) -> Result<Processed, Vec<ImageError>> {
+    process_all_reporting(sources, cache, &|| {})
+}
+
+/// [`process_all`], calling `done` as each source is finished (for a
+/// progress bar).
+pub fn process_all_reporting(
+    sources: Vec<Source>,
+    cache: Option<&Cache>,
+    done: &(dyn Fn() + Sync),
+) -> Result<Processed, Vec<ImageError>> {
     let index = cache.map(|c| index::Index::load(c.dir()));
     let results: Vec<Result<Done, ImageError>> = sources
         .into_par_iter()
-        .map(|source| process_one(source, cache, index.as_ref()))
+        .map(|source| {
+            let result = process_one(source, cache, index.as_ref());
+            done();
+            result
+        })
         .collect();
     let mut processed = Processed::default();
     let mut errors = Vec::new();

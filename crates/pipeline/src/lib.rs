@@ -56,7 +56,7 @@ pub struct BuildConfig {
     /// The `generated_at` of `products.json`; when the catalog last changed
     /// if unset.
     pub generated_at: Option<DateTime<Utc>>,
-    /// Show a progress bar for the render step.
+    /// Show progress bars (photos, and the render of a large catalog).
     pub progress: bool,
     /// Where photos' variants are kept between builds; `None` encodes every
     /// photo on every build.
@@ -185,7 +185,20 @@ fn render_loaded(
     // EXIF and GPS) are never published.
     let cache = image_cache(config);
     let photos_started = Instant::now();
-    let photos = images::process_all(photos, cache.as_ref()).map_err(PhotoErrors)?;
+    // Encoding a shop's photos takes a while: a bar on a terminal.
+    let bar = if config.progress && !photos.is_empty() {
+        ProgressBar::new(photos.len() as u64)
+            .with_message("photos")
+            .with_style(
+                indicatif::ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} ({eta} left)")
+                    .expect("valid template"),
+            )
+    } else {
+        ProgressBar::hidden()
+    };
+    let photos = images::process_all_reporting(photos, cache.as_ref(), &|| bar.inc(1));
+    bar.finish_and_clear();
+    let photos = photos.map_err(PhotoErrors)?;
     if photos.encoded + photos.cached > 0 {
         let photo_time = photos_started.elapsed();
         tracing::info!(
