@@ -1,5 +1,5 @@
-//! Authentication: admin users with argon2id password hashes, and bearer API
-//! tokens stored as SHA-256 digests.
+//! Authentication: admin users with argon2id password hashes, bearer API
+//! tokens stored as SHA-256 digests, and browser sessions kept by the store.
 
 use std::sync::Arc;
 
@@ -13,7 +13,9 @@ use poem_openapi::auth::{ApiKey, Bearer};
 use rand::RngCore as _;
 use sha2::{Digest, Sha256};
 
+use crate::session::Session;
 use crate::state::State;
+use crate::store::StoreError;
 
 /// Passwords shorter than this are refused.
 pub const MIN_PASSWORD: usize = 12;
@@ -36,7 +38,16 @@ pub enum Admin {
 impl Admin {
     pub fn user(&self) -> &AdminUser {
         match self {
-            Self::Token(TokenAuth(user)) | Self::Session(SessionAuth(user)) => user,
+            Self::Token(TokenAuth(user)) => user,
+            Self::Session(SessionAuth(session)) => &session.user,
+        }
+    }
+
+    /// The browser session, if the request came with one.
+    pub fn session(&self) -> Option<&Session> {
+        match self {
+            Self::Token(_) => None,
+            Self::Session(SessionAuth(session)) => Some(session),
         }
     }
 }
@@ -46,8 +57,9 @@ impl Admin {
 #[oai(ty = "bearer", checker = "check_bearer")]
 pub struct TokenAuth(pub AdminUser);
 
-/// The session cookie from `POST /api/session`; state-changing requests must
-/// also send the session's CSRF token in `X-CSRF-Token`.
+/// The session cookie from `POST /api/session` (named
+/// `__Host-shopfront_session` over HTTPS); state-changing requests must also
+/// send the session's CSRF token in `X-CSRF-Token`.
 #[derive(SecurityScheme)]
 #[oai(
     ty = "api_key",
@@ -55,18 +67,44 @@ pub struct TokenAuth(pub AdminUser);
     key_in = "cookie",
     checker = "check_session"
 )]
-pub struct SessionAuth(pub AdminUser);
+pub struct SessionAuth(pub Session);
 
-async fn check_session(req: &Request, key: ApiKey) -> poem::Result<AdminUser> {
-    let state = req
-        .data::<Arc<State>>()
-        .ok_or_else(|| poem::Error::from_status(StatusCode::INTERNAL_SERVER_ERROR))?;
-    let session = state.sessions.verify(&key.key).ok_or_else(|| {
-        poem::Error::from_string(
-            "the session is not valid or has expired; log in again",
-            StatusCode::UNAUTHORIZED,
-        )
-    })?;
+fn state_of(req: &Request) -> poem::Result<&Arc<State>> {
+    req.data::<Arc<State>>()
+        .ok_or_else(|| poem::Error::from_status(StatusCode::INTERNAL_SERVER_ERROR))
+}
+
+fn unavailable(_: StoreError) -> poem::Error {
+    poem::Error::from_string(
+        "the account store did not answer; try again shortly",
+        StatusCode::SERVICE_UNAVAILABLE,
+    )
+}
+
+/// The live session a cookie's token names, from the store.
+pub async fn session_of(state: &State, token: &str) -> Result<Option<Session>, StoreError> {
+    let digest = crate::session::digest(token);
+    Ok(state
+        .store
+        .session_user(&digest)
+        .await?
+        .map(|(user_id, email)| Session {
+            user: AdminUser { user_id, email },
+            token: token.to_owned(),
+        }))
+}
+
+async fn check_session(req: &Request, key: ApiKey) -> poem::Result<Session> {
+    let state = state_of(req)?;
+    let session = session_of(state, &key.key)
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(|| {
+            poem::Error::from_string(
+                "the session is not valid, has ended or has expired; log in again",
+                StatusCode::UNAUTHORIZED,
+            )
+        })?;
     let reads = matches!(req.method().as_str(), "GET" | "HEAD" | "OPTIONS");
     if !reads {
         let token = req.header(crate::session::CSRF_HEADER).unwrap_or_default();
@@ -77,23 +115,11 @@ async fn check_session(req: &Request, key: ApiKey) -> poem::Result<AdminUser> {
             ));
         }
     }
-    Ok(AdminUser {
-        user_id: session.user_id,
-        email: session.email,
-    })
+    Ok(session)
 }
 
 async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<AdminUser> {
-    let state = req
-        .data::<Arc<State>>()
-        .ok_or_else(|| poem::Error::from_status(StatusCode::INTERNAL_SERVER_ERROR))?;
-    let unavailable = |_| {
-        poem::Error::from_string(
-            "the account store did not answer; try again shortly",
-            StatusCode::SERVICE_UNAVAILABLE,
-        )
-    };
-    state
+    state_of(req)?
         .store
         .user_for_token(&token_digest(&bearer.token))
         .await

@@ -31,23 +31,23 @@ use poem_openapi::OpenApiService;
 
 use crate::state::State;
 
-/// The largest request body accepted by the JSON API (413 beyond); see
-/// [`body_limit`] for the routes that take more.
+/// The largest request body a route takes unless [`body_limit`] says
+/// otherwise: the JSON API, the logins, the admin's small forms (413 beyond).
 pub const MAX_BODY: usize = 64 * 1024;
 /// What a streamed body's reader fails with past its route's limit.
 pub const BODY_OVER_LIMIT: &str = "the request body is over this route's limit";
-/// Oversized bodies up to this size are read and dropped before the 413.
-const DRAIN_LIMIT: usize = 1024 * 1024;
-/// Sent with every answer: the api and the admin are HTTPS-only (the ALB
-/// redirects port 80), so browsers are told never to try plain HTTP, for two
-/// years and for every subdomain, as the storefront's CloudFront policy says.
-pub const TRANSPORT_HEADERS: &[(&str, &str)] = &[
-    (
-        "strict-transport-security",
-        "max-age=63072000; includeSubDomains",
-    ),
-    ("x-content-type-options", "nosniff"),
-];
+/// A body over its limit is read (through a fixed buffer: each chunk is
+/// dropped as it comes) up to this much, so that the client, still sending,
+/// gets its 413 rather than a reset connection; beyond, or after
+/// [`DRAIN_TIME`], the connection is closed.
+const DRAIN_LIMIT: u64 = 64 * 1024 * 1024;
+const DRAIN_TIME: Duration = Duration::from_secs(30);
+/// Sent with every answer that came over HTTPS (behind a trusted proxy that
+/// says so): the api and the admin are HTTPS-only (the ALB redirects port
+/// 80), so browsers are told never to try plain HTTP, for two years and for
+/// every subdomain, as the storefront's CloudFront policy says. Over plain
+/// HTTP it would mean nothing (RFC 6797 says not to send it).
+pub const HSTS: &str = "max-age=63072000; includeSubDomains";
 /// How long requests in flight may take to finish after SIGTERM.
 pub const DRAIN: Duration = Duration::from_secs(20);
 
@@ -73,8 +73,8 @@ pub fn app(state: Arc<State>) -> impl Endpoint {
         .nest("/api/docs", docs)
         .nest("/admin", admin::routes())
         .nest("/", service)
-        .data(state)
-        .around(guard)
+        .data(state.clone())
+        .around(move |next, req| guard(next, req, state.clone()))
 }
 
 /// The process is alive.
@@ -100,11 +100,22 @@ async fn readyz(state: Data<&Arc<State>>) -> Response {
     }
 }
 
-/// Around every request: refuses bodies over [`MAX_BODY`] (413), turns any
-/// error answer that is not problem+json yet (unknown routes, a refused token,
-/// a wrong method, a body or parameter that does not parse: 422) into one, and logs the request with an id (the caller's
-/// `X-Request-Id`, or a new one), which is also sent back.
-async fn guard<E: Endpoint>(next: E, mut req: poem::Request) -> poem::Result<Response> {
+/// Around every request:
+/// - a cap on requests in flight (503 beyond, at once);
+/// - the session cookies of the request's scheme ([`session::normalize_cookies`]);
+/// - the route's body limit ([`body_limit`]; 413 beyond, without holding
+///   the body), the large ones only for a request that is authenticated;
+/// - any error answer that is not problem+json yet (unknown routes, a
+///   refused token, a wrong method, a body or parameter that does not
+///   parse: 422) turned into one;
+/// - HSTS over HTTPS;
+/// - a log line with an id (the caller's `X-Request-Id`, or a new one),
+///   which is also sent back.
+async fn guard<E: Endpoint>(
+    next: E,
+    mut req: poem::Request,
+    state: Arc<State>,
+) -> poem::Result<Response> {
     let id = req
         .header("x-request-id")
         .filter(|v| {
@@ -116,54 +127,24 @@ async fn guard<E: Endpoint>(next: E, mut req: poem::Request) -> poem::Result<Res
         .unwrap_or_else(|| format!("{:016x}", rand::random::<u64>()));
     let (method, path) = (req.method().clone(), req.uri().path().to_owned());
     let started = Instant::now();
+    let (_, https) = state.client(&req);
+    session::normalize_cookies(req.headers_mut(), https);
     // The admin's pages answer in HTML.
     let admin = path == "/admin" || path.starts_with("/admin/");
-    let limit = body_limit(&method, &path);
-    let too_large = || {
-        if admin {
-            admin::too_large(limit.bytes())
-        } else {
-            too_large(limit.bytes())
+    let mut response = match state.in_flight.clone().try_acquire_owned() {
+        Err(_) if path != "/healthz" => {
+            let mut busy = problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the server is answering as many requests as it takes at once; try again in a second",
+            );
+            busy.headers_mut()
+                .insert("retry-after", poem::http::HeaderValue::from_static("1"));
+            busy
         }
-    };
-    let declared = req
-        .header("content-length")
-        .and_then(|v| v.parse::<u64>().ok());
-    let mut response = if declared.is_some_and(|n| n > limit.bytes() as u64) {
-        // Read (and drop, chunk by chunk) a body not far over the limit
-        // first, so the client gets the 413 instead of a connection reset
-        // while it is still sending.
-        if declared.is_some_and(|n| n <= (limit.bytes() + DRAIN_LIMIT) as u64) {
-            use futures_util::StreamExt as _;
-            let mut body = req.take_body().into_bytes_stream();
-            while let Some(Ok(_)) = body.next().await {}
-        }
-        too_large()
-    } else if let BodyLimit::Streamed(max) = limit {
-        // Handed on as it arrives; the handler spools it, and its reader
-        // fails with BODY_OVER_LIMIT past `max` (a body without a length).
-        let body = req.take_body().into_bytes_stream();
-        req.set_body(poem::Body::from_bytes_stream(limited(body, max)));
-        match next.call(req).await {
-            Ok(r) => r.into_response(),
-            Err(e) => e.into_response(),
-        }
-    } else {
-        let limit = limit.bytes();
-        let body = req.take_body();
-        match body.into_bytes_limit(limit).await {
-            Err(poem::error::ReadBodyError::PayloadTooLarge) => too_large(),
-            Err(e) => problem(
-                StatusCode::BAD_REQUEST,
-                &format!("could not read the request body: {e}"),
-            ),
-            Ok(bytes) => {
-                req.set_body(bytes);
-                match next.call(req).await {
-                    Ok(r) => r.into_response(),
-                    Err(e) => e.into_response(),
-                }
-            }
+        permit => {
+            let response = within_limit(next, req, &state, &method, &path, admin).await;
+            drop(permit);
+            response
         }
     };
     let status = response.status();
@@ -191,13 +172,19 @@ async fn guard<E: Endpoint>(next: E, mut req: poem::Request) -> poem::Result<Res
             }
         }
     }
+    let headers = response.headers_mut();
     if let Ok(value) = id.parse() {
-        response.headers_mut().insert("x-request-id", value);
+        headers.insert("x-request-id", value);
     }
-    for (name, value) in TRANSPORT_HEADERS {
-        response
-            .headers_mut()
-            .insert(*name, poem::http::HeaderValue::from_static(value));
+    headers.insert(
+        "x-content-type-options",
+        poem::http::HeaderValue::from_static("nosniff"),
+    );
+    if https {
+        headers.insert(
+            "strict-transport-security",
+            poem::http::HeaderValue::from_static(HSTS),
+        );
     }
     tracing::info!(
         request_id = %id,
@@ -208,6 +195,127 @@ async fn guard<E: Endpoint>(next: E, mut req: poem::Request) -> poem::Result<Res
         "request"
     );
     Ok(response)
+}
+
+/// Calls the route with its body within the route's limit, or answers 413.
+async fn within_limit<E: Endpoint>(
+    next: E,
+    mut req: poem::Request,
+    state: &State,
+    method: &poem::http::Method,
+    path: &str,
+    admin: bool,
+) -> Response {
+    let mut limit = body_limit(method, path);
+    // The large limits are for the owner: anyone else gets the default.
+    if limit.bytes() > MAX_BODY && !authenticated(state, &req).await {
+        limit = BodyLimit::Buffered(MAX_BODY);
+    }
+    let too_large = || {
+        if admin {
+            admin::too_large(limit.bytes())
+        } else {
+            too_large(limit.bytes())
+        }
+    };
+    let declared = req
+        .header("content-length")
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit.bytes() as u64) {
+        // A client that waits for "100 Continue" has sent nothing yet, and
+        // will not: answer at once. Else read and drop what it sends.
+        let waits = req
+            .header("expect")
+            .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
+        if !waits && declared.is_some_and(|n| n <= DRAIN_LIMIT) {
+            drain(req.take_body().into_bytes_stream(), 0).await;
+        }
+        return too_large();
+    }
+    let body = req.take_body().into_bytes_stream();
+    match limit {
+        BodyLimit::Streamed(max) => {
+            // Handed on as it arrives; the handler spools it, and its reader
+            // fails with BODY_OVER_LIMIT past `max` (a body without a length).
+            req.set_body(poem::Body::from_bytes_stream(limited(body, max)));
+        }
+        BodyLimit::Buffered(max) => match read_within(body, max).await {
+            Ok(bytes) => req.set_body(bytes),
+            Err(ReadError::TooLarge) => return too_large(),
+            Err(ReadError::Io(e)) => {
+                return problem(
+                    StatusCode::BAD_REQUEST,
+                    &format!("could not read the request body: {e}"),
+                );
+            }
+        },
+    }
+    match next.call(req).await {
+        Ok(r) => r.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Whether a request carries a live session or API token (a store lookup;
+/// made only for the routes with a large body limit).
+async fn authenticated(state: &State, req: &poem::Request) -> bool {
+    if let Some(token) = req
+        .header("authorization")
+        .and_then(|v| v.strip_prefix("Bearer "))
+    {
+        let digest = auth::token_digest(token.trim());
+        if matches!(state.store.user_for_token(&digest).await, Ok(Some(_))) {
+            return true;
+        }
+    }
+    match session::read_cookie(req.headers(), session::COOKIE) {
+        Some(token) => matches!(auth::session_of(state, &token).await, Ok(Some(_))),
+        None => false,
+    }
+}
+
+enum ReadError {
+    TooLarge,
+    Io(std::io::Error),
+}
+
+/// Reads a body of at most `max` bytes; a longer one is drained (up to
+/// [`DRAIN_LIMIT`]) and refused.
+async fn read_within(
+    mut body: impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Unpin,
+    max: usize,
+) -> Result<bytes::Bytes, ReadError> {
+    use futures_util::StreamExt as _;
+    let mut bytes = bytes::BytesMut::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(ReadError::Io)?;
+        if bytes.len() + chunk.len() > max {
+            let seen = (bytes.len() + chunk.len()) as u64;
+            drop(bytes);
+            drain(body, seen).await;
+            return Err(ReadError::TooLarge);
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes.freeze())
+}
+
+/// Reads and drops a body, chunk by chunk, until it ends, [`DRAIN_LIMIT`]
+/// bytes (with `seen` already read) or [`DRAIN_TIME`].
+async fn drain(
+    mut body: impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Unpin,
+    mut seen: u64,
+) {
+    use futures_util::StreamExt as _;
+    let _ = tokio::time::timeout(DRAIN_TIME, async {
+        while let Some(Ok(chunk)) = body.next().await {
+            seen += chunk.len() as u64;
+            if seen > DRAIN_LIMIT {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 /// How much of a request's body a route takes, and how.
@@ -228,10 +336,12 @@ impl BodyLimit {
     }
 }
 
-/// **The body limit of every route**, in one place. Large bodies are taken
-/// only where photos are uploaded (the admin's product form and
-/// `POST /api/images`), and those handlers check the session or token
-/// before they read a byte of it.
+/// **The body limit of every route**, in one place: [`MAX_BODY`] but where
+/// photos are uploaded (the admin's product form and `POST /api/images`,
+/// streamed to disk) and CSV files imported (the admin's import pages). The
+/// large limits apply only to a request with a live session or token (the
+/// guard checks), and the upload handlers check it again before they read a
+/// byte.
 pub fn body_limit(method: &poem::http::Method, path: &str) -> BodyLimit {
     let upload_form = path == "/admin/products/new"
         || path
@@ -241,7 +351,7 @@ pub fn body_limit(method: &poem::http::Method, path: &str) -> BodyLimit {
     match (method == poem::http::Method::POST, path) {
         (true, "/api/images") => BodyLimit::Streamed(admin::image::MAX_IMAGE),
         (true, _) if upload_form => BodyLimit::Streamed(admin::MAX_FORM_BODY),
-        (_, p) if p == "/admin" || p.starts_with("/admin/") => BodyLimit::Buffered(admin::MAX_BODY),
+        (true, "/admin/import" | "/admin/import/apply") => BodyLimit::Buffered(admin::MAX_IMPORT),
         _ => BodyLimit::Buffered(MAX_BODY),
     }
 }

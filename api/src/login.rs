@@ -1,23 +1,61 @@
-//! `POST /api/session` (log in) and `DELETE /api/session` (log out), with the
-//! failed-login limits per account and per client address.
+//! Logging in, for the JSON API (`POST /api/session`, out with
+//! `DELETE /api/session`) and the admin's form alike: [`log_in`].
+//!
+//! **A login that holds under attack.**
+//! - An e-mail address over 254 bytes, or a password over 1024, is refused
+//!   before any work (and counted against the address).
+//! - Each attempt is counted *before* its password is checked, in one atomic
+//!   step per key, so a burst of concurrent attempts cannot slip past the
+//!   limits; every attempt is counted, whatever its answer.
+//! - At most `LOGIN_VERIFIES` password checks (argon2id, 19 MiB each) run at
+//!   once; an attempt beyond them gets 503 at once, never a queue.
+//! - **The limits**, and why they are keyed so:
+//!   - [`PER_PAIR`] attempts per account *and* address in 15 minutes: a
+//!     guesser at one address is stopped on that account without touching
+//!     anyone else, so the owner at their own address still logs in.
+//!   - [`PER_ADDRESS`] attempts per address in 15 minutes, whatever the
+//!     account: one address spraying many accounts.
+//!   - [`PER_ACCOUNT`] wrong passwords per account in an hour, from anywhere:
+//!     a backstop against guessing from many addresses. Only checked
+//!     passwords count here (attempts refused by the other limits are not
+//!     guesses), so one address adds at most [`PER_PAIR`] every 15 minutes,
+//!     and it takes many addresses to trip. When it trips, addresses the
+//!     account logged in from in the last 30 days may still try, so even a
+//!     distributed attack does not lock the owner out of their usual place.
+//! - An IPv6 client is keyed by its /64, which one subscriber holds whole.
 
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use poem::web::Data;
+use poem_openapi::param::Header;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
+use store::admin::NewSession;
 
 use crate::auth::{Admin, AdminUser, normalize_email, verify_password};
 use crate::error::ApiError;
 use crate::problem::Problem;
-use crate::session::{COOKIE, LIFETIME, Session};
+use crate::session::{COOKIE, LIFETIME, LOGIN_COOKIE, LOGIN_FORM_LIFETIME, Session, set_cookie};
 use crate::state::State;
 
-/// Failed logins allowed per account, and per client address, in the window.
-pub const FAILURES_PER_ACCOUNT: i64 = 5;
-pub const FAILURES_PER_ADDRESS: i64 = 20;
-pub const WINDOW_MINUTES: i32 = 15;
+/// Attempts allowed per account and address in [`WINDOW`].
+pub const PER_PAIR: i64 = 5;
+/// Attempts allowed per address in [`WINDOW`].
+pub const PER_ADDRESS: i64 = 30;
+/// Wrong passwords per account in [`ACCOUNT_WINDOW`], from any address.
+pub const PER_ACCOUNT: i64 = 50;
+pub const WINDOW: Duration = Duration::from_secs(15 * 60);
+pub const ACCOUNT_WINDOW: Duration = Duration::from_secs(3600);
+/// How long an address the account logged in from stays known.
+pub const KNOWN_WINDOW: Duration = Duration::from_secs(30 * 24 * 3600);
+/// The longest e-mail address (RFC 5321) and password looked at.
+pub const MAX_EMAIL: usize = 254;
+pub const MAX_PASSWORD: usize = 1024;
+/// Password checks that may run at once unless `LOGIN_VERIFIES` says.
+pub const DEFAULT_VERIFIES: usize = 2;
 
 /// Verified against when the account does not exist, so both cases take as
 /// long.
@@ -44,6 +82,22 @@ pub struct LoggedIn {
     pub expires_in: u64,
 }
 
+#[derive(Debug, Clone, Object)]
+pub struct LoginToken {
+    /// Send it in `X-CSRF-Token` with `POST /api/session`, along with the
+    /// cookie this answer sets.
+    pub csrf_token: String,
+    /// Seconds it stays valid.
+    pub expires_in: u64,
+}
+
+#[derive(ApiResponse)]
+pub enum LoginTokenResponse {
+    /// A login token; its cookie is set.
+    #[oai(status = 200)]
+    Ok(Json<LoginToken>, #[oai(header = "Set-Cookie")] String),
+}
+
 #[derive(ApiResponse)]
 pub enum LoginResponse {
     /// Logged in; the session cookie is set.
@@ -53,91 +107,235 @@ pub enum LoginResponse {
 
 #[derive(ApiResponse)]
 pub enum LogoutResponse {
-    /// Logged out; the cookie is cleared.
+    /// Logged out; the session is ended and its cookie cleared.
     #[oai(status = 204)]
     Done(#[oai(header = "Set-Cookie")] String),
 }
 
-/// Checks an e-mail address and password, with the failed-login limits (429)
-/// and one answer (401) whether or not the account exists. The user, their
-/// new session and its `Set-Cookie` value.
+fn problem(status: u16, title: &str, detail: impl Into<String>) -> Json<Problem> {
+    Json(Problem::new(status, title, detail))
+}
+
+/// The key of an address: an IPv6 address by its /64.
+fn address_key(address: Option<IpAddr>) -> String {
+    match address {
+        Some(IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            format!("address:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        Some(IpAddr::V6(v6)) => format!(
+            "address:{}",
+            v6.to_ipv4_mapped()
+                .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED)
+        ),
+        Some(ip) => format!("address:{ip}"),
+        None => "address:unknown".to_owned(),
+    }
+}
+
+fn too_many() -> ApiError {
+    ApiError::TooManyRequests(problem(
+        429,
+        "Too Many Requests",
+        format!(
+            "too many login attempts for this account from here; try again in {} minutes",
+            WINDOW.as_secs() / 60
+        ),
+    ))
+}
+
+/// The login form's token: a new nonce for its cookie, the token, and the
+/// cookie's `Set-Cookie`.
+pub fn login_token(state: &State, req: &poem::Request) -> (String, String) {
+    let (_, https) = state.client(req);
+    let nonce = crate::session::new_token();
+    let token = state.sessions.login_csrf(&nonce);
+    let cookie = set_cookie(LOGIN_COOKIE, &nonce, LOGIN_FORM_LIFETIME.as_secs(), https);
+    (token, cookie)
+}
+
+/// Whether `token` is the login form's token of this browser.
+pub fn login_token_matches(state: &State, req: &poem::Request, token: &str) -> bool {
+    let nonce = crate::session::read_cookie(req.headers(), LOGIN_COOKIE).unwrap_or_default();
+    state.sessions.login_csrf_matches(&nonce, token)
+}
+
+/// Checks an e-mail address and password under the limits above, and
+/// answers the same (401) whether or not the account exists. The new session
+/// and its `Set-Cookie` value.
 pub async fn log_in(
     state: &State,
     req: &poem::Request,
     email: &str,
     password: &str,
-) -> Result<((AdminUser, Session), String), ApiError> {
+) -> Result<(Session, String), ApiError> {
     let (address, https) = state.client(req);
-    // No account has a NUL in its address (and PostgreSQL refuses one).
-    let email = normalize_email(email)
-        .unwrap_or_else(|_| email.trim().to_lowercase())
-        .replace('\0', "\u{fffd}");
-    let account_key = format!("account:{email}");
-    let address_key = format!(
-        "address:{}",
-        address.map_or("unknown".into(), |a| a.to_string())
-    );
-    let window = Duration::from_secs(60 * WINDOW_MINUTES as u64);
+    let address_key = address_key(address);
     let store = &state.store;
-    let too_many = store.recent_failures(&account_key, window).await? >= FAILURES_PER_ACCOUNT
-        || store.recent_failures(&address_key, window).await? >= FAILURES_PER_ADDRESS;
-    if too_many {
-        return Err(ApiError::TooManyRequests(Json(Problem::new(
-            429,
-            "Too Many Requests",
-            format!("too many failed logins; try again in {WINDOW_MINUTES} minutes"),
-        ))));
+    if email.len() > MAX_EMAIL || password.len() > MAX_PASSWORD {
+        store.count_attempts(&[(&address_key, WINDOW)], &[]).await?;
+        return Err(ApiError::unprocessable(Problem::new(
+            422,
+            "Unprocessable Content",
+            format!(
+                "an e-mail address has at most {MAX_EMAIL} bytes, and a password at most {MAX_PASSWORD}"
+            ),
+        )));
     }
-    let user = store.user_by_email(&email).await?;
-    let password = password.to_owned();
-    let hash = user
-        .as_ref()
-        .map_or_else(dummy_hash, |(_, _, hash)| hash.clone());
-    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
-        .await
-        .unwrap_or(false);
-    let Some(user) = user.filter(|_| ok) else {
-        store
-            .record_failure(&[&account_key, &address_key], window)
-            .await?;
-        return Err(ApiError::Unauthorized(Json(Problem::new(
+    // No account has a NUL in its address (and PostgreSQL refuses one).
+    let normalized = normalize_email(email).ok();
+    let email = normalized
+        .clone()
+        .unwrap_or_else(|| email.trim().to_lowercase())
+        .replace('\0', "\u{fffd}");
+    let address_text = address_key.trim_start_matches("address:");
+    let pair_key = format!("pair:{email}|{address_text}");
+    let account_key = format!("account:{email}");
+    let known_key = format!("known:{email}|{address_text}");
+    let counts: HashMap<String, i64> = store
+        .count_attempts(
+            &[(&pair_key, WINDOW), (&address_key, WINDOW)],
+            &[&account_key, &known_key],
+        )
+        .await?;
+    let count = |key: &str| counts.get(key).copied().unwrap_or(0);
+    let backstop = count(&account_key) >= PER_ACCOUNT && count(&known_key) == 0;
+    if count(&pair_key) > PER_PAIR || count(&address_key) > PER_ADDRESS || backstop {
+        return Err(too_many());
+    }
+    let wrong = || {
+        ApiError::Unauthorized(problem(
             401,
             "Unauthorized",
             "the e-mail address or the password is wrong",
-        ))));
+        ))
     };
-    let user = AdminUser {
-        user_id: user.0,
-        email: user.1,
+    // Not an address: no account has it, and nothing is worth checking.
+    if normalized.is_none() {
+        return Err(wrong());
+    }
+    let Ok(permit) = state.verifies.clone().try_acquire_owned() else {
+        return Err(ApiError::Unavailable(problem(
+            503,
+            "Service Unavailable",
+            "too many logins are being checked at once; try again in a few seconds",
+        )));
     };
-    let (value, session) = state.sessions.issue(&user);
-    Ok(((user, session), cookie(&value, LIFETIME.as_secs(), https)))
+    tracing::debug!(
+        running = state.verify_slots - state.verifies.available_permits(),
+        "checking a password"
+    );
+    let user = store.user_by_email(&email).await?;
+    let hash = user
+        .as_ref()
+        .map_or_else(dummy_hash, |(_, _, hash)| hash.clone());
+    let password = password.to_owned();
+    // The permit goes with the check: it is held until the check ends, even
+    // if the client has gone.
+    let ok = tokio::task::spawn_blocking(move || {
+        let ok = verify_password(&password, &hash);
+        drop(permit);
+        ok
+    })
+    .await
+    .unwrap_or(false);
+    tracing::debug!(email = %email, ok, "checked a password");
+    let Some((user_id, email, _)) = user.filter(|_| ok) else {
+        store
+            .count_attempts(&[(&account_key, ACCOUNT_WINDOW)], &[])
+            .await?;
+        return Err(wrong());
+    };
+    // The owner's own mistyped attempts from here are forgiven; the address
+    // is known from now on.
+    store.forget_attempts(&[&pair_key]).await?;
+    store
+        .count_attempts(&[(&known_key, KNOWN_WINDOW)], &[])
+        .await?;
+    let session = Session {
+        user: AdminUser { user_id, email },
+        token: crate::session::new_token(),
+    };
+    let user_agent = req.header("user-agent");
+    let address = address.map(|a| a.to_string());
+    store
+        .create_session(&NewSession {
+            sha256: &session.digest(),
+            user_id,
+            expires_at: chrono::Utc::now()
+                + chrono::TimeDelta::from_std(LIFETIME).unwrap_or_default(),
+            address: address.as_deref(),
+            user_agent,
+        })
+        .await?;
+    tracing::info!(email = %session.user.email, address = ?address, "logged in");
+    let cookie = set_cookie(COOKIE, &session.token, LIFETIME.as_secs(), https);
+    Ok((session, cookie))
 }
 
-/// The session cookie's `Set-Cookie` value; `max_age` 0 clears it.
-pub fn cookie(value: &str, max_age: u64, secure: bool) -> String {
-    let secure = if secure { "; Secure" } else { "" };
-    format!("{COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}")
+/// Ends the request's session, if it has one; the `Set-Cookie` value that
+/// clears it.
+pub async fn log_out(
+    state: &State,
+    req: &poem::Request,
+    session: Option<&Session>,
+) -> Result<String, ApiError> {
+    if let Some(session) = session {
+        state
+            .store
+            .end_sessions(session.user.user_id, Some(&session.digest()), None)
+            .await?;
+    }
+    let (_, https) = state.client(req);
+    Ok(set_cookie(COOKIE, "", 0, https))
 }
 
 pub struct LoginApi;
 
 #[OpenApi(prefix_path = "/api")]
 impl LoginApi {
-    /// Log in to a browser session. Answers with the same message whether the
-    /// account exists or not; too many failures get 429.
+    /// A login token for `POST /api/session`, and the cookie it is bound to,
+    /// so that another site cannot log this browser in.
+    #[oai(path = "/session/login-token", method = "get")]
+    async fn login_token(
+        &self,
+        state: Data<&Arc<State>>,
+        req: &poem::Request,
+    ) -> LoginTokenResponse {
+        let (csrf_token, cookie) = login_token(&state, req);
+        LoginTokenResponse::Ok(
+            Json(LoginToken {
+                csrf_token,
+                expires_in: LOGIN_FORM_LIFETIME.as_secs(),
+            }),
+            cookie,
+        )
+    }
+
+    /// Log in to a browser session, with the token from
+    /// `GET /api/session/login-token` in `X-CSRF-Token` (403 without it).
+    /// Answers with the same message whether the account exists or not; too
+    /// many attempts get 429, and 503 while too many are being checked.
     #[oai(path = "/session", method = "post")]
     async fn login(
         &self,
         state: Data<&Arc<State>>,
         req: &poem::Request,
+        #[oai(name = "X-CSRF-Token")] csrf: Header<Option<String>>,
         body: Json<Login>,
     ) -> Result<LoginResponse, ApiError> {
-        let (user, set_cookie) = log_in(&state, req, &body.email, &body.password).await?;
-        let csrf_token = state.sessions.csrf(&user.1);
+        if !login_token_matches(&state, req, csrf.0.as_deref().unwrap_or_default()) {
+            return Err(ApiError::Forbidden(problem(
+                403,
+                "Forbidden",
+                "a login needs the token from GET /api/session/login-token in X-CSRF-Token, and its cookie",
+            )));
+        }
+        let (session, set_cookie) = log_in(&state, req, &body.email, &body.password).await?;
+        let csrf_token = state.sessions.csrf(&session);
         Ok(LoginResponse::Ok(
             Json(LoggedIn {
-                email: user.0.email,
+                email: session.user.email,
                 csrf_token,
                 expires_in: LIFETIME.as_secs(),
             }),
@@ -145,15 +343,39 @@ impl LoginApi {
         ))
     }
 
-    /// Log out: clears the session cookie.
+    /// Log out: ends the session and clears its cookie.
     #[oai(path = "/session", method = "delete")]
     async fn logout(
         &self,
         state: Data<&Arc<State>>,
         req: &poem::Request,
-        _admin: Admin,
+        admin: Admin,
     ) -> Result<LogoutResponse, ApiError> {
-        let (_, https) = state.client(req);
-        Ok(LogoutResponse::Done(cookie("", 0, https)))
+        Ok(LogoutResponse::Done(
+            log_out(&state, req, admin.session()).await?,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_keyed_by_their_block() {
+        assert_eq!(address_key("192.0.2.7".parse().ok()), "address:192.0.2.7");
+        assert_eq!(
+            address_key("2001:db8:1:2:aaaa::1".parse().ok()),
+            address_key("2001:db8:1:2:bbbb::9".parse().ok()),
+        );
+        assert_eq!(
+            address_key("2001:db8:1:2::1".parse().ok()),
+            "address:2001:db8:1:2::/64"
+        );
+        assert_eq!(
+            address_key("::ffff:192.0.2.7".parse().ok()),
+            "address:192.0.2.7"
+        );
+        assert_eq!(address_key(None), "address:unknown");
     }
 }

@@ -60,9 +60,17 @@ struct ServeArgs {
     /// Do not run the rebuild worker in this process.
     #[arg(long, env = "API_NO_WORKER", value_parser = clap::builder::BoolishValueParser::new())]
     no_worker: bool,
-    /// Signs session cookies; at least 32 bytes, the same on every instance.
+    /// Keys the sessions' and login forms' CSRF tokens; at least 32 bytes,
+    /// the same on every instance.
     #[arg(long, env = "SESSION_SECRET", hide_env_values = true)]
     session_secret: Option<String>,
+    /// Password checks (argon2id, 19 MiB each) that may run at once; a login
+    /// beyond them gets 503 at once.
+    #[arg(long, env = "LOGIN_VERIFIES", default_value_t = api::login::DEFAULT_VERIFIES)]
+    login_verifies: usize,
+    /// Requests that may be in flight at once; beyond, 503 at once.
+    #[arg(long, env = "API_MAX_IN_FLIGHT", default_value_t = api::state::DEFAULT_IN_FLIGHT)]
+    max_in_flight: usize,
     /// Proxies (addresses or CIDR blocks, comma-separated) whose
     /// X-Forwarded-For and X-Forwarded-Proto are believed: the ALB's subnets.
     #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',')]
@@ -87,8 +95,14 @@ enum AdminCommand {
         #[arg(long)]
         email: String,
     },
-    /// Set an admin's password; the new password is read from stdin.
+    /// Set an admin's password (which ends their sessions); the new password
+    /// is read from stdin.
     SetPassword {
+        #[arg(long)]
+        email: String,
+    },
+    /// Remove an admin user, with their API tokens and sessions.
+    RemoveUser {
         #[arg(long)]
         email: String,
     },
@@ -153,6 +167,8 @@ async fn serve(
         publish,
         no_worker,
         session_secret,
+        login_verifies,
+        max_in_flight,
         trusted_proxies,
     } = args;
     let source = database.database(database_url.as_deref())?;
@@ -162,7 +178,7 @@ async fn serve(
         }
         None => {
             tracing::warn!(
-                "SESSION_SECRET is not set: sessions are signed with a random key, so they end when this process does and other instances reject them"
+                "SESSION_SECRET is not set: CSRF tokens are keyed with a random key, so open forms go stale when this process ends and other instances reject them"
             );
             let mut key = [0u8; 32];
             rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
@@ -191,6 +207,7 @@ async fn serve(
     };
     let state = Arc::new(
         api::state::State::new(store, content.clone(), sessions, trusted_proxies)
+            .with_limits(login_verifies, max_in_flight)
             .with_upload_dir(state_dir.join("uploads"))
             .with_image_cache(state_dir.join("image-cache")),
     );
@@ -256,7 +273,15 @@ async fn admin(
                 }
                 To::Files(files) => files.set_password(&email, &hash)?,
             }
-            println!("set the password of {email}");
+            println!("set the password of {email}, and ended their sessions");
+        }
+        AdminCommand::RemoveUser { email } => {
+            let email = api::auth::normalize_email(&email).map_err(anyhow::Error::msg)?;
+            match &to {
+                To::Db(client, primary) => admin::remove_user(client, primary, &email).await?,
+                To::Files(files) => files.remove_user(&email)?,
+            }
+            println!("removed admin user {email}, with their API tokens and sessions");
         }
         AdminCommand::CreateToken { email, name } => {
             let email = api::auth::normalize_email(&email).map_err(anyhow::Error::msg)?;

@@ -4,7 +4,9 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use tokio::sync::Notify;
+use std::sync::Arc;
+
+use tokio::sync::{Notify, Semaphore};
 
 use crate::cache::ListCache;
 use crate::session::Sessions;
@@ -80,7 +82,16 @@ pub struct State {
     /// The rebuild worker's image cache, where the admin finds small
     /// variants of uploads for its thumbnails.
     pub image_cache: Option<images::Cache>,
+    /// Password checks that may run at once (`LOGIN_VERIFIES`).
+    pub verifies: Arc<Semaphore>,
+    /// How many permits `verifies` has in all.
+    pub verify_slots: usize,
+    /// Requests that may be in flight at once (`API_MAX_IN_FLIGHT`).
+    pub in_flight: Arc<Semaphore>,
 }
+
+/// Requests in flight at once unless `API_MAX_IN_FLIGHT` says.
+pub const DEFAULT_IN_FLIGHT: usize = 512;
 
 impl State {
     pub fn new(
@@ -100,7 +111,18 @@ impl State {
             lists: ListCache::default(),
             upload_dir: std::env::temp_dir(),
             image_cache: None,
+            verifies: Arc::new(Semaphore::new(crate::login::DEFAULT_VERIFIES)),
+            verify_slots: crate::login::DEFAULT_VERIFIES,
+            in_flight: Arc::new(Semaphore::new(DEFAULT_IN_FLIGHT)),
         }
+    }
+
+    /// At most `verifies` password checks, and `in_flight` requests, at once.
+    pub fn with_limits(mut self, verifies: usize, in_flight: usize) -> Self {
+        self.verifies = Arc::new(Semaphore::new(verifies.max(1)));
+        self.verify_slots = verifies.max(1);
+        self.in_flight = Arc::new(Semaphore::new(in_flight.max(1)));
+        self
     }
 
     /// Thumbnails come from the image cache in `dir` when it has them.

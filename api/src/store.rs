@@ -10,6 +10,7 @@
 use std::time::Duration;
 
 use catalog::records::{AuditRow, BuildRow, Fields, Filter, ImportPlan, Record, WriteRefused};
+use store::admin::{NewSession, SessionRow};
 use store::products;
 use store::{Connection, DbError, Target, admin};
 
@@ -257,26 +258,101 @@ impl Store {
         }
     }
 
-    /// Failed logins under `key` within `window`.
-    pub async fn recent_failures(&self, key: &str, window: Duration) -> Result<i64, StoreError> {
+    /// Keeps a new browser session.
+    pub async fn create_session(&self, session: &NewSession<'_>) -> Result<(), StoreError> {
         match self {
             Store::Postgres { primary, .. } => {
                 let client = primary.connect().await?;
-                let minutes = i32::try_from(window.as_secs() / 60).unwrap_or(i32::MAX);
-                Ok(admin::recent_failures(&client, primary, key, minutes).await?)
+                Ok(admin::create_session(&client, primary, session).await?)
             }
-            Store::Files(files) => Ok(files.recent_failures(key, window)),
+            Store::Files(files) => Ok(files.create_session(session)?),
         }
     }
 
-    pub async fn record_failure(&self, keys: &[&str], window: Duration) -> Result<(), StoreError> {
+    /// The user of a live session, by its digest; always from the primary,
+    /// so that a session ended anywhere is refused everywhere at once.
+    pub async fn session_user(&self, sha256: &[u8]) -> Result<Option<(i64, String)>, StoreError> {
         match self {
             Store::Postgres { primary, .. } => {
                 let client = primary.connect().await?;
-                Ok(admin::record_failure(&client, primary, keys).await?)
+                Ok(admin::session_user(&client, primary, sha256).await?)
+            }
+            Store::Files(files) => Ok(files.session_user(sha256)?),
+        }
+    }
+
+    /// A user's live sessions, the most recently seen first.
+    pub async fn sessions_of(&self, user_id: i64) -> Result<Vec<SessionRow>, StoreError> {
+        match self {
+            Store::Postgres { primary, .. } => {
+                let client = primary.connect().await?;
+                Ok(admin::sessions_of(&client, primary, user_id).await?)
+            }
+            Store::Files(files) => Ok(files.sessions_of(user_id)?),
+        }
+    }
+
+    /// Ends the user's session `only`, or every one but `except`.
+    pub async fn end_sessions(
+        &self,
+        user_id: i64,
+        only: Option<&[u8]>,
+        except: Option<&[u8]>,
+    ) -> Result<u64, StoreError> {
+        match self {
+            Store::Postgres { primary, .. } => {
+                let client = primary.connect().await?;
+                Ok(admin::end_sessions(&client, primary, user_id, only, except).await?)
+            }
+            Store::Files(files) => Ok(files.end_sessions(user_id, only, except)?),
+        }
+    }
+
+    /// Counts a login attempt under each of `hits` (a key and its window),
+    /// atomically, and reads `peek`'s counts; every key's count within its
+    /// window (0 if none).
+    pub async fn count_attempts(
+        &self,
+        hits: &[(&str, Duration)],
+        peek: &[&str],
+    ) -> Result<std::collections::HashMap<String, i64>, StoreError> {
+        let mut counts: std::collections::HashMap<String, i64> = hits
+            .iter()
+            .map(|(k, _)| *k)
+            .chain(peek.iter().copied())
+            .map(|k| (k.to_owned(), 0))
+            .collect();
+        let found = match self {
+            Store::Postgres { primary, .. } => {
+                let client = primary.connect().await?;
+                let minutes: Vec<(&str, i32)> = hits
+                    .iter()
+                    .map(|(k, w)| {
+                        (
+                            *k,
+                            i32::try_from(w.as_secs().div_ceil(60))
+                                .unwrap_or(i32::MAX)
+                                .max(1),
+                        )
+                    })
+                    .collect();
+                admin::count_attempts(&client, primary, &minutes, peek).await?
+            }
+            Store::Files(files) => files.count_attempts(hits, peek),
+        };
+        counts.extend(found);
+        Ok(counts)
+    }
+
+    /// Forgets the attempts counted under `keys`.
+    pub async fn forget_attempts(&self, keys: &[&str]) -> Result<(), StoreError> {
+        match self {
+            Store::Postgres { primary, .. } => {
+                let client = primary.connect().await?;
+                Ok(admin::forget_attempts(&client, primary, keys).await?)
             }
             Store::Files(files) => {
-                files.record_failure(keys, window);
+                files.forget_attempts(keys);
                 Ok(())
             }
         }

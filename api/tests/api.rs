@@ -10,6 +10,9 @@ use serde_json::{Value, json};
 use store::{Role, Target};
 use testkit::{FreshDb, Pair, repo_root};
 
+#[path = "api/attack.rs"]
+mod attack;
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -48,6 +51,10 @@ struct Setup {
     replica: Option<String>,
     /// Publish to this bucket of the local S3 stand-in, else to a folder.
     bucket: Option<String>,
+    /// More of the server's environment.
+    env: Vec<(&'static str, String)>,
+    /// Where the server's log goes (else nowhere).
+    log: Option<std::path::PathBuf>,
 }
 
 /// The api binary, serving on a free port; stopped with SIGTERM when dropped.
@@ -133,8 +140,12 @@ impl Api {
             )
             .env("THEMES_DIR", repo_root().join("themes"))
             .env("PUBLISH_DIR", out.path().join("public"))
+            .envs(setup.env.iter().map(|(k, v)| (*k, v)))
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(match &setup.log {
+                Some(path) => Stdio::from(std::fs::File::create(path).unwrap()),
+                None => Stdio::null(),
+            })
             .spawn()
             .unwrap();
         let mut line = String::new();
@@ -412,10 +423,7 @@ fn bad_requests_get_problem_details_and_never_a_500() {
     let (status, problem, _) = call(api.send("POST", "/api/products").send_json(nul));
     assert_eq!(status, 422, "{problem}");
     assert_eq!(problem["errors"][0]["field"], "description");
-    let (status, _, _) = call(
-        ureq::post(&format!("{}/api/session", api.url))
-            .send_json(json!({"email": "a\u{0}@b.example", "password": "x"})),
-    );
+    let (status, _, _) = login_as(&api, &api.login_token(), "a\u{0}@b.example", "x", &[]);
     assert_eq!(status, 401);
 
     let (status, problem, _) = call(
@@ -525,7 +533,8 @@ fn health_and_readiness() {
     assert_eq!(status, 200);
     let (status, _, _) = call(api.get("/api/docs").call());
     assert_eq!(status, 200);
-    // Every answer, a problem or an admin page too, says "HTTPS only".
+    // Every answer, a problem or an admin page too, says "nosniff"; "HTTPS
+    // only" is said over HTTPS alone (attack.rs).
     for path in [
         "/healthz",
         "/api/products",
@@ -540,8 +549,8 @@ fn health_and_readiness() {
         };
         assert_eq!(
             response.header("strict-transport-security"),
-            Some("max-age=63072000; includeSubDomains"),
-            "{path}"
+            None,
+            "{path} over plain HTTP"
         );
         assert_eq!(
             response.header("x-content-type-options"),
@@ -809,8 +818,55 @@ fn two_instances_publish_every_write_one_build_at_a_time() {
 }
 
 fn login(api: &Api, password: &str) -> (u16, Value, Option<String>) {
-    let response = ureq::post(&format!("{}/api/session", api.url))
-        .send_json(json!({"email": "Owner@Shop.example", "password": password}));
+    login_as(api, &api.login_token(), "Owner@Shop.example", password, &[])
+}
+
+/// A login form's token and the cookie (`name=value`) it is bound to.
+struct LoginToken {
+    token: String,
+    cookie: String,
+}
+
+impl Api {
+    fn login_token(&self) -> LoginToken {
+        let response = self.get("/api/session/login-token").call().unwrap();
+        let cookie = response.header("set-cookie").unwrap();
+        let cookie = cookie.split(';').next().unwrap().to_owned();
+        let body: Value = response.into_json().unwrap();
+        LoginToken {
+            token: body["csrf_token"].as_str().unwrap().to_owned(),
+            cookie,
+        }
+    }
+
+    /// The server's peak resident memory so far, in bytes (VmHWM).
+    fn peak_rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let kb: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap();
+        kb * 1024
+    }
+}
+
+/// `POST /api/session` with a login token and more headers: the status,
+/// the body, and the session's `Set-Cookie`.
+fn login_as(
+    api: &Api,
+    token: &LoginToken,
+    email: &str,
+    password: &str,
+    headers: &[(&str, &str)],
+) -> (u16, Value, Option<String>) {
+    let mut request = ureq::post(&format!("{}/api/session", api.url))
+        .set("Cookie", &token.cookie)
+        .set("X-CSRF-Token", &token.token);
+    for (name, value) in headers {
+        request = request.set(name, value);
+    }
+    let response = request.send_json(json!({"email": email, "password": password}));
     let cookie = match &response {
         Ok(r) => r.header("set-cookie").map(str::to_owned),
         Err(_) => None,
@@ -873,7 +929,7 @@ fn a_browser_session_needs_its_csrf_token_to_change_anything() {
 }
 
 #[test]
-fn failed_logins_are_limited_per_account() {
+fn failed_logins_are_limited_per_account_and_address() {
     let api = Api::start();
     for _ in 0..5 {
         assert_eq!(login(&api, "not the password").0, 401);
@@ -881,7 +937,10 @@ fn failed_logins_are_limited_per_account() {
     let (status, problem, _) = login(&api, "not the password");
     assert_eq!(status, 429, "{problem}");
     let (status, _, _) = login(&api, "a long enough password");
-    assert_eq!(status, 429, "even the right password waits");
+    assert_eq!(
+        status, 429,
+        "from this address even the right password waits"
+    );
 }
 
 /// Copies a folder tree.

@@ -6,7 +6,7 @@
 //!
 //! - `owner`: who is logged in (the `Owner` extractor), the forms' CSRF
 //!   check, and the security headers of every answer;
-//! - `login`: logging in and out;
+//! - `login`: logging in and out, and the owner's sessions;
 //! - `products`: the list, the create and edit forms, delete, history and
 //!   the Markdown preview (the form's reading and checking in `form`);
 //! - `publishing`: the catalog's versions, the builds, a rebuild;
@@ -37,8 +37,9 @@ use crate::state::State;
 use crate::store::StoreError;
 use owner::Owner;
 
-/// The largest body the admin's other forms take (a CSV import, a login).
-pub const MAX_BODY: usize = 4 * 1024 * 1024;
+/// The largest CSV import (the file, and the preview's form that sends it
+/// back); the admin's other forms take [`crate::MAX_BODY`].
+pub const MAX_IMPORT: usize = 4 * 1024 * 1024;
 /// The largest product form: its fields and a few new photos at once, each
 /// at most [`image::MAX_IMAGE`]; streamed to disk, never held whole.
 pub const MAX_FORM_BODY: usize = 64 * 1024 * 1024;
@@ -49,6 +50,8 @@ pub fn routes() -> impl Endpoint {
         .at("/", get(home))
         .at("/login", get(login::login_page).post(login::login))
         .at("/logout", post(login::logout))
+        .at("/sessions", get(login::sessions))
+        .at("/sessions/end", post(login::end_sessions))
         .at("/products", get(products::list))
         .at(
             "/products/new",
@@ -131,6 +134,8 @@ struct CsrfForm {
 #[derive(Deserialize, Default)]
 struct DoneQuery {
     done: Option<String>,
+    /// How many things it did, where it says.
+    count: Option<u64>,
 }
 
 fn redirect(to: &str) -> Response {

@@ -4,12 +4,12 @@
 
 use std::sync::Arc;
 
-use poem::http::{Method, StatusCode, header};
+use poem::http::{Method, StatusCode};
 use poem::{FromRequest, Request, RequestBody, Response};
 
 use super::{early, encode, pages, redirect};
 use crate::auth::AdminUser;
-use crate::session::{COOKIE, Session};
+use crate::session::{COOKIE, Session, read_cookie};
 use crate::state::State;
 
 /// Sent with every admin answer.
@@ -37,14 +37,15 @@ pub(super) fn secure(response: &mut Response) {
 }
 
 /// The logged-in owner of a request. As a handler's argument it refuses a
-/// request without a valid session with the way to the login page (`303` to
-/// `/admin/login?next=…`, back to the page asked for if it was a `GET`).
+/// request without a live session with the way to the login page (`303` to
+/// `/admin/login?next=…`, back to the page asked for if it was a `GET`), and
+/// one whose session the store cannot check with a 503 page.
 /// Take `poem::Result<Owner>` to decide later when the refusal applies (after
 /// a form is read, so that an unreadable form is a 422 either way), and
 /// `Option<Owner>` where a visitor may be anonymous.
 pub(super) struct Owner {
     pub(super) user: AdminUser,
-    session: Session,
+    pub(super) session: Session,
     /// The session's CSRF token, for the page's forms.
     pub(super) csrf: String,
 }
@@ -54,14 +55,13 @@ impl<'a> FromRequest<'a> for Owner {
         let state = req
             .data::<Arc<State>>()
             .ok_or_else(|| poem::Error::from_status(StatusCode::INTERNAL_SERVER_ERROR))?;
-        let session = session_cookie(req)
-            .and_then(|v| state.sessions.verify(&v))
+        let token = read_cookie(req.headers(), COOKIE).ok_or_else(|| early(to_login(req)))?;
+        let session = crate::auth::session_of(state, &token)
+            .await
+            .map_err(|e| early(super::failed(e)))?
             .ok_or_else(|| early(to_login(req)))?;
         Ok(Owner {
-            user: AdminUser {
-                user_id: session.user_id,
-                email: session.email.clone(),
-            },
+            user: session.user.clone(),
             csrf: state.sessions.csrf(&session),
             session,
         })
@@ -75,23 +75,17 @@ impl Owner {
         if state.sessions.csrf_matches(&self.session, token) {
             Ok(())
         } else {
-            Err(early(pages::error(
-                StatusCode::FORBIDDEN,
-                "This form is out of date or did not come from this site. Go back, reload the page and try again.",
-            )))
+            Err(early(out_of_date()))
         }
     }
 }
 
-fn session_cookie(req: &Request) -> Option<String> {
-    req.headers()
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
-        .map(|(_, value)| value.to_owned())
+/// The answer to a form without its CSRF token.
+pub(super) fn out_of_date() -> Response {
+    pages::error(
+        StatusCode::FORBIDDEN,
+        "This form is out of date or did not come from this site. Go back, reload the page and try again.",
+    )
 }
 
 /// The way to the login page, and back to a page asked for with `GET`.

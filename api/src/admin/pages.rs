@@ -58,6 +58,10 @@ fn tera() -> &'static tera::Tera {
                 "error.html",
                 include_str!("../../templates/admin/error.html"),
             ),
+            (
+                "sessions.html",
+                include_str!("../../templates/admin/sessions.html"),
+            ),
         ])
         .expect("the admin templates parse");
         tera
@@ -99,6 +103,10 @@ impl Page {
             ),
             Some("rebuild") => "A rebuild was asked for; it starts in a moment.".to_owned(),
             Some("saved") => "Saved.".to_owned(),
+            Some("sessions-ended") => match arg("count").as_str() {
+                "1" => "Ended 1 session.".to_owned(),
+                n => format!("Ended {n} sessions."),
+            },
             _ => return,
         };
         self.context.insert("flash", &message);

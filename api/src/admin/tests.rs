@@ -12,7 +12,7 @@ use poem::{Body, Endpoint, EndpointExt, Request, RequestParts, Response, Route};
 use super::routes;
 use crate::auth::AdminUser;
 use crate::files::testing::Shop;
-use crate::session::{COOKIE, Sessions};
+use crate::session::{COOKIE, Session, Sessions};
 use crate::state::State;
 use crate::store::Store;
 
@@ -45,14 +45,34 @@ impl Admin {
         }
     }
 
-    /// A session's cookie and its CSRF token.
+    /// A session's cookie and its CSRF token, kept by the store as a login
+    /// would.
     fn log_in(&self) -> (String, String) {
-        let (value, session) = self.state.sessions.issue(&AdminUser {
-            user_id: 1,
-            email: "owner@shop.example".into(),
-        });
+        let Store::Files(files) = &self.state.store else {
+            unreachable!("the admin's tests run on a folder")
+        };
+        let user_id = match files.user_by_email("owner@shop.example").unwrap() {
+            Some((id, _, _)) => id,
+            None => files.create_user("owner@shop.example", "hash").unwrap(),
+        };
+        let session = Session {
+            user: AdminUser {
+                user_id,
+                email: "owner@shop.example".into(),
+            },
+            token: crate::session::new_token(),
+        };
+        files
+            .create_session(&store::admin::NewSession {
+                sha256: &session.digest(),
+                user_id,
+                expires_at: chrono::Utc::now() + chrono::TimeDelta::hours(1),
+                address: None,
+                user_agent: None,
+            })
+            .unwrap();
         (
-            format!("{COOKIE}={value}"),
+            format!("{COOKIE}={}", session.token),
             self.state.sessions.csrf(&session),
         )
     }

@@ -1,7 +1,6 @@
 //! Admin users and API tokens, in `accounts.json` in the state folder
-//! (rewritten atomically on every change), and failed logins, in memory.
-
-use std::time::{Duration, Instant};
+//! (rewritten atomically on every change). A new password, or removing the
+//! user, ends the user's sessions.
 
 use serde::{Deserialize, Serialize};
 
@@ -61,7 +60,34 @@ impl Files {
             .find(|u| u.email == email)
             .ok_or_else(|| FilesError::NoSuchUser(email.to_owned()))?;
         password_hash.clone_into(&mut user.password_hash);
-        self.write_accounts(&accounts)
+        let user_id = user.user_id;
+        self.write_accounts(&accounts)?;
+        self.end_sessions(user_id, None, None).map(|_| ())
+    }
+
+    /// Removes a user, with their tokens and sessions.
+    pub fn remove_user(&self, email: &str) -> Result<(), FilesError> {
+        let mut accounts = self.read_accounts()?;
+        let user_id = accounts
+            .users
+            .iter()
+            .find(|u| u.email == email)
+            .ok_or_else(|| FilesError::NoSuchUser(email.to_owned()))?
+            .user_id;
+        accounts.users.retain(|u| u.user_id != user_id);
+        accounts.tokens.retain(|t| t.user_id != user_id);
+        self.write_accounts(&accounts)?;
+        self.end_sessions(user_id, None, None).map(|_| ())
+    }
+
+    /// `(user_id, email)`.
+    pub fn user_by_id(&self, user_id: i64) -> Result<Option<(i64, String)>, FilesError> {
+        Ok(self
+            .read_accounts()?
+            .users
+            .into_iter()
+            .find(|u| u.user_id == user_id)
+            .map(|u| (u.user_id, u.email)))
     }
 
     /// `(user_id, email, password_hash)`.
@@ -123,20 +149,6 @@ impl Files {
         token.revoked = true;
         self.write_accounts(&accounts)?;
         Ok(true)
-    }
-
-    pub fn recent_failures(&self, key: &str, window: Duration) -> i64 {
-        let failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        failures
-            .iter()
-            .filter(|(k, at)| k == key && at.elapsed() < window)
-            .count() as i64
-    }
-
-    pub fn record_failure(&self, keys: &[&str], window: Duration) {
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        failures.retain(|(_, at)| at.elapsed() < window);
-        failures.extend(keys.iter().map(|k| ((*k).to_owned(), Instant::now())));
     }
 }
 
@@ -236,18 +248,5 @@ mod tests {
         let e = shop.files.user_by_email(EMAIL).unwrap_err();
         assert!(matches!(e, FilesError::Accounts { .. }));
         assert!(e.to_string().contains("accounts.json is not valid"), "{e}");
-    }
-
-    #[test]
-    fn failed_logins_count_within_their_window() {
-        let shop = Shop::new();
-        let window = Duration::from_secs(60);
-        assert_eq!(shop.files.recent_failures("account:a", window), 0);
-        shop.files
-            .record_failure(&["account:a", "address:1"], window);
-        shop.files.record_failure(&["account:a"], window);
-        assert_eq!(shop.files.recent_failures("account:a", window), 2);
-        assert_eq!(shop.files.recent_failures("address:1", window), 1);
-        assert_eq!(shop.files.recent_failures("account:a", Duration::ZERO), 0);
     }
 }

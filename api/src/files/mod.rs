@@ -2,21 +2,23 @@
 //! `content/` folder itself. Each product is its file, `products/<slug>.md`,
 //! replaced atomically on every write; its version (the `ETag`) is a digest
 //! of the file's bytes, so an edit by hand is a new version too. Admin users
-//! and API tokens live in `accounts.json` in the state folder; failed logins
-//! and the build history live in memory. One process owns the folder.
+//! and API tokens live in `accounts.json` in the state folder, browser
+//! sessions in `sessions.json`; login attempts and the build history live in
+//! memory. One process owns the folder.
 //!
 //! - `products`: the product files, the import, the audit log and images;
-//! - `accounts`: admin users, API tokens and failed logins;
+//! - `accounts`: admin users and API tokens;
+//! - `sessions`: browser sessions and login attempts;
 //! - `builds`: the build history and the catalog's versions.
 
 mod accounts;
 mod builds;
 mod products;
+mod sessions;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::Instant;
 
 use catalog::records::{BuildRow, WriteRefused};
 
@@ -57,7 +59,8 @@ pub struct Files {
     accounts: PathBuf,
     /// One write at a time: read, check, write.
     write: tokio::sync::Mutex<()>,
-    failures: Mutex<Vec<(String, Instant)>>,
+    sessions: PathBuf,
+    attempts: Mutex<sessions::Attempts>,
     builds: Mutex<Vec<BuildRow>>,
     /// Bumped by every write here; the site is built once at start.
     wanted: AtomicI64,
@@ -70,7 +73,8 @@ impl Files {
             content: content.to_owned(),
             accounts: state.join("accounts.json"),
             write: tokio::sync::Mutex::new(()),
-            failures: Mutex::new(Vec::new()),
+            sessions: state.join("sessions.json"),
+            attempts: Mutex::new(sessions::Attempts::new()),
             builds: Mutex::new(Vec::new()),
             wanted: AtomicI64::new(1),
             published: AtomicI64::new(0),
@@ -98,6 +102,16 @@ impl Files {
     fn changed(&self) {
         self.wanted.fetch_add(1, Ordering::SeqCst);
     }
+}
+
+/// Writes a file that holds secrets (accounts, sessions) atomically.
+fn write_secret(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    content::write_atomically(path, bytes)
+}
+
+/// Creates the state folder if it is missing.
+fn create_state_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)
 }
 
 /// A shop of a test's own: a copy of three of the repository's products and

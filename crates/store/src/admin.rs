@@ -1,6 +1,8 @@
-//! The write API's accounts: admin users and their bearer tokens. Passwords
+//! The write API's accounts: admin users, their bearer tokens and browser
+//! sessions, and the login attempts counted against them. Passwords
 //! arrive hashed (argon2id, by the api); tokens as their SHA-256 digest.
 
+use chrono::{DateTime, Utc};
 use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
 
@@ -45,6 +47,7 @@ pub async fn create_user(
         })
 }
 
+/// Sets a user's password and ends every session they have.
 pub async fn set_password(
     client: &Client,
     target: &Target,
@@ -53,7 +56,13 @@ pub async fn set_password(
 ) -> Result<(), AccountError> {
     let n = client
         .execute(
-            "UPDATE admin_users SET password_hash = $2, updated_at = now() WHERE email = $1",
+            "WITH changed AS (
+                 UPDATE admin_users SET password_hash = $2, updated_at = now() WHERE email = $1
+                 RETURNING user_id
+             ), ended AS (
+                 DELETE FROM admin_sessions WHERE user_id IN (SELECT user_id FROM changed)
+             )
+             SELECT 1 FROM changed",
             &[&email, &password_hash],
         )
         .await
@@ -138,36 +147,198 @@ pub async fn revoke_token(
         .map_err(target.query_error("revoking an API token"))
 }
 
-/// Failed logins recorded under `key` in the last `minutes`.
-pub async fn recent_failures(
-    client: &Client,
-    target: &Target,
-    key: &str,
-    minutes: i32,
-) -> Result<i64, DbError> {
-    client
-        .query_one(
-            "SELECT count(*) FROM login_failures WHERE key = $1 AND at > now() - make_interval(mins => $2)",
-            &[&key, &minutes],
-        )
-        .await
-        .map(|r| r.get(0))
-        .map_err(target.query_error("counting failed logins"))
+/// A browser session as the owner's list shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRow {
+    /// SHA-256 of the session's token (not the token: it cannot be used).
+    pub sha256: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub address: Option<String>,
+    pub user_agent: Option<String>,
 }
 
-/// Records a failed login under each key, and prunes old records.
-pub async fn record_failure(
+/// A new session's facts.
+#[derive(Debug, Clone)]
+pub struct NewSession<'a> {
+    pub sha256: &'a [u8],
+    pub user_id: i64,
+    pub expires_at: DateTime<Utc>,
+    pub address: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+}
+
+/// Keeps a new session (and forgets expired ones).
+pub async fn create_session(
+    client: &Client,
+    target: &Target,
+    session: &NewSession<'_>,
+) -> Result<(), DbError> {
+    let clip =
+        |text: Option<&str>, max: usize| text.map(|t| t.chars().take(max).collect::<String>());
+    client
+        .execute(
+            "WITH expired AS (DELETE FROM admin_sessions WHERE expires_at <= now())
+             INSERT INTO admin_sessions (session_sha256, user_id, expires_at, address, user_agent)
+             VALUES ($1, $2, $3, $4, $5)",
+            &[
+                &session.sha256,
+                &session.user_id,
+                &session.expires_at,
+                &clip(session.address, 64),
+                &clip(session.user_agent, 300),
+            ],
+        )
+        .await
+        .map(|_| ())
+        .map_err(target.query_error("keeping a new session"))
+}
+
+/// The user of a live session, noting (at most once a minute) that it was
+/// seen.
+pub async fn session_user(
+    client: &Client,
+    target: &Target,
+    sha256: &[u8],
+) -> Result<Option<(i64, String)>, DbError> {
+    let row = client
+        .query_opt(
+            "WITH live AS (
+                 SELECT s.session_sha256, u.user_id, u.email
+                 FROM admin_sessions s JOIN admin_users u USING (user_id)
+                 WHERE s.session_sha256 = $1 AND s.expires_at > now()
+             ), seen AS (
+                 UPDATE admin_sessions SET last_seen_at = now()
+                 WHERE session_sha256 IN (SELECT session_sha256 FROM live)
+                   AND last_seen_at < now() - interval '1 minute'
+             )
+             SELECT user_id, email FROM live",
+            &[&sha256],
+        )
+        .await
+        .map_err(target.query_error("checking a session"))?;
+    Ok(row.map(|r| (r.get(0), r.get(1))))
+}
+
+/// A user's live sessions, the most recently seen first.
+pub async fn sessions_of(
+    client: &Client,
+    target: &Target,
+    user_id: i64,
+) -> Result<Vec<SessionRow>, DbError> {
+    let rows = client
+        .query(
+            "SELECT session_sha256, created_at, last_seen_at, expires_at, address, user_agent
+             FROM admin_sessions WHERE user_id = $1 AND expires_at > now()
+             ORDER BY last_seen_at DESC",
+            &[&user_id],
+        )
+        .await
+        .map_err(target.query_error("listing sessions"))?;
+    Ok(rows
+        .iter()
+        .map(|r| SessionRow {
+            sha256: r.get(0),
+            created_at: r.get(1),
+            last_seen_at: r.get(2),
+            expires_at: r.get(3),
+            address: r.get(4),
+            user_agent: r.get(5),
+        })
+        .collect())
+}
+
+/// Ends sessions of `user_id`: the one with digest `only`, or, without it,
+/// every one but `except`'s. Returns how many ended.
+pub async fn end_sessions(
+    client: &Client,
+    target: &Target,
+    user_id: i64,
+    only: Option<&[u8]>,
+    except: Option<&[u8]>,
+) -> Result<u64, DbError> {
+    client
+        .execute(
+            "DELETE FROM admin_sessions WHERE user_id = $1
+               AND ($2::bytea IS NULL OR session_sha256 = $2)
+               AND ($3::bytea IS NULL OR session_sha256 <> $3)",
+            &[&user_id, &only, &except],
+        )
+        .await
+        .map_err(target.query_error("ending sessions"))
+}
+
+/// Removes an admin user, with their sessions and tokens.
+pub async fn remove_user(
+    client: &Client,
+    target: &Target,
+    email: &str,
+) -> Result<(), AccountError> {
+    let n = client
+        .execute("DELETE FROM admin_users WHERE email = $1", &[&email])
+        .await
+        .map_err(target.query_error("removing an admin user"))?;
+    if n == 0 {
+        return Err(AccountError::NoSuchUser(email.to_owned()));
+    }
+    Ok(())
+}
+
+/// Counts an attempt under each of `hits` (a key and its window in
+/// minutes), in one statement: each key's row is updated under its lock, so
+/// concurrent attempts each get a count of their own. A key whose window has
+/// passed starts again at 1. Also reads the counts of `peek`'s keys (within
+/// their windows) without counting. Returns every key's count.
+pub async fn count_attempts(
+    client: &Client,
+    target: &Target,
+    hits: &[(&str, i32)],
+    peek: &[&str],
+) -> Result<Vec<(String, i64)>, DbError> {
+    // Rows are locked in key order, so two attempts never wait on each other
+    // in a cycle.
+    let mut hits = hits.to_vec();
+    hits.sort_unstable();
+    let (keys, windows): (Vec<&str>, Vec<i32>) = hits.into_iter().unzip();
+    let rows = client
+        .query(
+            "WITH pruned AS (
+                 DELETE FROM login_attempts
+                 WHERE window_start < now() - make_interval(mins => window_minutes) - interval '1 day'
+                   AND NOT key = ANY($1) AND random() < 0.01
+             ), hit AS (
+                 INSERT INTO login_attempts AS a (key, window_minutes, attempts)
+                 SELECT k, m, 1 FROM unnest($1::text[], $2::int[]) AS t(k, m) ORDER BY k
+                 ON CONFLICT (key) DO UPDATE SET
+                     attempts = CASE WHEN a.window_start <= now() - make_interval(mins => a.window_minutes)
+                                     THEN 1 ELSE a.attempts + 1 END,
+                     window_start = CASE WHEN a.window_start <= now() - make_interval(mins => a.window_minutes)
+                                         THEN now() ELSE a.window_start END,
+                     window_minutes = EXCLUDED.window_minutes
+                 RETURNING key, attempts
+             )
+             SELECT key, attempts::bigint FROM hit
+             UNION ALL
+             SELECT key, attempts::bigint FROM login_attempts
+             WHERE key = ANY($3) AND NOT key = ANY($1)
+               AND window_start > now() - make_interval(mins => window_minutes)",
+            &[&keys, &windows, &peek],
+        )
+        .await
+        .map_err(target.query_error("counting login attempts"))?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+/// Forgets the attempts counted under `keys`.
+pub async fn forget_attempts(
     client: &Client,
     target: &Target,
     keys: &[&str],
 ) -> Result<(), DbError> {
     client
-        .execute(
-            "WITH pruned AS (DELETE FROM login_failures WHERE at < now() - interval '1 day')
-             INSERT INTO login_failures (key) SELECT unnest($1::text[])",
-            &[&keys],
-        )
+        .execute("DELETE FROM login_attempts WHERE key = ANY($1)", &[&keys])
         .await
         .map(|_| ())
-        .map_err(target.query_error("recording a failed login"))
+        .map_err(target.query_error("forgetting login attempts"))
 }

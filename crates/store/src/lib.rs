@@ -272,7 +272,8 @@ pub const API_TABLES: &[&str] = &[
     "audit_log",
     "admin_users",
     "api_tokens",
-    "login_failures",
+    "admin_sessions",
+    "login_attempts",
 ];
 
 /// Key of the session-level advisory lock that serialises migrations, so

@@ -16,7 +16,8 @@ async fn migrations_apply_to_an_empty_database_and_a_second_run_is_a_no_op() {
             "V2__admin",
             "V3__login_failures",
             "V4__images_and_audit",
-            "V5__product_images_list"
+            "V5__product_images_list",
+            "V6__sessions_and_login_attempts"
         ]
     );
     let second = store::migrate(&primary, None).await.unwrap();
