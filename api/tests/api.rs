@@ -140,6 +140,11 @@ impl Api {
             )
             .env("THEMES_DIR", repo_root().join("themes"))
             .env("PUBLISH_DIR", out.path().join("public"))
+            // Uploads and the image cache, never in the working directory.
+            .env(
+                "STATE_DIR",
+                setup.state.clone().unwrap_or(out.path().join("state")),
+            )
             .envs(setup.env.iter().map(|(k, v)| (*k, v)))
             .stdout(Stdio::piped())
             .stderr(match &setup.log {
