@@ -54,6 +54,9 @@ pub enum WriteError {
 /// The catalog in `content/`, the accounts in the state folder.
 pub struct Files {
     content: PathBuf,
+    /// The state folder: only its owner may enter it (see
+    /// [`Files::create_state_dir`]).
+    state: PathBuf,
     accounts: PathBuf,
     /// One write at a time: read, check, write.
     write: tokio::sync::Mutex<()>,
@@ -68,6 +71,7 @@ impl Files {
     pub fn new(content: &Path, state: &Path) -> Self {
         Self {
             content: content.to_owned(),
+            state: state.to_owned(),
             accounts: state.join("accounts.json"),
             write: tokio::sync::Mutex::new(()),
             failures: Mutex::new(Vec::new()),
@@ -92,6 +96,16 @@ impl Files {
     /// A build that read the catalog at `version` was published.
     pub fn published(&self, version: i64) {
         self.published.fetch_max(version, Ordering::SeqCst);
+    }
+
+    /// Creates the state folder if it is missing, 0700: it holds the
+    /// accounts and the audit log. A folder that exists keeps its mode.
+    fn create_state_dir(&self) -> Result<(), FilesError> {
+        content::create_private_dir_all(&self.state).map_err(|source| FilesError::Io {
+            action: "create the state folder",
+            path: self.state.clone(),
+            source,
+        })
     }
 
     /// The catalog changed: a build is wanted.

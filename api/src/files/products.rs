@@ -241,13 +241,14 @@ impl Files {
             "changes": changes,
         });
         let path = self.audit_path();
-        let written = std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))
-            .and_then(|()| {
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&path)
-            })
+        if let Err(e) = self.create_state_dir() {
+            tracing::error!("could not record a change: {e}");
+            return;
+        }
+        let written = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
             .and_then(|mut f| writeln!(f, "{line}"));
         if let Err(e) = written {
             tracing::error!("could not append to {}: {e}", path.display());
@@ -255,7 +256,7 @@ impl Files {
     }
 
     fn audit_path(&self) -> PathBuf {
-        self.accounts.with_file_name("audit.jsonl")
+        self.state.join("audit.jsonl")
     }
 
     pub fn history(&self, id: i64, limit: i64) -> Result<Vec<AuditRow>, FilesError> {
