@@ -39,9 +39,19 @@ impl Files {
         }
     }
 
+    /// Every product file, read and checked. Problems are named by the file's
+    /// place in the content folder (`products/mug.md:3: ...`), as the owner
+    /// knows it, not by where the server keeps the folder.
     fn load(&self) -> Result<Vec<Stored>, FilesError> {
         let dir = self.products_dir();
-        let files = content::product_files(&dir).map_err(|e| FilesError::Content(e.to_string()))?;
+        let files = content::product_files(&dir).map_err(|e| match e {
+            content::ContentError::Read { path, source } => FilesError::Io {
+                action: "list the product files in",
+                path,
+                source,
+            },
+            e => FilesError::Content(e.to_string()),
+        })?;
         let mut stored = Vec::with_capacity(files.len());
         let mut problems = Vec::new();
         for path in files {
@@ -51,7 +61,8 @@ impl Files {
                 source,
             })?;
             let text = String::from_utf8_lossy(&bytes);
-            match content::parse_product(&path, &text) {
+            let name = Path::new("products").join(path.file_name().unwrap_or_default());
+            match content::parse_product(&name, &text) {
                 Ok(p) => stored.push(Stored {
                     record: record(p, version(&bytes)),
                     path,
@@ -677,7 +688,8 @@ mod tests {
         std::fs::write(shop.file("broken"), "no front matter\n").unwrap();
         match shop.files.list(&everything()) {
             Err(FilesError::Content(problems)) => {
-                assert!(problems.contains("broken.md"), "{problems}");
+                // By its place in the content folder, not on the server.
+                assert!(problems.starts_with("products/broken.md:"), "{problems}");
             }
             other => panic!(
                 "expected the content's problems, got {:?}",
