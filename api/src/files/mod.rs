@@ -6,10 +6,13 @@
 //! and the build history live in memory. One process owns the folder.
 //!
 //! - `products`: the product files, the import, the audit log and images;
+//! - `batch`: several product files changed all at once or not at all (the
+//!   import);
 //! - `accounts`: admin users, API tokens and failed logins;
 //! - `builds`: the build history and the catalog's versions.
 
 mod accounts;
+mod batch;
 mod builds;
 mod products;
 
@@ -118,6 +121,7 @@ impl Files {
 /// its `site.toml`, and an empty state folder.
 #[cfg(test)]
 pub(crate) mod testing {
+    use std::collections::BTreeMap;
     use std::path::{Path, PathBuf};
 
     use catalog::draft::{Amount, Draft};
@@ -175,6 +179,26 @@ pub(crate) mod testing {
                 .join("products")
                 .join(format!("{slug}.md"))
         }
+    }
+
+    /// Every entry under `dir`, by its path in it: a file's bytes, or
+    /// `None` for a folder.
+    pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Option<Vec<u8>>> {
+        fn walk(root: &Path, dir: &Path, found: &mut BTreeMap<PathBuf, Option<Vec<u8>>>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                let name = path.strip_prefix(root).unwrap().to_owned();
+                if path.is_dir() {
+                    found.insert(name, None);
+                    walk(root, &path, found);
+                } else {
+                    found.insert(name, Some(std::fs::read(&path).unwrap()));
+                }
+            }
+        }
+        let mut found = BTreeMap::new();
+        walk(dir, dir, &mut found);
+        found
     }
 
     /// A write's fields, valid by the catalog's rules; the slug from the name.
