@@ -5,6 +5,7 @@ use catalog::records::WriteRefused;
 use poem_openapi::ApiResponse;
 use poem_openapi::payload::Json;
 
+use crate::files::FilesError;
 use crate::problem::Problem;
 use crate::store::StoreError;
 
@@ -75,8 +76,10 @@ impl ApiError {
 }
 
 /// What a store's error means over HTTP: a refused write is 404, 409 or 412;
-/// a store that does not answer is 503 (the database's own message is only
-/// logged, since it names servers; the folder's is shown).
+/// a store that does not answer is 503. Neither the database's message (it
+/// names servers) nor the folder's (it names paths on the server, and what
+/// is wrong in its files) is sent: both are logged where the `StoreError` is
+/// made, and the answer says where to look.
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         let unavailable = |detail: String| {
@@ -97,7 +100,22 @@ impl From<StoreError> for ApiError {
             StoreError::Db(_) => {
                 unavailable("the database did not answer; try again shortly".to_owned())
             }
-            StoreError::Files(e) => unavailable(e.to_string()),
+            StoreError::Files(e) => unavailable(folder_detail(&e).to_owned()),
+        }
+    }
+}
+
+/// What a client is told of a folder's failure, whatever its text says.
+fn folder_detail(e: &FilesError) -> &'static str {
+    match e {
+        FilesError::Content(_) => {
+            "the content folder has problems to fix; the admin pages and the server's log list them"
+        }
+        FilesError::Accounts { .. } => {
+            "the accounts file in the state folder is not valid; the server's log says why"
+        }
+        FilesError::Io { .. } | FilesError::UserExists(_) | FilesError::NoSuchUser(_) => {
+            "the content folder could not be read or written; the server's log says why"
         }
     }
 }
@@ -107,7 +125,6 @@ mod tests {
     use store::{DbError, Role};
 
     use super::*;
-    use crate::files::FilesError;
 
     fn answer(e: StoreError) -> (u16, String, String) {
         let api = ApiError::from(e);
@@ -147,11 +164,39 @@ mod tests {
                 "the database did not answer; try again shortly".into()
             )
         );
+        // The content folder's problems are the admin's to show, not the API's.
         let folder = FilesError::Content("products/mug.md:1: no front matter".into());
-        let message = folder.to_string();
-        assert_eq!(
-            answer(folder.into()),
-            (503, "Service Unavailable".into(), message)
-        );
+        let (status, title, detail) = answer(folder.into());
+        assert_eq!((status, title.as_str()), (503, "Service Unavailable"));
+        assert!(!detail.contains("mug"), "{detail}");
+        assert!(detail.contains("the server's log"), "{detail}");
+    }
+
+    #[tokio::test]
+    async fn a_folder_s_failure_answers_without_its_paths() {
+        let failures = [
+            FilesError::Io {
+                action: "read",
+                path: "/secret/place/content/products/mug.md".into(),
+                source: std::io::Error::other("disk on fire"),
+            },
+            FilesError::Accounts {
+                path: "/secret/place/state/accounts.json".into(),
+                source: serde_json::from_str::<()>("{").unwrap_err(),
+            },
+        ];
+        for e in failures {
+            let text = e.to_string();
+            assert!(text.contains("/secret/place"), "the log has it: {text}");
+            let response = poem::IntoResponse::into_response(ApiError::from(StoreError::from(e)));
+            assert_eq!(response.status(), 503);
+            let body = response.into_body().into_string().await.unwrap();
+            assert!(
+                !body.contains("/secret") && !body.contains("place"),
+                "{body}"
+            );
+            assert!(!body.contains("on fire") && !body.contains("EOF"), "{body}");
+            assert!(body.contains("the server's log says why"), "{body}");
+        }
     }
 }

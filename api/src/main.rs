@@ -172,6 +172,10 @@ async fn serve(
         trusted_proxies,
     } = args;
     let source = database.database(database_url.as_deref())?;
+    // Accounts, sessions and uploads: only this user may look (an existing
+    // folder keeps its mode).
+    content::create_private_dir_all(state_dir)
+        .with_context(|| format!("could not create the state folder {}", state_dir.display()))?;
     let sessions = match session_secret.filter(|s| !s.is_empty()) {
         Some(secret) => {
             api::session::Sessions::new(secret.as_bytes()).map_err(anyhow::Error::msg)?

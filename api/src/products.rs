@@ -253,6 +253,35 @@ fn expected_version(if_match: Option<&str>, required: bool) -> Result<Option<i64
         })
 }
 
+/// An upload's refusal over HTTP. The server's own failure to keep it (its
+/// text names the upload folder) is logged, not sent.
+fn refused_upload(e: crate::admin::image::Refused) -> ApiError {
+    use crate::admin::image::Refused;
+    match e {
+        Refused::TooLarge(_) => {
+            ApiError::TooLarge(Json(Problem::new(413, "Content Too Large", e.to_string())))
+        }
+        Refused::Unusable(ref text) if text.contains(crate::BODY_OVER_LIMIT) => {
+            ApiError::TooLarge(Json(Problem::new(
+                413,
+                "Content Too Large",
+                Refused::TooLarge("The image".into()).to_string(),
+            )))
+        }
+        Refused::Unusable(_) => {
+            ApiError::unprocessable(Problem::new(422, "Unprocessable Content", e.to_string()))
+        }
+        Refused::Spool(_) => {
+            tracing::error!("{e}");
+            ApiError::Unavailable(Json(Problem::new(
+                503,
+                "Service Unavailable",
+                "the upload could not be kept for checking; the server's log says why",
+            )))
+        }
+    }
+}
+
 fn invalid(errors: Vec<FieldError>) -> ApiError {
     ApiError::unprocessable(Problem::invalid(errors))
 }
@@ -349,32 +378,12 @@ impl ProductsApi {
         _admin: Admin,
         body: Binary<poem::Body>,
     ) -> Result<ImageCreated, ApiError> {
-        use crate::admin::image::{self, Refused};
-        let refused = |e: Refused| match e {
-            Refused::TooLarge(_) => {
-                ApiError::TooLarge(Json(Problem::new(413, "Content Too Large", e.to_string())))
-            }
-            Refused::Unusable(ref text) if text.contains(crate::BODY_OVER_LIMIT) => {
-                ApiError::TooLarge(Json(Problem::new(
-                    413,
-                    "Content Too Large",
-                    Refused::TooLarge("The image".into()).to_string(),
-                )))
-            }
-            Refused::Unusable(_) => {
-                ApiError::unprocessable(Problem::new(422, "Unprocessable Content", e.to_string()))
-            }
-            Refused::Spool(_) => ApiError::Unavailable(Json(Problem::new(
-                503,
-                "Service Unavailable",
-                e.to_string(),
-            ))),
-        };
+        use crate::admin::image;
         let spooled = image::spool(body.0.into_async_read(), "", &state.upload_dir)
             .await
-            .map_err(refused)?;
-        let upload = image::check(&spooled).await.map_err(refused)?;
-        let bytes = spooled.bytes().await.map_err(refused)?;
+            .map_err(refused_upload)?;
+        let upload = image::check(&spooled).await.map_err(refused_upload)?;
+        let bytes = spooled.bytes().await.map_err(refused_upload)?;
         state
             .store
             .put_image(&upload.sha256, upload.extension, &bytes)
@@ -568,6 +577,21 @@ mod tests {
             category: "Home Office".into(),
             stock_quantity: 3,
         }
+    }
+
+    #[test]
+    fn an_upload_the_server_could_not_keep_answers_without_its_folder() {
+        use crate::admin::image::Refused;
+        let e = Refused::Spool("/secret/place/uploads: No space left on device".into());
+        let api = refused_upload(e);
+        let problem = api.problem();
+        assert_eq!(problem.status, 503);
+        assert!(!problem.detail.contains("/secret"), "{}", problem.detail);
+        assert!(
+            problem.detail.contains("the server's log"),
+            "{}",
+            problem.detail
+        );
     }
 
     #[test]

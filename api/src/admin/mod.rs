@@ -162,9 +162,9 @@ fn encode(text: &str) -> String {
         .collect()
 }
 
-/// An error the store reported, as a page.
+/// An error the store reported, as a page (see [`pages::store_problem`]).
 fn failed(e: StoreError) -> Response {
-    let (status, detail) = pages::problem_of(e);
+    let (status, detail) = pages::store_problem(e);
     pages::error(status, &detail)
 }
 

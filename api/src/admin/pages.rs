@@ -15,6 +15,8 @@ use serde::Serialize;
 use super::Owner;
 use super::csv::Preview;
 use crate::error::ApiError;
+use crate::files::FilesError;
+use crate::store::StoreError;
 
 fn tera() -> &'static tera::Tera {
     static TERA: OnceLock<tera::Tera> = OnceLock::new();
@@ -151,6 +153,20 @@ pub fn problem_of(e: impl Into<ApiError>) -> (StatusCode, String) {
         StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
         problem.detail.clone(),
     )
+}
+
+/// The status and message of a store's error on an admin page: as the JSON
+/// API answers it, except that the content folder's problems are listed, for
+/// the owner to fix (they name each product file by its place in the folder,
+/// `products/mug.md:3`). Nothing else of a folder's failure is shown: it
+/// names paths on the server, and is in the server's log.
+pub fn store_problem(e: StoreError) -> (StatusCode, String) {
+    match e {
+        StoreError::Files(e @ FilesError::Content(_)) => {
+            (StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+        }
+        e => problem_of(e),
+    }
 }
 
 /// The product form's values, as typed.

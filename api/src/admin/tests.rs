@@ -291,3 +291,41 @@ async fn an_upload_s_thumbnail_is_its_small_variant_once_a_build_made_one() {
         "for the owner only"
     );
 }
+
+#[tokio::test]
+async fn a_page_lists_the_content_folder_s_problems_but_names_no_path_on_the_server() {
+    let admin = Admin::new();
+    let (cookie, _) = admin.log_in();
+    let content = admin.state.content_dir.clone();
+    // The shop's temporary folder: Tera escapes the slashes of a path.
+    let server_path = content
+        .parent()
+        .and_then(|d| d.file_name())
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    std::fs::write(content.join("products/broken.md"), "no front matter\n").unwrap();
+    let mut response = admin
+        .call(Method::GET, "/admin/products", Some(&cookie), None)
+        .await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_secured(&response);
+    let page = response.take_body().into_string().await.unwrap();
+    assert!(page.contains("products&#x2F;broken.md:1:"), "{page}");
+    assert!(!page.contains(&server_path), "{page}");
+
+    // A folder that cannot be read: the page says where to look, no more.
+    let products = content.join("products");
+    std::fs::remove_dir_all(&products).unwrap();
+    std::fs::write(&products, "not a folder").unwrap();
+    let mut response = admin
+        .call(Method::GET, "/admin/products", Some(&cookie), None)
+        .await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let page = response.take_body().into_string().await.unwrap();
+    assert!(page.contains("the server&#x27;s log says why"), "{page}");
+    assert!(
+        !page.contains(&server_path) && !page.contains("directory"),
+        "{page}"
+    );
+}

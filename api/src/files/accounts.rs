@@ -1,6 +1,6 @@
 //! Admin users and API tokens, in `accounts.json` in the state folder
-//! (rewritten atomically on every change). A new password, or removing the
-//! user, ends the user's sessions.
+//! (rewritten atomically on every change, readable by its owner alone). A new
+//! password, or removing the user, ends the user's sessions.
 
 use serde::{Deserialize, Serialize};
 
@@ -30,11 +30,10 @@ impl Files {
                 source,
             }
         };
-        if let Some(dir) = self.accounts.parent() {
-            std::fs::create_dir_all(dir).map_err(io("create the folder of"))?;
-        }
+        self.create_state_dir()?;
         let json = serde_json::to_vec_pretty(accounts).unwrap_or_default();
-        content::write_atomically(&self.accounts, &json).map_err(io("write"))
+        // Password hashes and token digests: 0600 from the file's creation.
+        content::write_atomically_private(&self.accounts, &json).map_err(io("write"))
     }
 
     pub fn create_user(&self, email: &str, password_hash: &str) -> Result<i64, FilesError> {
@@ -238,6 +237,33 @@ mod tests {
         assert!(!shop.files.revoke_token(99).unwrap(), "no such token");
         assert_eq!(shop.files.user_for_token(&digest).unwrap(), None);
         assert!(shop.files.user_for_token(&[8u8; 32]).unwrap().is_some());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_accounts_and_their_folder_are_the_owner_s_alone() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode =
+            |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        let shop = Shop::new();
+        let accounts = shop.state.join("accounts.json");
+        shop.files.create_user(EMAIL, "hash-1").unwrap();
+        assert_eq!(mode(&accounts), 0o600);
+        assert_eq!(mode(&shop.state), 0o700, "the folder it created");
+
+        // A file written before was readable by all; its next write is not.
+        std::fs::set_permissions(&accounts, std::fs::Permissions::from_mode(0o644)).unwrap();
+        shop.files.set_password(EMAIL, "hash-2").unwrap();
+        assert_eq!(mode(&accounts), 0o600);
+        assert_eq!(
+            shop.files.user_by_email(EMAIL).unwrap(),
+            Some((1, EMAIL.to_owned(), "hash-2".to_owned()))
+        );
+        let names: Vec<_> = std::fs::read_dir(&shop.state)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["accounts.json"], "no temporary file is left");
     }
 
     #[test]

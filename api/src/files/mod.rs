@@ -7,11 +7,14 @@
 //! memory. One process owns the folder.
 //!
 //! - `products`: the product files, the import, the audit log and images;
+//! - `batch`: several product files changed all at once or not at all (the
+//!   import);
 //! - `accounts`: admin users and API tokens;
 //! - `sessions`: browser sessions and login attempts;
 //! - `builds`: the build history and the catalog's versions.
 
 mod accounts;
+mod batch;
 mod builds;
 mod products;
 mod sessions;
@@ -56,6 +59,9 @@ pub enum WriteError {
 /// The catalog in `content/`, the accounts in the state folder.
 pub struct Files {
     content: PathBuf,
+    /// The state folder: only its owner may enter it (see
+    /// [`Files::create_state_dir`]).
+    state: PathBuf,
     accounts: PathBuf,
     /// One write at a time: read, check, write.
     write: tokio::sync::Mutex<()>,
@@ -71,6 +77,7 @@ impl Files {
     pub fn new(content: &Path, state: &Path) -> Self {
         Self {
             content: content.to_owned(),
+            state: state.to_owned(),
             accounts: state.join("accounts.json"),
             write: tokio::sync::Mutex::new(()),
             sessions: state.join("sessions.json"),
@@ -98,26 +105,27 @@ impl Files {
         self.published.fetch_max(version, Ordering::SeqCst);
     }
 
+    /// Creates the state folder if it is missing, 0700: it holds the
+    /// accounts and the audit log. A folder that exists keeps its mode.
+    fn create_state_dir(&self) -> Result<(), FilesError> {
+        content::create_private_dir_all(&self.state).map_err(|source| FilesError::Io {
+            action: "create the state folder",
+            path: self.state.clone(),
+            source,
+        })
+    }
+
     /// The catalog changed: a build is wanted.
     fn changed(&self) {
         self.wanted.fetch_add(1, Ordering::SeqCst);
     }
 }
 
-/// Writes a file that holds secrets (accounts, sessions) atomically.
-fn write_secret(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    content::write_atomically(path, bytes)
-}
-
-/// Creates the state folder if it is missing.
-fn create_state_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)
-}
-
 /// A shop of a test's own: a copy of three of the repository's products and
 /// its `site.toml`, and an empty state folder.
 #[cfg(test)]
 pub(crate) mod testing {
+    use std::collections::BTreeMap;
     use std::path::{Path, PathBuf};
 
     use catalog::draft::{Amount, Draft};
@@ -175,6 +183,26 @@ pub(crate) mod testing {
                 .join("products")
                 .join(format!("{slug}.md"))
         }
+    }
+
+    /// Every entry under `dir`, by its path in it: a file's bytes, or
+    /// `None` for a folder.
+    pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Option<Vec<u8>>> {
+        fn walk(root: &Path, dir: &Path, found: &mut BTreeMap<PathBuf, Option<Vec<u8>>>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                let name = path.strip_prefix(root).unwrap().to_owned();
+                if path.is_dir() {
+                    found.insert(name, None);
+                    walk(root, &path, found);
+                } else {
+                    found.insert(name, Some(std::fs::read(&path).unwrap()));
+                }
+            }
+        }
+        let mut found = BTreeMap::new();
+        walk(dir, dir, &mut found);
+        found
     }
 
     /// A write's fields, valid by the catalog's rules; the slug from the name.

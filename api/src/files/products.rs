@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 
 use catalog::Product;
 use catalog::records::{AuditRow, Fields, Filter, ImportPlan, Record, Sort, WriteRefused};
-use catalog::types::ProductId;
+use catalog::types::{ProductId, Slug};
 use chrono::Utc;
 use sha2::{Digest, Sha256};
 
-use super::{Files, FilesError, WriteError};
+use super::{Files, FilesError, WriteError, batch};
 
 /// A product file as the api sees it.
 struct Stored {
@@ -39,9 +39,24 @@ impl Files {
         }
     }
 
+    /// Where product `slug` is kept.
+    fn product_path(&self, slug: &str) -> PathBuf {
+        self.products_dir().join(format!("{slug}.md"))
+    }
+
+    /// Every product file, read and checked. Problems are named by the file's
+    /// place in the content folder (`products/mug.md:3: ...`), as the owner
+    /// knows it, not by where the server keeps the folder.
     fn load(&self) -> Result<Vec<Stored>, FilesError> {
         let dir = self.products_dir();
-        let files = content::product_files(&dir).map_err(|e| FilesError::Content(e.to_string()))?;
+        let files = content::product_files(&dir).map_err(|e| match e {
+            content::ContentError::Read { path, source } => FilesError::Io {
+                action: "list the product files in",
+                path,
+                source,
+            },
+            e => FilesError::Content(e.to_string()),
+        })?;
         let mut stored = Vec::with_capacity(files.len());
         let mut problems = Vec::new();
         for path in files {
@@ -51,7 +66,8 @@ impl Files {
                 source,
             })?;
             let text = String::from_utf8_lossy(&bytes);
-            match content::parse_product(&path, &text) {
+            let name = Path::new("products").join(path.file_name().unwrap_or_default());
+            match content::parse_product(&name, &text) {
                 Ok(p) => stored.push(Stored {
                     record: record(p, version(&bytes)),
                     path,
@@ -169,30 +185,83 @@ impl Files {
         Ok(())
     }
 
-    /// Applies a checked import: every version is checked first, then the
-    /// files are written one by one (each atomically).
+    /// Applies a checked import, all or nothing: every version and slug is
+    /// checked first, every file is written beside its place, and only then
+    /// are they renamed into place (the updates first, then the creates),
+    /// each file they replace kept until the last rename; a failure puts back
+    /// what was there (see [`super::batch`]). The audit log is written once
+    /// the whole import is in place.
     pub async fn apply_import(&self, actor: &str, plan: &ImportPlan) -> Result<(), WriteError> {
         let _one = self.write.lock().await;
         let all = self.load()?;
         for (id, expected, _) in &plan.updates {
             Self::current(&all, *id, Some(*expected))?;
         }
+        let taken = |slug: &Slug, by: Option<i64>| {
+            all.iter()
+                .any(|s| Some(s.record.product_id) != by && s.record.slug == slug.as_str())
+        };
+        // `(product, the product it was)`, in the plan's order.
+        let mut writes: Vec<(Product, Option<&Stored>)> =
+            Vec::with_capacity(plan.creates.len() + plan.updates.len());
         let first_id = all.iter().map(|s| s.record.product_id).max().unwrap_or(0) + 1;
         let now = Utc::now();
         for (next_id, f) in (first_id..).zip(&plan.creates) {
-            if all.iter().any(|s| s.record.slug == f.slug.as_str()) {
+            if taken(&f.slug, None) {
                 return Err(WriteRefused::DuplicateSlug(f.slug.as_str().to_owned()).into());
             }
-            let saved = self.save(&product(next_id, f, now, now)?, None)?;
-            self.audit(actor, "insert", None, Some(&saved));
+            writes.push((product(next_id, f, now, now)?, None));
         }
-        for (id, _, f) in &plan.updates {
-            if let Some(current) = all.iter().find(|s| s.record.product_id == *id) {
-                let saved = self.save(
-                    &product(*id, f, current.record.created_at, now)?,
-                    Some(&current.path),
-                )?;
-                self.audit(actor, "update", Some(&current.record), Some(&saved));
+        for (id, expected, f) in &plan.updates {
+            let current = Self::current(&all, *id, Some(*expected))?;
+            if taken(&f.slug, Some(*id)) {
+                return Err(WriteRefused::DuplicateSlug(f.slug.as_str().to_owned()).into());
+            }
+            writes.push((
+                product(*id, f, current.record.created_at, now)?,
+                Some(current),
+            ));
+        }
+        // Each file is written once, and none is another product's file (a
+        // file whose `slug` differs from its name).
+        let mut paths = std::collections::HashSet::new();
+        for (p, was) in &writes {
+            let path = self.product_path(p.slug.as_str());
+            let others = all.iter().any(|s| {
+                s.path == path && was.is_none_or(|w| w.record.product_id != s.record.product_id)
+            });
+            if others || !paths.insert(path) {
+                return Err(WriteRefused::DuplicateSlug(p.slug.as_str().to_owned()).into());
+            }
+        }
+
+        let texts: Vec<String> = writes
+            .iter()
+            .map(|(p, _)| content::product_text(p))
+            .collect();
+        let (updates, creates): (Vec<_>, Vec<_>) = writes
+            .iter()
+            .zip(&texts)
+            .map(|((p, was), text)| batch::Change {
+                path: self.product_path(p.slug.as_str()),
+                bytes: text.clone().into_bytes(),
+                moves_from: was.map(|w| w.path.clone()),
+            })
+            .partition(|c| c.moves_from.is_some());
+        let changes: Vec<batch::Change> = updates.into_iter().chain(creates).collect();
+        let staged = batch::stage(&self.products_dir(), &changes)?;
+        // From the first rename on, a build may read part of the import;
+        // whatever comes of it, the next build reads the folder again.
+        if !changes.is_empty() {
+            self.changed();
+        }
+        staged.commit()?;
+
+        for ((p, was), text) in writes.iter().zip(&texts) {
+            let saved = record(p.clone(), version(text.as_bytes()));
+            match was {
+                None => self.audit(actor, "insert", None, Some(&saved)),
+                Some(was) => self.audit(actor, "update", Some(&was.record), Some(&saved)),
             }
         }
         Ok(())
@@ -241,13 +310,14 @@ impl Files {
             "changes": changes,
         });
         let path = self.audit_path();
-        let written = std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))
-            .and_then(|()| {
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&path)
-            })
+        if let Err(e) = self.create_state_dir() {
+            tracing::error!("could not record a change: {e}");
+            return;
+        }
+        let written = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
             .and_then(|mut f| writeln!(f, "{line}"));
         if let Err(e) = written {
             tracing::error!("could not append to {}: {e}", path.display());
@@ -255,7 +325,7 @@ impl Files {
     }
 
     fn audit_path(&self) -> PathBuf {
-        self.accounts.with_file_name("audit.jsonl")
+        self.state.join("audit.jsonl")
     }
 
     pub fn history(&self, id: i64, limit: i64) -> Result<Vec<AuditRow>, FilesError> {
@@ -307,9 +377,7 @@ impl Files {
     /// Writes `product` to `products/<slug>.md`, then removes `old` if the
     /// slug (and so the file) changed.
     fn save(&self, product: &Product, old: Option<&Path>) -> Result<Record, WriteError> {
-        let path = self
-            .products_dir()
-            .join(format!("{}.md", product.slug.as_str()));
+        let path = self.product_path(product.slug.as_str());
         let text = content::product_text(product);
         self.changed();
         content::write_atomically(&path, text.as_bytes()).map_err(|source| FilesError::Io {
@@ -375,10 +443,9 @@ fn record(p: Product, version: i64) -> Record {
 
 #[cfg(test)]
 mod tests {
-    use catalog::types::Slug;
     use rust_decimal::Decimal;
 
-    use super::super::testing::{PRODUCTS, Shop, fields};
+    use super::super::testing::{PRODUCTS, Shop, fields, snapshot};
     use super::*;
 
     fn everything() -> Filter {
@@ -670,13 +737,146 @@ mod tests {
         assert!(matches!(refused(refusal), WriteRefused::DuplicateSlug(_)));
     }
 
+    #[tokio::test]
+    async fn an_import_that_fails_half_way_leaves_every_file_as_it_was() {
+        let shop = Shop::new();
+        let desk = shop.files.get(88).unwrap().unwrap();
+        let scarf = shop.files.get(29).unwrap().unwrap();
+        let stand = shop.files.get(55).unwrap().unwrap();
+        let mut moved = fields("Alpaca Blend Scarf", "69.00", "Textiles");
+        moved.slug = Slug::parse("alpaca-scarf").unwrap();
+        let plan = ImportPlan {
+            creates: vec![
+                fields("Oak Coaster Set", "18.00", "Kitchen"),
+                fields("Linen Tea Towel", "12.50", "Kitchen"),
+                fields("Cork Trivet", "9.00", "Kitchen"),
+            ],
+            updates: vec![
+                (
+                    88,
+                    desk.version,
+                    fields("Ash Writing Desk", "549.00", "Home Office"),
+                ),
+                (29, scarf.version, moved),
+                (
+                    55,
+                    stand.version,
+                    fields("Bamboo Laptop Stand", "44.00", "Home Office"),
+                ),
+            ],
+        };
+        // Renaming a file over a folder fails: the tea towel's file cannot
+        // be put in place, after the updates and the coaster set were.
+        let products = shop.files.content_dir().join("products");
+        std::fs::create_dir(shop.file("linen-tea-towel")).unwrap();
+        let before = snapshot(&products);
+        let (wanted, _) = shop.files.catalog_state();
+
+        let failed = shop
+            .files
+            .apply_import("owner@shop.example", &plan)
+            .await
+            .unwrap_err();
+        match failed {
+            WriteError::Files(FilesError::Io { path, .. }) => {
+                assert_eq!(path, shop.file("linen-tea-towel"));
+            }
+            other => panic!("expected the rename to fail, got {other:?}"),
+        }
+        assert_eq!(snapshot(&products), before, "no file changed, none is left");
+        assert_eq!(shop.files.get(88).unwrap(), Some(desk.clone()));
+        assert!(shop.files.history(88, 10).unwrap().is_empty(), "no audit");
+        assert!(!shop.files.audit_path().exists());
+        assert!(
+            shop.files.catalog_state().0 > wanted,
+            "a build reads it again"
+        );
+
+        // Without the folder in the way, the same import applies whole.
+        std::fs::remove_dir(shop.file("linen-tea-towel")).unwrap();
+        shop.files
+            .apply_import("owner@shop.example", &plan)
+            .await
+            .unwrap();
+        let names: Vec<PathBuf> = snapshot(&products).into_keys().collect();
+        let expected: Vec<PathBuf> = [
+            "alpaca-scarf",
+            "ash-writing-desk",
+            "bamboo-laptop-stand",
+            "cork-trivet",
+            "linen-tea-towel",
+            "oak-coaster-set",
+        ]
+        .iter()
+        .map(|slug| PathBuf::from(format!("{slug}.md")))
+        .collect();
+        assert_eq!(names, expected, "the scarf moved; nothing else is left");
+        assert_eq!(shop.files.list(&everything()).unwrap().1, 6);
+        let scarf_now = shop.files.get(29).unwrap().unwrap();
+        assert_eq!(scarf_now.slug, "alpaca-scarf");
+        assert_eq!(scarf_now.created_at, scarf.created_at);
+        let actions = |id| {
+            let history = shop.files.history(id, 10).unwrap();
+            history.into_iter().map(|r| r.action).collect::<Vec<_>>()
+        };
+        assert_eq!(actions(29), ["update"]);
+        assert_eq!(actions(90), ["insert"], "the tea towel");
+    }
+
+    #[tokio::test]
+    async fn an_import_writes_no_other_product_s_file() {
+        let shop = Shop::new();
+        let scarf = shop.files.get(29).unwrap().unwrap();
+        // A file whose `slug` differs from its name: `scarf.md` is the desk's.
+        let desk = std::fs::read_to_string(shop.file("ash-writing-desk")).unwrap();
+        std::fs::remove_file(shop.file("ash-writing-desk")).unwrap();
+        let desk = desk.replacen("+++\n", "+++\nslug = \"ash-writing-desk\"\n", 1);
+        std::fs::write(shop.file("scarf"), desk).unwrap();
+        assert_eq!(
+            shop.files.get(88).unwrap().unwrap().slug,
+            "ash-writing-desk"
+        );
+        let products = shop.files.content_dir().join("products");
+        let before = snapshot(&products);
+
+        let mut to_scarf = fields("Alpaca Blend Scarf", "69.00", "Textiles");
+        to_scarf.slug = Slug::parse("scarf").unwrap();
+        let plans = [
+            ImportPlan {
+                creates: vec![fields("Scarf", "1.00", "Textiles")],
+                updates: Vec::new(),
+            },
+            ImportPlan {
+                creates: Vec::new(),
+                updates: vec![(29, scarf.version, to_scarf)],
+            },
+            ImportPlan {
+                creates: vec![
+                    fields("Oak Coaster Set", "18.00", "Kitchen"),
+                    fields("Oak Coaster Set", "19.00", "Kitchen"),
+                ],
+                updates: Vec::new(),
+            },
+        ];
+        for plan in plans {
+            let refusal = shop
+                .files
+                .apply_import("owner@shop.example", &plan)
+                .await
+                .unwrap_err();
+            assert!(matches!(refused(refusal), WriteRefused::DuplicateSlug(_)));
+            assert_eq!(snapshot(&products), before);
+        }
+    }
+
     #[test]
     fn a_broken_product_file_is_named() {
         let shop = Shop::new();
         std::fs::write(shop.file("broken"), "no front matter\n").unwrap();
         match shop.files.list(&everything()) {
             Err(FilesError::Content(problems)) => {
-                assert!(problems.contains("broken.md"), "{problems}");
+                // By its place in the content folder, not on the server.
+                assert!(problems.starts_with("products/broken.md:"), "{problems}");
             }
             other => panic!(
                 "expected the content's problems, got {:?}",

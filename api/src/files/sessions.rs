@@ -65,13 +65,12 @@ impl Files {
         &self,
         change: impl FnOnce(&mut Vec<SessionEntry>) -> (bool, T),
     ) -> Result<T, FilesError> {
-        let dir = self.sessions.parent().unwrap_or(std::path::Path::new("."));
-        super::create_state_dir(dir).map_err(self.sessions_io("create the folder of"))?;
+        self.create_state_dir()?;
         let lock = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
-            .open(dir.join("sessions.lock"))
+            .open(self.state.join("sessions.lock"))
             .map_err(self.sessions_io("lock"))?;
         lock.lock().map_err(self.sessions_io("lock"))?;
         let mut file = self.read_sessions()?;
@@ -81,7 +80,9 @@ impl Files {
         let (changed, answer) = change(&mut file.sessions);
         if changed || file.sessions.len() != before {
             let json = serde_json::to_vec_pretty(&file).unwrap_or_default();
-            super::write_secret(&self.sessions, &json).map_err(self.sessions_io("write"))?;
+            // Which sessions are live: 0600 from the file's creation.
+            content::write_atomically_private(&self.sessions, &json)
+                .map_err(self.sessions_io("write"))?;
         }
         Ok(answer)
     }
@@ -159,6 +160,9 @@ impl Files {
         only: Option<&[u8]>,
         except: Option<&[u8]>,
     ) -> Result<u64, FilesError> {
+        if !self.sessions.exists() {
+            return Ok(0);
+        }
         let (only, except) = (only.map(catalog::hex), except.map(catalog::hex));
         self.change_sessions(|sessions| {
             let before = sessions.len();

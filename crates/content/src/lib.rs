@@ -453,12 +453,41 @@ pub fn product_text(p: &Product) -> String {
 /// Replaces `path` with `bytes` all at once: written to a sibling, flushed to
 /// disk, then renamed over it, so a reader sees the old file or the new one.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    replace(path, bytes, false)
+}
+
+/// Replaces `path` with `bytes` all at once, as [`write_atomically`] does, in
+/// a file that only its owner may read or write (mode 0600 on Unix) from the
+/// moment it is created: no other user can open it, not even while it is
+/// being written. For the state folder's secrets: `accounts.json` (password
+/// hashes, token digests), and any other file of sessions or keys.
+///
+/// The new file replaces the old one, so a file that others could read
+/// (an older 0644 one) is private after its next write. The folder must
+/// exist; create it with [`create_private_dir_all`]. Elsewhere than on Unix
+/// the file is written as [`write_atomically`] writes it.
+pub fn write_atomically_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    replace(path, bytes, true)
+}
+
+/// Creates `dir` and its missing parents, each one that only its owner may
+/// enter (mode 0700 on Unix); a folder that exists is left as it is. For the
+/// state folder, before [`write_atomically_private`] writes in it.
+pub fn create_private_dir_all(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+fn replace(path: &Path, bytes: &[u8], private: bool) -> std::io::Result<()> {
     use std::io::Write as _;
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().unwrap_or_default().to_string_lossy();
     let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| {
-        let mut file = std::fs::File::create(&temp)?;
+        let mut file = create_temp(&temp, private)?;
         file.write_all(bytes)?;
         file.sync_all()?;
         std::fs::rename(&temp, path)
@@ -467,6 +496,28 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&temp);
     }
     result
+}
+
+/// The sibling a replacement is written to; a private one is created new,
+/// 0600, since a file left by an earlier run would keep its own mode (and
+/// could already be open elsewhere).
+fn create_temp(temp: &Path, private: bool) -> std::io::Result<std::fs::File> {
+    #[cfg(unix)]
+    if private {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        match std::fs::remove_file(temp) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        return std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(temp);
+    }
+    #[cfg(not(unix))]
+    let _ = private;
+    std::fs::File::create(temp)
 }
 
 fn timestamp(value: &toml::Value) -> Result<DateTime<Utc>, Invalid> {
@@ -825,6 +876,36 @@ Hand-finished **walnut** tray.
             1,
             "no temporary file is left"
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn private_files_are_the_owner_s_alone_from_their_creation() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state/inner");
+        create_private_dir_all(&state).unwrap();
+        assert_eq!(mode(&state), 0o700);
+        assert_eq!(mode(&dir.path().join("state")), 0o700, "and its parents");
+        // A folder that exists keeps its mode.
+        std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o750)).unwrap();
+        create_private_dir_all(&state).unwrap();
+        assert_eq!(mode(&state), 0o750);
+
+        let path = state.join("secrets.json");
+        write_atomically_private(&path, b"one").unwrap();
+        assert_eq!(mode(&path), 0o600);
+        // A readable file, and a readable temporary file left by a crash:
+        // the next write is private all the same.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let temp = state.join(format!(".secrets.json.{}.tmp", std::process::id()));
+        std::fs::write(&temp, b"left").unwrap();
+        std::fs::set_permissions(&temp, std::fs::Permissions::from_mode(0o644)).unwrap();
+        write_atomically_private(&path, b"three").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"three");
+        assert_eq!(mode(&path), 0o600);
+        assert!(!temp.exists(), "no temporary file is left");
     }
 
     #[test]
