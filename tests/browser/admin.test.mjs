@@ -37,6 +37,7 @@ import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { constants as fsConstants } from "node:fs";
 import fs from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
 import { setTimeout as delay } from "node:timers/promises";
@@ -666,6 +667,7 @@ async function axeCheck(browser, url, label, storageState) {
 describe("admin UI in headless Chromium", () => {
   let adminDbUrl; // the server's DATABASE_URL, to make and drop our database
   let dbName;
+  let stateDir;
   let dbUrl; // our database
   let s3;
   let api; // { child, origin, log, exited }
@@ -838,7 +840,9 @@ describe("admin UI in headless Chromium", () => {
       input: ADMIN_PASSWORD + "\n",
     });
 
-    // The api, publishing to our bucket, reading and writing our database's primary.
+    // The api, publishing to our bucket, reading and writing our database's
+    // primary, with a state folder (uploads, the image cache) of its own.
+    stateDir = await fs.mkdtemp(path.join(os.tmpdir(), "shop-admin-state-"));
     api = await startApi(
       childEnv(
         {
@@ -850,6 +854,7 @@ describe("admin UI in headless Chromium", () => {
           AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY || "test",
           AWS_REGION: process.env.AWS_REGION || "us-east-1",
           SESSION_SECRET: randomBytes(32).toString("hex"),
+          STATE_DIR: stateDir,
           CONTENT_DIR: path.join(REPO_ROOT, "content"),
           THEMES_DIR: path.join(REPO_ROOT, "themes"),
           RUST_LOG: "warn",
@@ -860,7 +865,6 @@ describe("admin UI in headless Chromium", () => {
           "S3_PREFIX",
           "API_NO_WORKER",
           "PUBLISH_DIR",
-          "STATE_DIR",
           "LOG_FORMAT",
           "TRUSTED_PROXIES",
         ],
@@ -893,6 +897,7 @@ describe("admin UI in headless Chromium", () => {
       await context?.close().catch(() => {});
       await browser?.close().catch(() => {});
       await stopProcess(api?.child).catch((e) => console.error(`could not stop the api: ${e.message}`));
+      if (stateDir) await fs.rm(stateDir, { recursive: true, force: true }).catch(() => {});
       if (dbName) {
         await psql(adminDbUrl, `DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch((e) =>
           console.error(`could not drop the database ${dbName}: ${e.message}`),

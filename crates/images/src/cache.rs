@@ -74,9 +74,23 @@ impl Cache {
         self.dir.join(format!("{digest}-{POLICY}"))
     }
 
-    /// Whether the cache holds a whole entry for a source digest.
+    /// Whether the cache holds a whole, readable entry for a source digest:
+    /// its `set.json` parses and every variant's file is there. An entry left
+    /// by an earlier layout, or one whose files were removed, is not, so the
+    /// source is fetched and encoded again rather than failing every build.
     pub fn has(&self, digest: &str) -> bool {
-        self.entry(digest).join("set.json").is_file()
+        let entry = self.entry(digest);
+        let Some(Entry { set, .. }) = std::fs::read(entry.join("set.json"))
+            .ok()
+            .and_then(|json| serde_json::from_slice(&json).ok())
+        else {
+            return false;
+        };
+        set.modern
+            .iter()
+            .chain(&set.fallback)
+            .chain(std::iter::once(&set.og))
+            .all(|v| entry.join(file_name(v)).is_file())
     }
 
     /// The entry for a source, if it is whole. Its variants are named for
@@ -95,6 +109,9 @@ impl Cache {
             let name = file_name(v);
             let path = entry.join(&name);
             let data = match meta.get(&name) {
+                // A file removed from the entry makes it a miss, not a
+                // build that fails.
+                Some(_) if !path.is_file() => return None,
                 Some(m) => Data::File {
                     path,
                     len: m.len,
@@ -127,8 +144,13 @@ impl Cache {
 
     pub fn store(&self, digest: &str, output: &Output) -> std::io::Result<()> {
         let entry = self.entry(digest);
-        if entry.join("set.json").is_file() {
+        if self.has(digest) {
             return Ok(());
+        }
+        // An entry that cannot be read (an earlier layout, files gone) gives
+        // way to this one.
+        if entry.exists() {
+            let _ = std::fs::remove_dir_all(&entry);
         }
         std::fs::create_dir_all(&self.dir)?;
         let temp = tempfile_dir(&self.dir)?;

@@ -497,3 +497,45 @@ fn a_missing_source_file_names_its_path() {
     let message = err[0].to_string();
     assert!(message.contains("/nonexistent/a.jpg"), "{message}");
 }
+
+#[test]
+fn an_entry_that_cannot_be_read_is_fetched_and_stored_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::new(dir.path());
+    let bytes = landscape_jpeg();
+    let digest = crate::digest(&bytes);
+    let upload = |origin| Source {
+        key: "images/up.jpg".into(),
+        digest: Some(digest.clone()),
+        origin,
+    };
+    process_all(vec![upload(Origin::Bytes(bytes.clone()))], Some(&cache)).unwrap();
+    assert!(!upload(Origin::NotFetched).must_fetch(Some(&cache)));
+    // An earlier layout's entry: its set.json names files that are not there.
+    let entry = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.join("set.json").is_file())
+        .unwrap();
+    for file in std::fs::read_dir(&entry).unwrap() {
+        let path = file.unwrap().path();
+        if path.extension().is_some_and(|e| e != "json") {
+            std::fs::rename(
+                &path,
+                entry.join(format!("old-{}", path.file_name().unwrap().display())),
+            )
+            .unwrap();
+        }
+    }
+    assert!(
+        upload(Origin::NotFetched).must_fetch(Some(&cache)),
+        "a broken entry is not a hit"
+    );
+    let again = process_all(vec![upload(Origin::Bytes(bytes))], Some(&cache)).unwrap();
+    assert_eq!(again.cached, 0);
+    assert!(
+        !upload(Origin::NotFetched).must_fetch(Some(&cache)),
+        "stored again"
+    );
+    assert!(process_all(vec![upload(Origin::NotFetched)], Some(&cache)).is_ok());
+}
