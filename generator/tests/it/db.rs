@@ -182,7 +182,7 @@ fn migrate_command_reports_what_it_did() {
         String::from_utf8_lossy(&first.stderr)
     );
     assert!(
-        String::from_utf8_lossy(&first.stdout).starts_with("applied 5 migration(s) on 127.0.0.1:")
+        String::from_utf8_lossy(&first.stdout).starts_with("applied 6 migration(s) on 127.0.0.1:")
     );
     let second = run();
     assert!(String::from_utf8_lossy(&second.stdout).contains("is up to date"));
