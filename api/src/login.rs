@@ -133,13 +133,14 @@ fn address_key(address: Option<IpAddr>) -> String {
     }
 }
 
-fn too_many() -> ApiError {
+/// 429, with how long the limit that refused lasts.
+fn too_many(window: Duration) -> ApiError {
     ApiError::TooManyRequests(problem(
         429,
         "Too Many Requests",
         format!(
-            "too many login attempts for this account from here; try again in {} minutes",
-            WINDOW.as_secs() / 60
+            "too many login attempts; try again in {} minutes",
+            window.as_secs() / 60
         ),
     ))
 }
@@ -200,8 +201,11 @@ pub async fn log_in(
         .await?;
     let count = |key: &str| counts.get(key).copied().unwrap_or(0);
     let backstop = count(&account_key) >= PER_ACCOUNT && count(&known_key) == 0;
-    if count(&pair_key) > PER_PAIR || count(&address_key) > PER_ADDRESS || backstop {
-        return Err(too_many());
+    if count(&pair_key) > PER_PAIR || count(&address_key) > PER_ADDRESS {
+        return Err(too_many(WINDOW));
+    }
+    if backstop {
+        return Err(too_many(ACCOUNT_WINDOW));
     }
     let wrong = || {
         ApiError::Unauthorized(problem(

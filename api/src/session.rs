@@ -60,6 +60,14 @@ pub fn digest(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
+/// Bytes from hex (what `catalog::hex` writes); pairs that are not hex are
+/// skipped.
+pub fn unhex(text: &str) -> Vec<u8> {
+    (0..text.len() / 2)
+        .filter_map(|i| u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok())
+        .collect()
+}
+
 /// A new random token.
 pub fn new_token() -> String {
     let mut bytes = [0u8; 32];

@@ -239,7 +239,7 @@ pub(super) async fn end_sessions(
 ) -> poem::Result<Response> {
     owner.check_csrf(&state, &form.csrf)?;
     let this = owner.session.digest();
-    let one = form.session.as_deref().map(unhex);
+    let one = form.session.as_deref().map(crate::session::unhex);
     let ended = match &one {
         Some(id) => {
             state
@@ -260,12 +260,6 @@ pub(super) async fn end_sessions(
     })
 }
 
-fn unhex(text: &str) -> Vec<u8> {
-    (0..text.len() / 2)
-        .filter_map(|i| u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok())
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -278,6 +272,6 @@ mod tests {
         assert_eq!(browser(Some(iphone)), "Safari on iPhone");
         assert_eq!(browser(Some("curl/8.5.0")), "curl");
         assert_eq!(browser(None), "unknown");
-        assert_eq!(unhex("00ff10"), [0, 255, 16]);
+        assert_eq!(crate::session::unhex("00ff10"), [0, 255, 16]);
     }
 }

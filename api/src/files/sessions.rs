@@ -141,7 +141,7 @@ impl Files {
             .into_iter()
             .filter(|s| s.user_id == user_id && s.expires_at > now)
             .map(|s| SessionRow {
-                sha256: unhex(&s.sha256),
+                sha256: crate::session::unhex(&s.sha256),
                 created_at: s.created_at,
                 last_seen_at: s.last_seen_at,
                 expires_at: s.expires_at,
@@ -203,12 +203,6 @@ impl Files {
             attempts.remove(*key);
         }
     }
-}
-
-fn unhex(text: &str) -> Vec<u8> {
-    (0..text.len() / 2)
-        .filter_map(|i| u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok())
-        .collect()
 }
 
 #[cfg(test)]
