@@ -363,7 +363,85 @@ impl LoginApi {
 
 #[cfg(test)]
 mod tests {
+    use poem::http::uri::Scheme;
+    use poem::web::{LocalAddr, RemoteAddr};
+
     use super::*;
+    use crate::files::testing::Shop;
+    use crate::session::Sessions;
+    use crate::state::Network;
+    use crate::store::Store;
+
+    /// A request from `address`, through a trusted proxy.
+    fn from(address: &str) -> poem::Request {
+        let (parts, ()) = poem::http::Request::builder()
+            .uri("/api/session")
+            .header("x-forwarded-for", address)
+            .body(())
+            .unwrap()
+            .into_parts();
+        let peer = RemoteAddr(poem::Addr::SocketAddr("127.0.0.1:9".parse().unwrap()));
+        let parts = poem::RequestParts::from((parts, LocalAddr::default(), peer, Scheme::HTTP));
+        poem::Request::from_parts(parts, poem::Body::empty())
+    }
+
+    #[tokio::test]
+    async fn the_backstop_spares_the_owner_s_known_address() {
+        let shop = Shop::new();
+        let hash = crate::auth::hash_password("the owner's password").unwrap();
+        shop.files.create_user("owner@shop.example", &hash).unwrap();
+        let content = shop.files.content_dir().to_owned();
+        let (_dir, files) = shop.into_parts();
+        let state = State::new(
+            Store::Files(files),
+            content,
+            Sessions::new(&[7u8; 32]).unwrap(),
+            vec![Network::parse("127.0.0.1").unwrap()],
+        );
+        let status = |r: &Result<(Session, String), ApiError>| match r {
+            Ok(_) => 200,
+            Err(e) => e.problem().status,
+        };
+        let owner = "owner@shop.example";
+        let home = from("198.51.100.4");
+        assert_eq!(
+            status(&log_in(&state, &home, owner, "the owner's password").await),
+            200
+        );
+        // Guesses from many addresses, each under its own limits.
+        for i in 0..PER_ACCOUNT {
+            let r = log_in(
+                &state,
+                &from(&format!("10.0.{}.{}", i / 200, i % 200)),
+                owner,
+                "a guess",
+            )
+            .await;
+            assert_eq!(status(&r), 401, "guess {i}");
+        }
+        let r = log_in(&state, &from("10.9.9.9"), owner, "the owner's password").await;
+        assert_eq!(status(&r), 429, "a new address, past the backstop");
+        assert!(r.err().unwrap().problem().detail.contains("60 minutes"));
+        assert_eq!(
+            status(&log_in(&state, &home, owner, "the owner's password").await),
+            200,
+            "the owner's known address"
+        );
+        // The pair's own limit: the sixth attempt from one address waits.
+        let there = || from("203.0.113.9");
+        for _ in 0..PER_PAIR {
+            assert_eq!(
+                status(&log_in(&state, &there(), "nobody@shop.example", "x").await),
+                401
+            );
+        }
+        assert_eq!(
+            status(&log_in(&state, &there(), "nobody@shop.example", "x").await),
+            429
+        );
+        let long = format!("{}@shop.example", "a".repeat(300));
+        assert_eq!(status(&log_in(&state, &there(), &long, "x").await), 422);
+    }
 
     #[test]
     fn addresses_are_keyed_by_their_block() {

@@ -67,12 +67,7 @@ impl Files {
     /// Removes a user, with their tokens and sessions.
     pub fn remove_user(&self, email: &str) -> Result<(), FilesError> {
         let mut accounts = self.read_accounts()?;
-        let user_id = accounts
-            .users
-            .iter()
-            .find(|u| u.email == email)
-            .ok_or_else(|| FilesError::NoSuchUser(email.to_owned()))?
-            .user_id;
+        let user_id = accounts.user_id(email)?;
         accounts.users.retain(|u| u.user_id != user_id);
         accounts.tokens.retain(|t| t.user_id != user_id);
         self.write_accounts(&accounts)?;
@@ -101,12 +96,7 @@ impl Files {
 
     pub fn create_token(&self, email: &str, name: &str, sha256: &[u8]) -> Result<i64, FilesError> {
         let mut accounts = self.read_accounts()?;
-        let user_id = accounts
-            .users
-            .iter()
-            .find(|u| u.email == email)
-            .ok_or_else(|| FilesError::NoSuchUser(email.to_owned()))?
-            .user_id;
+        let user_id = accounts.user_id(email)?;
         let token_id = accounts
             .tokens
             .iter()
@@ -155,6 +145,16 @@ impl Files {
 struct Accounts {
     users: Vec<UserEntry>,
     tokens: Vec<TokenEntry>,
+}
+
+impl Accounts {
+    fn user_id(&self, email: &str) -> Result<i64, FilesError> {
+        self.users
+            .iter()
+            .find(|u| u.email == email)
+            .map(|u| u.user_id)
+            .ok_or_else(|| FilesError::NoSuchUser(email.to_owned()))
+    }
 }
 
 #[derive(Serialize, Deserialize)]
