@@ -34,6 +34,9 @@ use crate::state::State;
 /// The largest request body a route takes unless [`body_limit`] says
 /// otherwise: the JSON API, the logins, the admin's small forms (413 beyond).
 pub const MAX_BODY: usize = 64 * 1024;
+/// The largest product write (JSON, or the admin's preview), for a request
+/// with a live session or token.
+pub const MAX_PRODUCT_BODY: usize = 256 * 1024;
 /// What a streamed body's reader fails with past its route's limit.
 pub const BODY_OVER_LIMIT: &str = "the request body is over this route's limit";
 /// A body over its limit is read (through a fixed buffer: each chunk is
@@ -42,6 +45,12 @@ pub const BODY_OVER_LIMIT: &str = "the request body is over this route's limit";
 /// [`DRAIN_TIME`], the connection is closed.
 const DRAIN_LIMIT: u64 = 64 * 1024 * 1024;
 const DRAIN_TIME: Duration = Duration::from_secs(30);
+/// How long a body within its limit may take to arrive (408 after): a
+/// client trickling bytes does not hold its place among the requests in
+/// flight for ever.
+const BODY_TIME: Duration = Duration::from_secs(30);
+/// How long a connection may sit idle.
+const IDLE_TIME: Duration = Duration::from_secs(60);
 /// Sent with every answer that came over HTTPS (behind a trusted proxy that
 /// says so): the api and the admin are HTTPS-only (the ALB redirects port
 /// 80), so browsers are told never to try plain HTTP, for two years and for
@@ -132,7 +141,8 @@ async fn guard<E: Endpoint>(
     // The admin's pages answer in HTML.
     let admin = path == "/admin" || path.starts_with("/admin/");
     let mut response = match state.in_flight.clone().try_acquire_owned() {
-        Err(_) if path != "/healthz" => {
+        // The load balancer's checks are answered whatever the load.
+        Err(_) if path != "/healthz" && path != "/readyz" => {
             let mut busy = problem(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the server is answering as many requests as it takes at once; try again in a second",
@@ -141,11 +151,7 @@ async fn guard<E: Endpoint>(
                 .insert("retry-after", poem::http::HeaderValue::from_static("1"));
             busy
         }
-        permit => {
-            let response = within_limit(next, req, &state, &method, &path, admin).await;
-            drop(permit);
-            response
-        }
+        permit => within_limit(next, req, &state, permit.ok(), &method, &path, admin).await,
     };
     let status = response.status();
     let is_problem = response
@@ -198,10 +204,13 @@ async fn guard<E: Endpoint>(
 }
 
 /// Calls the route with its body within the route's limit, or answers 413.
+/// The place among the requests in flight (`permit`) is given up before an
+/// oversized body is drained.
 async fn within_limit<E: Endpoint>(
     next: E,
     mut req: poem::Request,
     state: &State,
+    permit: Option<tokio::sync::OwnedSemaphorePermit>,
     method: &poem::http::Method,
     path: &str,
     admin: bool,
@@ -227,6 +236,7 @@ async fn within_limit<E: Endpoint>(
         let waits = req
             .header("expect")
             .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
+        drop(permit);
         if !waits && declared.is_some_and(|n| n <= DRAIN_LIMIT) {
             drain(req.take_body().into_bytes_stream(), 0).await;
         }
@@ -241,7 +251,20 @@ async fn within_limit<E: Endpoint>(
         }
         BodyLimit::Buffered(max) => match read_within(body, max).await {
             Ok(bytes) => req.set_body(bytes),
-            Err(ReadError::TooLarge) => return too_large(),
+            Err(ReadError::TooLarge(rest, seen)) => {
+                drop(permit);
+                drain(rest, seen).await;
+                return too_large();
+            }
+            Err(ReadError::Slow) => {
+                return problem(
+                    StatusCode::REQUEST_TIMEOUT,
+                    &format!(
+                        "the request body did not arrive within {} s",
+                        BODY_TIME.as_secs()
+                    ),
+                );
+            }
             Err(ReadError::Io(e)) => {
                 return problem(
                     StatusCode::BAD_REQUEST,
@@ -250,10 +273,12 @@ async fn within_limit<E: Endpoint>(
             }
         },
     }
-    match next.call(req).await {
+    let response = match next.call(req).await {
         Ok(r) => r.into_response(),
         Err(e) => e.into_response(),
-    }
+    };
+    drop(permit);
+    response
 }
 
 /// Whether a request carries a live session or API token (a store lookup;
@@ -274,30 +299,42 @@ async fn authenticated(state: &State, req: &poem::Request) -> bool {
     }
 }
 
+type BodyStream = std::pin::Pin<
+    Box<dyn futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send>,
+>;
+
 enum ReadError {
-    TooLarge,
+    /// Over the limit: the rest of the body, and how much came.
+    TooLarge(BodyStream, u64),
+    /// Not all there within [`BODY_TIME`].
+    Slow,
     Io(std::io::Error),
 }
 
-/// Reads a body of at most `max` bytes; a longer one is drained (up to
-/// [`DRAIN_LIMIT`]) and refused.
+/// Reads a body of at most `max` bytes within [`BODY_TIME`].
 async fn read_within(
-    mut body: impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Unpin,
+    body: impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static,
     max: usize,
 ) -> Result<bytes::Bytes, ReadError> {
     use futures_util::StreamExt as _;
-    let mut bytes = bytes::BytesMut::new();
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(ReadError::Io)?;
-        if bytes.len() + chunk.len() > max {
-            let seen = (bytes.len() + chunk.len()) as u64;
-            drop(bytes);
-            drain(body, seen).await;
-            return Err(ReadError::TooLarge);
+    let mut body: BodyStream = Box::pin(body);
+    let read = async {
+        let mut bytes = bytes::BytesMut::new();
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(Err)?;
+            if bytes.len() + chunk.len() > max {
+                return Err(Ok((bytes.len() + chunk.len()) as u64));
+            }
+            bytes.extend_from_slice(&chunk);
         }
-        bytes.extend_from_slice(&chunk);
+        Ok(bytes.freeze())
+    };
+    match tokio::time::timeout(BODY_TIME, read).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(Ok(seen))) => Err(ReadError::TooLarge(body, seen)),
+        Ok(Err(Err(e))) => Err(ReadError::Io(e)),
+        Err(_) => Err(ReadError::Slow),
     }
-    Ok(bytes.freeze())
 }
 
 /// Reads and drops a body, chunk by chunk, until it ends, [`DRAIN_LIMIT`]
@@ -338,20 +375,27 @@ impl BodyLimit {
 
 /// **The body limit of every route**, in one place: [`MAX_BODY`] but where
 /// photos are uploaded (the admin's product form and `POST /api/images`,
-/// streamed to disk) and CSV files imported (the admin's import pages). The
-/// large limits apply only to a request with a live session or token (the
-/// guard checks), and the upload handlers check it again before they read a
-/// byte.
+/// streamed to disk), CSV files imported (the admin's import pages) and
+/// product writes (a long description). The large limits apply only to a
+/// request with a live session or token (the guard checks); the streamed
+/// upload handlers check it again before they read a byte.
 pub fn body_limit(method: &poem::http::Method, path: &str) -> BodyLimit {
     let upload_form = path == "/admin/products/new"
         || path
             .strip_prefix("/admin/products/")
             .and_then(|rest| rest.strip_suffix("/edit"))
             .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()));
+    let writes = method == poem::http::Method::POST || method == poem::http::Method::PUT;
     match (method == poem::http::Method::POST, path) {
         (true, "/api/images") => BodyLimit::Streamed(admin::image::MAX_IMAGE),
         (true, _) if upload_form => BodyLimit::Streamed(admin::MAX_FORM_BODY),
         (true, "/admin/import" | "/admin/import/apply") => BodyLimit::Buffered(admin::MAX_IMPORT),
+        // A product (its description: 20,000 characters, which in JSON or
+        // a form's encoding may take several bytes each), and its preview.
+        (_, "/admin/preview") => BodyLimit::Buffered(MAX_PRODUCT_BODY),
+        (_, p) if writes && (p == "/api/products" || p.starts_with("/api/products/")) => {
+            BodyLimit::Buffered(MAX_PRODUCT_BODY)
+        }
         _ => BodyLimit::Buffered(MAX_BODY),
     }
 }
@@ -440,6 +484,7 @@ pub async fn serve(
         let _ = stop.send(true);
     };
     Server::new_with_acceptor(acceptor)
+        .idle_timeout(IDLE_TIME)
         .run_with_graceful_shutdown(app(state), shutdown, Some(DRAIN))
         .await?;
     if let Some(worker) = worker {

@@ -6,9 +6,15 @@
 //!   before any work (and counted against the address).
 //! - Each attempt is counted *before* its password is checked, in one atomic
 //!   step per key, so a burst of concurrent attempts cannot slip past the
-//!   limits; every attempt is counted, whatever its answer.
+//!   limits: every attempt that gets past the login form's CSRF check is
+//!   counted against its address, and one that will be checked against its
+//!   account and address too.
 //! - At most `LOGIN_VERIFIES` password checks (argon2id, 19 MiB each) run at
-//!   once; an attempt beyond them gets 503 at once, never a queue.
+//!   once; an attempt beyond them gets 503 at once, never a queue, and costs
+//!   the owner nothing at the owner's address (see [`log_in`]).
+//! - A login that raced a new password, or the user's removal, keeps no
+//!   session: the store keeps it only if the checked hash is still the
+//!   user's.
 //! - **The limits**, and why they are keyed so:
 //!   - [`PER_PAIR`] attempts per account *and* address in 15 minutes: a
 //!     guesser at one address is stopped on that account without touching
@@ -27,6 +33,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use poem::web::Data;
@@ -161,9 +168,24 @@ pub fn login_token_matches(state: &State, req: &poem::Request, token: &str) -> b
     state.sessions.login_csrf_matches(&nonce, token)
 }
 
+/// Password checks running now, counted inside the checks themselves.
+static CHECKING: AtomicUsize = AtomicUsize::new(0);
+
+/// Hashes the dummy password now, so that the first login does not do it on
+/// an async thread.
+pub fn warm_up() {
+    let _ = dummy_hash();
+}
+
 /// Checks an e-mail address and password under the limits above, and
 /// answers the same (401) whether or not the account exists. The new session
 /// and its `Set-Cookie` value.
+///
+/// The order matters: the address is counted first, always; a request that
+/// finds no free password check (503) is counted there alone, so an attacker
+/// who keeps the checks busy cannot spend the owner's attempts at the
+/// owner's address; the account-and-address pair is counted only for a
+/// request that will be checked.
 pub async fn log_in(
     state: &State,
     req: &poem::Request,
@@ -173,6 +195,10 @@ pub async fn log_in(
     let (address, https) = state.client(req);
     let address_key = address_key(address);
     let store = &state.store;
+    if rand::random::<u8>() < 3 {
+        // About one attempt in a hundred forgets windows that have passed.
+        store.prune_attempts().await?;
+    }
     if email.len() > MAX_EMAIL || password.len() > MAX_PASSWORD {
         store.count_attempts(&[(&address_key, WINDOW)], &[]).await?;
         return Err(ApiError::unprocessable(Problem::new(
@@ -194,18 +220,11 @@ pub async fn log_in(
     let account_key = format!("account:{email}");
     let known_key = format!("known:{email}|{address_text}");
     let counts: HashMap<String, i64> = store
-        .count_attempts(
-            &[(&pair_key, WINDOW), (&address_key, WINDOW)],
-            &[&account_key, &known_key],
-        )
+        .count_attempts(&[(&address_key, WINDOW)], &[&account_key, &known_key])
         .await?;
     let count = |key: &str| counts.get(key).copied().unwrap_or(0);
-    let backstop = count(&account_key) >= PER_ACCOUNT && count(&known_key) == 0;
-    if count(&pair_key) > PER_PAIR || count(&address_key) > PER_ADDRESS {
+    if count(&address_key) > PER_ADDRESS {
         return Err(too_many(WINDOW));
-    }
-    if backstop {
-        return Err(too_many(ACCOUNT_WINDOW));
     }
     let wrong = || {
         ApiError::Unauthorized(problem(
@@ -225,34 +244,40 @@ pub async fn log_in(
             "too many logins are being checked at once; try again in a few seconds",
         )));
     };
-    tracing::debug!(
-        running = state.verify_slots - state.verifies.available_permits(),
-        "checking a password"
-    );
+    let pair = store.count_attempts(&[(&pair_key, WINDOW)], &[]).await?;
+    if pair.get(&pair_key).copied().unwrap_or(0) > PER_PAIR {
+        return Err(too_many(WINDOW));
+    }
+    if count(&account_key) >= PER_ACCOUNT && count(&known_key) == 0 {
+        return Err(too_many(ACCOUNT_WINDOW));
+    }
     let user = store.user_by_email(&email).await?;
     let hash = user
         .as_ref()
         .map_or_else(dummy_hash, |(_, _, hash)| hash.clone());
+    let checked_hash = hash.clone();
     let password = password.to_owned();
     // The permit goes with the check: it is held until the check ends, even
     // if the client has gone.
     let ok = tokio::task::spawn_blocking(move || {
+        let running = CHECKING.fetch_add(1, Ordering::SeqCst) + 1;
+        tracing::debug!(running, "checking a password");
         let ok = verify_password(&password, &hash);
+        CHECKING.fetch_sub(1, Ordering::SeqCst);
         drop(permit);
         ok
     })
     .await
     .unwrap_or(false);
-    tracing::debug!(email = %email, ok, "checked a password");
     let Some((user_id, email, _)) = user.filter(|_| ok) else {
         store
             .count_attempts(&[(&account_key, ACCOUNT_WINDOW)], &[])
             .await?;
         return Err(wrong());
     };
-    // The owner's own mistyped attempts from here are forgiven; the address
-    // is known from now on.
-    store.forget_attempts(&[&pair_key]).await?;
+    // The owner's own mistyped attempts from here are forgiven, and the
+    // address is known for the next 30 days.
+    store.forget_attempts(&[&pair_key, &known_key]).await?;
     store
         .count_attempts(&[(&known_key, KNOWN_WINDOW)], &[])
         .await?;
@@ -262,7 +287,7 @@ pub async fn log_in(
     };
     let user_agent = req.header("user-agent");
     let address = address.map(|a| a.to_string());
-    store
+    let kept = store
         .create_session(&NewSession {
             sha256: &session.digest(),
             user_id,
@@ -270,8 +295,13 @@ pub async fn log_in(
                 + chrono::TimeDelta::from_std(LIFETIME).unwrap_or_default(),
             address: address.as_deref(),
             user_agent,
+            password_hash: &checked_hash,
         })
         .await?;
+    // The password changed (or the user went) while it was being checked.
+    if !kept {
+        return Err(wrong());
+    }
     tracing::info!(email = %session.user.email, address = ?address, "logged in");
     let cookie = set_cookie(COOKIE, &session.token, LIFETIME.as_secs(), https);
     Ok((session, cookie))
@@ -427,6 +457,20 @@ mod tests {
             200,
             "the owner's known address"
         );
+        // While every password check is busy, the owner's tries get 503 and
+        // cost nothing at the owner's address: once one is free, they log in.
+        let busy = state
+            .verifies
+            .clone()
+            .try_acquire_many_owned(DEFAULT_VERIFIES as u32)
+            .unwrap();
+        for _ in 0..2 * PER_PAIR {
+            let r = log_in(&state, &home, owner, "the owner's password").await;
+            assert_eq!(status(&r), 503);
+        }
+        drop(busy);
+        let r = log_in(&state, &home, owner, "the owner's password").await;
+        assert_eq!(status(&r), 200);
         // The pair's own limit: the sixth attempt from one address waits.
         let there = || from("203.0.113.9");
         for _ in 0..PER_PAIR {

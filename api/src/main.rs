@@ -176,6 +176,7 @@ async fn serve(
     // folder keeps its mode).
     content::create_private_dir_all(state_dir)
         .with_context(|| format!("could not create the state folder {}", state_dir.display()))?;
+    keep_private(state_dir);
     let sessions = match session_secret.filter(|s| !s.is_empty()) {
         Some(secret) => {
             api::session::Sessions::new(secret.as_bytes()).map_err(anyhow::Error::msg)?
@@ -236,6 +237,7 @@ async fn serve(
             source,
         })
     };
+    api::login::warm_up();
     api::serve(&addr, state, rebuilds).await
 }
 
@@ -252,7 +254,7 @@ async fn admin(
         Db(store::Connection, Target),
         Files(api::files::Files),
     }
-    let to = match primary {
+    let mut to = match primary {
         Some(primary) => To::Db(primary.connect().await?, primary),
         None => To::Files(api::files::Files::new(Path::new("."), state_dir)),
     };
@@ -271,9 +273,9 @@ async fn admin(
         AdminCommand::SetPassword { email } => {
             let email = api::auth::normalize_email(&email).map_err(anyhow::Error::msg)?;
             let hash = api::auth::hash_password(&read_password()?)?;
-            match &to {
+            match &mut to {
                 To::Db(client, primary) => {
-                    admin::set_password(client, primary, &email, &hash).await?
+                    admin::set_password(&mut *client, primary, &email, &hash).await?
                 }
                 To::Files(files) => files.set_password(&email, &hash)?,
             }
@@ -310,6 +312,40 @@ async fn admin(
         }
     }
     Ok(())
+}
+
+/// Makes the secrets an earlier version left readable by others (mode 0644)
+/// the owner's alone, and warns of a state folder others may enter.
+fn keep_private(state_dir: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let open = |path: &Path| {
+            std::fs::metadata(path)
+                .ok()
+                .filter(|m| m.permissions().mode() & 0o077 != 0)
+        };
+        for name in ["accounts.json", "sessions.json"] {
+            let path = state_dir.join(name);
+            if open(&path).is_some() {
+                match std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)) {
+                    Ok(()) => {
+                        tracing::warn!("{} was readable by others; it is 0600 now", path.display())
+                    }
+                    Err(e) => tracing::error!(
+                        "{} is readable by others and could not be made 0600: {e}",
+                        path.display()
+                    ),
+                }
+            }
+        }
+        if open(state_dir).is_some() {
+            tracing::warn!(
+                "the state folder {} is open to other users; chmod 700 it",
+                state_dir.display()
+            );
+        }
+    }
 }
 
 /// The first line of stdin, without its line ending.

@@ -84,8 +84,6 @@ pub struct State {
     pub image_cache: Option<images::Cache>,
     /// Password checks that may run at once (`LOGIN_VERIFIES`).
     pub verifies: Arc<Semaphore>,
-    /// How many permits `verifies` has in all.
-    pub verify_slots: usize,
     /// Requests that may be in flight at once (`API_MAX_IN_FLIGHT`).
     pub in_flight: Arc<Semaphore>,
 }
@@ -112,7 +110,6 @@ impl State {
             upload_dir: std::env::temp_dir(),
             image_cache: None,
             verifies: Arc::new(Semaphore::new(crate::login::DEFAULT_VERIFIES)),
-            verify_slots: crate::login::DEFAULT_VERIFIES,
             in_flight: Arc::new(Semaphore::new(DEFAULT_IN_FLIGHT)),
         }
     }
@@ -120,7 +117,6 @@ impl State {
     /// At most `verifies` password checks, and `in_flight` requests, at once.
     pub fn with_limits(mut self, verifies: usize, in_flight: usize) -> Self {
         self.verifies = Arc::new(Semaphore::new(verifies.max(1)));
-        self.verify_slots = verifies.max(1);
         self.in_flight = Arc::new(Semaphore::new(in_flight.max(1)));
         self
     }

@@ -258,8 +258,9 @@ impl Store {
         }
     }
 
-    /// Keeps a new browser session.
-    pub async fn create_session(&self, session: &NewSession<'_>) -> Result<(), StoreError> {
+    /// Keeps a new browser session, if the user's password is still the
+    /// one the login checked (false: it changed meanwhile, or the user went).
+    pub async fn create_session(&self, session: &NewSession<'_>) -> Result<bool, StoreError> {
         match self {
             Store::Postgres { primary, .. } => {
                 let client = primary.connect().await?;
@@ -342,6 +343,18 @@ impl Store {
         };
         counts.extend(found);
         Ok(counts)
+    }
+
+    /// Forgets some attempt counts whose windows have passed.
+    pub async fn prune_attempts(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Postgres { primary, .. } => {
+                let client = primary.connect().await?;
+                admin::prune_attempts(&client, primary).await?;
+            }
+            Store::Files(files) => files.prune_attempts(),
+        }
+        Ok(())
     }
 
     /// Forgets the attempts counted under `keys`.

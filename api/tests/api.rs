@@ -336,13 +336,20 @@ fn photos_are_uploaded_checked_and_listed_on_products_in_order() {
     );
     // (Not a byte is read first: a large body without a token is cut off.)
     assert_eq!(status, 401, "no token, no upload");
-    // Elsewhere the JSON limit stands.
+    // Elsewhere the JSON limits stand: a product's, with a token, and the
+    // default's without.
     let (status, _, _) = call(
         api.send("POST", "/api/products")
             .set("Content-Type", "application/json")
-            .send_bytes(&vec![b' '; 65 * 1024]),
+            .send_bytes(&vec![b' '; 257 * 1024]),
     );
     assert_eq!(status, 413);
+    let (status, _, _) = call(
+        ureq::post(&format!("{}/api/products", api.url))
+            .set("Content-Type", "application/json")
+            .send_bytes(&vec![b' '; 65 * 1024]),
+    );
+    assert_eq!(status, 413, "without a token, 64 KiB");
 
     let second_url = second["url"].as_str().unwrap();
     let mut body = input("Gallery Jug", "19.00");
@@ -393,7 +400,7 @@ fn bad_requests_get_problem_details_and_never_a_500() {
     assert_eq!(status, 422, "{problem}");
     let (status, _, _) = call(
         api.send("POST", "/api/products")
-            .send_json(json!({"name": "x".repeat(70_000)})),
+            .send_json(json!({"name": "x".repeat(270_000)})),
     );
     assert_eq!(status, 413);
     let (status, _, _) = call(

@@ -172,6 +172,14 @@ pub(super) async fn read_form(
                 // The rest of the file is skipped; the form is still read,
                 // so what was typed comes back with the message.
                 Err(e @ image::Refused::TooLarge(_)) => refused.push(e.to_string()),
+                // The spool's own failure names the server's folders: logged.
+                Err(e @ image::Refused::Spool(_)) => {
+                    tracing::error!("{e}");
+                    return Err(FormError::Unreadable(
+                        "The upload could not be kept for checking; the server's log says why."
+                            .into(),
+                    ));
+                }
                 Err(e) => return Err(FormError::Unreadable(e.to_string())),
             }
             continue;

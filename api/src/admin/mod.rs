@@ -109,8 +109,8 @@ pub fn too_large(limit: usize) -> Response {
         too_large_message()
     } else {
         format!(
-            "The form is larger than {} MiB; send a smaller file.",
-            limit / (1024 * 1024)
+            "The form is larger than {} KiB; send less at a time.",
+            limit / 1024
         )
     };
     let mut response = pages::error(StatusCode::PAYLOAD_TOO_LARGE, &message);

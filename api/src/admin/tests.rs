@@ -69,6 +69,7 @@ impl Admin {
                 expires_at: chrono::Utc::now() + chrono::TimeDelta::hours(1),
                 address: None,
                 user_agent: None,
+                password_hash: "hash",
             })
             .unwrap();
         (

@@ -41,7 +41,11 @@ impl Files {
         if accounts.users.iter().any(|u| u.email == email) {
             return Err(FilesError::UserExists(email.to_owned()));
         }
-        let user_id = accounts.users.iter().map(|u| u.user_id).max().unwrap_or(0) + 1;
+        // Never an id a removed user had: a session or token left behind by
+        // one must not become another's.
+        let user_id = (accounts.users.iter().map(|u| u.user_id).max().unwrap_or(0) + 1)
+            .max(accounts.next_user_id);
+        accounts.next_user_id = user_id + 1;
         accounts.users.push(UserEntry {
             user_id,
             email: email.to_owned(),
@@ -74,14 +78,14 @@ impl Files {
         self.end_sessions(user_id, None, None).map(|_| ())
     }
 
-    /// `(user_id, email)`.
-    pub fn user_by_id(&self, user_id: i64) -> Result<Option<(i64, String)>, FilesError> {
+    /// `(user_id, email, password_hash)`.
+    pub fn user_by_id(&self, user_id: i64) -> Result<Option<(i64, String, String)>, FilesError> {
         Ok(self
             .read_accounts()?
             .users
             .into_iter()
             .find(|u| u.user_id == user_id)
-            .map(|u| (u.user_id, u.email)))
+            .map(|u| (u.user_id, u.email, u.password_hash)))
     }
 
     /// `(user_id, email, password_hash)`.
@@ -145,6 +149,9 @@ impl Files {
 struct Accounts {
     users: Vec<UserEntry>,
     tokens: Vec<TokenEntry>,
+    /// The next user's id (absent in files written before it was kept).
+    #[serde(default)]
+    next_user_id: i64,
 }
 
 impl Accounts {

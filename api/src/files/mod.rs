@@ -81,7 +81,7 @@ impl Files {
             accounts: state.join("accounts.json"),
             write: tokio::sync::Mutex::new(()),
             sessions: state.join("sessions.json"),
-            attempts: Mutex::new(sessions::Attempts::new()),
+            attempts: Mutex::new(sessions::Attempts::default()),
             builds: Mutex::new(Vec::new()),
             wanted: AtomicI64::new(1),
             published: AtomicI64::new(0),

@@ -29,6 +29,9 @@ struct SessionEntry {
     /// Hex SHA-256 of the session's token.
     sha256: String,
     user_id: i64,
+    /// The user's address when the session began: a user id given again to
+    /// another user does not inherit it.
+    email: String,
     created_at: DateTime<Utc>,
     last_seen_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
@@ -36,8 +39,29 @@ struct SessionEntry {
     user_agent: Option<String>,
 }
 
-/// Login attempts per key: when its window began, how long it is, the count.
-pub(super) type Attempts = HashMap<String, (Instant, Duration, i64)>;
+/// Login attempts per key: when its window began, how long it is, the
+/// count; and when they were last pruned.
+#[derive(Default)]
+pub(super) struct Attempts {
+    keys: HashMap<String, (Instant, Duration, i64)>,
+    pruned: Option<Instant>,
+}
+
+/// Keys kept at most; an attempt under a new key beyond them counts as over
+/// every limit, so a flood of addresses costs bounded memory.
+const MAX_KEYS: usize = 200_000;
+/// Windows that have passed are forgotten at most this often.
+const PRUNE_EVERY: Duration = Duration::from_secs(10);
+
+impl Attempts {
+    fn prune(&mut self, force: bool) {
+        if force || self.pruned.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+            self.keys
+                .retain(|_, (start, window, _)| start.elapsed() < *window);
+            self.pruned = Some(Instant::now());
+        }
+    }
+}
 
 impl Files {
     fn sessions_io(&self, action: &'static str) -> impl FnOnce(std::io::Error) -> FilesError + '_ {
@@ -87,22 +111,31 @@ impl Files {
         Ok(answer)
     }
 
-    pub fn create_session(&self, session: &NewSession<'_>) -> Result<(), FilesError> {
+    /// Keeps a new session if the user's password is still the one the
+    /// login checked: read under the lock, which `set_password` takes to end
+    /// sessions after it wrote the new hash.
+    pub fn create_session(&self, session: &NewSession<'_>) -> Result<bool, FilesError> {
         let now = Utc::now();
         let clip = |t: Option<&str>, max: usize| t.map(|t| t.chars().take(max).collect());
-        let entry = SessionEntry {
+        let mut entry = SessionEntry {
             sha256: catalog::hex(session.sha256),
             user_id: session.user_id,
+            email: String::new(),
             created_at: now,
             last_seen_at: now,
             expires_at: session.expires_at,
             address: clip(session.address, 64),
             user_agent: clip(session.user_agent, 300),
         };
-        self.change_sessions(|sessions| {
-            sessions.push(entry);
-            (true, ())
-        })
+        self.change_sessions(|sessions| match self.user_by_id(session.user_id) {
+            Ok(Some((_, email, hash))) if hash == session.password_hash => {
+                entry.email = email;
+                sessions.push(entry);
+                (true, Ok(true))
+            }
+            Ok(_) => (false, Ok(false)),
+            Err(e) => (false, Err(e)),
+        })?
     }
 
     /// The user of a live session whose account still exists.
@@ -117,9 +150,13 @@ impl Files {
         else {
             return Ok(None);
         };
-        let Some(user) = self.user_by_id(entry.user_id)? else {
+        let Some((user_id, email, _)) = self
+            .user_by_id(entry.user_id)?
+            .filter(|(_, email, _)| *email == entry.email)
+        else {
             return Ok(None);
         };
+        let user = (user_id, email);
         if now - entry.last_seen_at > SEEN_EVERY {
             self.change_sessions(|sessions| {
                 let seen = sessions.iter_mut().find(|s| s.sha256 == digest);
@@ -180,27 +217,48 @@ impl Files {
     /// Counts an attempt under each key of `hits`, and reads `peek`'s.
     pub fn count_attempts(&self, hits: &[(&str, Duration)], peek: &[&str]) -> Vec<(String, i64)> {
         let mut attempts = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
-        attempts.retain(|_, (start, window, _)| start.elapsed() < *window);
+        attempts.prune(false);
         let mut counts = Vec::new();
         for (key, window) in hits {
-            let entry = attempts
-                .entry((*key).to_owned())
-                .or_insert((Instant::now(), *window, 0));
-            entry.2 += 1;
-            counts.push(((*key).to_owned(), entry.2));
+            let full = attempts.keys.len() >= MAX_KEYS;
+            let count = match attempts.keys.get_mut(*key) {
+                Some(entry) if entry.0.elapsed() >= entry.1 => {
+                    *entry = (Instant::now(), *window, 1);
+                    1
+                }
+                Some(entry) => {
+                    entry.2 += 1;
+                    entry.2
+                }
+                None if full => i64::MAX,
+                None => {
+                    attempts
+                        .keys
+                        .insert((*key).to_owned(), (Instant::now(), *window, 1));
+                    1
+                }
+            };
+            counts.push(((*key).to_owned(), count));
         }
         for key in peek {
-            if let Some((_, _, n)) = attempts.get(*key) {
+            if let Some((start, window, n)) = attempts.keys.get(*key)
+                && start.elapsed() < *window
+            {
                 counts.push(((*key).to_owned(), *n));
             }
         }
         counts
     }
 
+    pub fn prune_attempts(&self) {
+        let mut attempts = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
+        attempts.prune(true);
+    }
+
     pub fn forget_attempts(&self, keys: &[&str]) {
         let mut attempts = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
         for key in keys {
-            attempts.remove(*key);
+            attempts.keys.remove(*key);
         }
     }
 }
@@ -217,6 +275,7 @@ mod tests {
             expires_at: Utc::now() + chrono::TimeDelta::hours(1),
             address: Some("192.0.2.7"),
             user_agent: Some("Firefox"),
+            password_hash: "hash",
         }
     }
 
@@ -262,15 +321,30 @@ mod tests {
         assert_eq!(files.session_user(&[3u8; 32]).unwrap(), None);
         assert!(files.sessions_of(clerk).unwrap().is_empty());
 
+        // Its id is never given again, so nothing of the clerk's comes back.
+        let next = files.create_user("new@shop.example", "hash").unwrap();
+        assert_ne!(next, clerk);
+
+        // A login that checked the old password keeps nothing.
+        assert!(
+            !files
+                .create_session(&new_session(&[7u8; 32], owner))
+                .unwrap()
+        );
+        assert_eq!(files.session_user(&[7u8; 32]).unwrap(), None);
+
         // Another process on the folder sees the same.
-        files
-            .create_session(&new_session(&[5u8; 32], owner))
-            .unwrap();
+        let current = NewSession {
+            password_hash: "hash-2",
+            ..new_session(&[5u8; 32], owner)
+        };
+        assert!(files.create_session(&current).unwrap());
         let again = Files::new(files.content_dir(), &shop.state);
         assert!(again.session_user(&[5u8; 32]).unwrap().is_some());
         let expired = NewSession {
+            sha256: &[6u8; 32],
             expires_at: Utc::now() - chrono::TimeDelta::seconds(1),
-            ..new_session(&[6u8; 32], owner)
+            ..current
         };
         files.create_session(&expired).unwrap();
         assert_eq!(files.session_user(&[6u8; 32]).unwrap(), None);

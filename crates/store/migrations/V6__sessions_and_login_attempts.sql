@@ -24,6 +24,9 @@ CREATE TABLE login_attempts (
     key            varchar(400) PRIMARY KEY,
     window_start   timestamptz NOT NULL DEFAULT now(),
     window_minutes integer NOT NULL CHECK (window_minutes > 0),
-    attempts       integer NOT NULL CHECK (attempts >= 0)
+    attempts       integer NOT NULL CHECK (attempts >= 0),
+    -- window_start + window_minutes, for pruning by an index.
+    expires_at     timestamptz NOT NULL
 );
+CREATE INDEX login_attempts_expires_at ON login_attempts (expires_at);
 DROP TABLE login_failures;

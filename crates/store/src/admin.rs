@@ -47,29 +47,35 @@ pub async fn create_user(
         })
 }
 
-/// Sets a user's password and ends every session they have.
+/// Sets a user's password and ends every session they have, in one
+/// transaction: the update first, which waits for a login keeping its
+/// session with the old hash (`create_session` locks the user's row), then
+/// the delete, which sees that session; a login after the update finds the
+/// new hash and keeps nothing.
 pub async fn set_password(
-    client: &Client,
+    client: &mut Client,
     target: &Target,
     email: &str,
     password_hash: &str,
 ) -> Result<(), AccountError> {
-    let n = client
-        .execute(
-            "WITH changed AS (
-                 UPDATE admin_users SET password_hash = $2, updated_at = now() WHERE email = $1
-                 RETURNING user_id
-             ), ended AS (
-                 DELETE FROM admin_sessions WHERE user_id IN (SELECT user_id FROM changed)
-             )
-             SELECT 1 FROM changed",
+    let failed = || target.query_error("setting a password");
+    let tx = client.transaction().await.map_err(failed())?;
+    let user = tx
+        .query_opt(
+            "UPDATE admin_users SET password_hash = $2, updated_at = now() WHERE email = $1
+             RETURNING user_id",
             &[&email, &password_hash],
         )
         .await
-        .map_err(target.query_error("setting a password"))?;
-    if n == 0 {
+        .map_err(failed())?;
+    let Some(user) = user else {
         return Err(AccountError::NoSuchUser(email.to_owned()));
-    }
+    };
+    let user_id: i64 = user.get(0);
+    tx.execute("DELETE FROM admin_sessions WHERE user_id = $1", &[&user_id])
+        .await
+        .map_err(failed())?;
+    tx.commit().await.map_err(failed())?;
     Ok(())
 }
 
@@ -167,31 +173,39 @@ pub struct NewSession<'a> {
     pub expires_at: DateTime<Utc>,
     pub address: Option<&'a str>,
     pub user_agent: Option<&'a str>,
+    /// The password hash the login was checked against: the session is kept
+    /// only if it is still the user's, so a login that raced a new password
+    /// (or the user's removal) keeps nothing.
+    pub password_hash: &'a str,
 }
 
-/// Keeps a new session (and forgets expired ones).
+/// Keeps a new session (and forgets expired ones); false if the user's
+/// password changed since the login checked it, or the user is gone.
 pub async fn create_session(
     client: &Client,
     target: &Target,
     session: &NewSession<'_>,
-) -> Result<(), DbError> {
+) -> Result<bool, DbError> {
     let clip =
         |text: Option<&str>, max: usize| text.map(|t| t.chars().take(max).collect::<String>());
     client
         .execute(
             "WITH expired AS (DELETE FROM admin_sessions WHERE expires_at <= now())
              INSERT INTO admin_sessions (session_sha256, user_id, expires_at, address, user_agent)
-             VALUES ($1, $2, $3, $4, $5)",
+             SELECT $1, user_id, $3, $4, $5 FROM admin_users
+             WHERE user_id = $2 AND password_hash = $6
+             FOR SHARE",
             &[
                 &session.sha256,
                 &session.user_id,
                 &session.expires_at,
                 &clip(session.address, 64),
                 &clip(session.user_agent, 300),
+                &session.password_hash,
             ],
         )
         .await
-        .map(|_| ())
+        .map(|n| n == 1)
         .map_err(target.query_error("keeping a new session"))
 }
 
@@ -303,31 +317,40 @@ pub async fn count_attempts(
     let (keys, windows): (Vec<&str>, Vec<i32>) = hits.into_iter().unzip();
     let rows = client
         .query(
-            "WITH pruned AS (
-                 DELETE FROM login_attempts
-                 WHERE window_start < now() - make_interval(mins => window_minutes) - interval '1 day'
-                   AND NOT key = ANY($1) AND random() < 0.01
-             ), hit AS (
-                 INSERT INTO login_attempts AS a (key, window_minutes, attempts)
-                 SELECT k, m, 1 FROM unnest($1::text[], $2::int[]) AS t(k, m) ORDER BY k
+            "WITH hit AS (
+                 INSERT INTO login_attempts AS a (key, window_minutes, attempts, expires_at)
+                 SELECT k, m, 1, now() + make_interval(mins => m)
+                 FROM unnest($1::text[], $2::int[]) AS t(k, m) ORDER BY k
                  ON CONFLICT (key) DO UPDATE SET
-                     attempts = CASE WHEN a.window_start <= now() - make_interval(mins => a.window_minutes)
-                                     THEN 1 ELSE a.attempts + 1 END,
-                     window_start = CASE WHEN a.window_start <= now() - make_interval(mins => a.window_minutes)
-                                         THEN now() ELSE a.window_start END,
+                     attempts = CASE WHEN a.expires_at <= now() THEN 1 ELSE a.attempts + 1 END,
+                     window_start = CASE WHEN a.expires_at <= now() THEN now() ELSE a.window_start END,
+                     expires_at = CASE WHEN a.expires_at <= now() THEN EXCLUDED.expires_at ELSE a.expires_at END,
                      window_minutes = EXCLUDED.window_minutes
                  RETURNING key, attempts
              )
              SELECT key, attempts::bigint FROM hit
              UNION ALL
              SELECT key, attempts::bigint FROM login_attempts
-             WHERE key = ANY($3) AND NOT key = ANY($1)
-               AND window_start > now() - make_interval(mins => window_minutes)",
+             WHERE key = ANY($3) AND NOT key = ANY($1) AND expires_at > now()",
             &[&keys, &windows, &peek],
         )
         .await
         .map_err(target.query_error("counting login attempts"))?;
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+/// Forgets up to 1000 attempt counts whose windows have passed, skipping rows
+/// another attempt holds.
+pub async fn prune_attempts(client: &Client, target: &Target) -> Result<u64, DbError> {
+    client
+        .execute(
+            "DELETE FROM login_attempts WHERE key IN (
+                 SELECT key FROM login_attempts WHERE expires_at < now()
+                 LIMIT 1000 FOR UPDATE SKIP LOCKED)",
+            &[],
+        )
+        .await
+        .map_err(target.query_error("pruning login attempts"))
 }
 
 /// Forgets the attempts counted under `keys`.
