@@ -15,7 +15,7 @@ OUT="$ROOT/bench/out/attack"
 die() { echo "bench: error: $*" >&2; exit 2; }
 
 if [[ "${BENCH_SKIP_CARGO:-}" != 1 ]]; then
-    (cd "$ROOT" && cargo build --release --locked -p generator -p api >&2)
+    (cd "$ROOT" && cargo build --release --locked --features generator/postgres -p generator -p api >&2)
 fi
 BIN="${BENCH_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release}"
 [[ -x "$BIN/api" && -x "$BIN/generator" ]] || die "no api and generator in $BIN; build them or set BENCH_BIN"

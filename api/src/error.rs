@@ -28,10 +28,11 @@ pub enum ApiError {
     /// `If-Match` does not match the product's current version.
     #[oai(status = 412, content_type = "application/problem+json")]
     PreconditionFailed(Json<Problem>),
-    /// The body is not JSON.
-    /// The body is larger than the api accepts (64 KiB).
+    /// The body is larger than its route takes (64 KiB; more for a product,
+    /// an upload or an import with credentials).
     #[oai(status = 413, content_type = "application/problem+json")]
     TooLarge(Json<Problem>),
+    /// The body is not JSON.
     #[oai(status = 415, content_type = "application/problem+json")]
     UnsupportedMediaType(Json<Problem>),
     /// The body or a parameter is not valid; `errors` names each field.

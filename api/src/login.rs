@@ -171,6 +171,84 @@ pub fn login_token_matches(state: &State, req: &poem::Request, token: &str) -> b
 /// Password checks running now, counted inside the checks themselves.
 static CHECKING: AtomicUsize = AtomicUsize::new(0);
 
+/// The password checkers: a fixed number of threads of their own, each
+/// checking one password at a time. Beside bounding the work, this bounds
+/// the memory: each check takes 19 MiB, which the allocator keeps for the
+/// thread that used it, so only these threads ever hold it (on the shared
+/// blocking pool, every thread that ever checked one could).
+pub struct Checkers {
+    /// A free checker; taken before a check is handed over.
+    pub(crate) free: Arc<tokio::sync::Semaphore>,
+    jobs: std::sync::mpsc::SyncSender<Check>,
+}
+
+struct Check {
+    password: String,
+    hash: String,
+    /// Held until the check ends, even if the client has gone.
+    permit: tokio::sync::OwnedSemaphorePermit,
+    done: tokio::sync::oneshot::Sender<bool>,
+}
+
+impl Checkers {
+    /// `n` checker threads; they end when this is dropped.
+    pub fn new(n: usize) -> Self {
+        let n = n.max(1);
+        let (jobs, queue) = std::sync::mpsc::sync_channel::<Check>(n);
+        let queue = Arc::new(std::sync::Mutex::new(queue));
+        for i in 0..n {
+            let queue = queue.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("password-check-{i}"))
+                .spawn(move || {
+                    loop {
+                        let next = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                        let Ok(check) = next else { break };
+                        let running = CHECKING.fetch_add(1, Ordering::SeqCst) + 1;
+                        tracing::debug!(running, "checking a password");
+                        let ok = verify_password(&check.password, &check.hash);
+                        CHECKING.fetch_sub(1, Ordering::SeqCst);
+                        drop(check.permit);
+                        let _ = check.done.send(ok);
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!("could not start a password checker: {e}");
+            }
+        }
+        Self {
+            free: Arc::new(tokio::sync::Semaphore::new(n)),
+            jobs,
+        }
+    }
+
+    /// A free checker, or none (at once).
+    fn try_take(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.free.clone().try_acquire_owned().ok()
+    }
+
+    /// Checks a password on a checker taken with [`Self::try_take`].
+    async fn check(
+        &self,
+        permit: tokio::sync::OwnedSemaphorePermit,
+        password: String,
+        hash: String,
+    ) -> bool {
+        let (done, result) = tokio::sync::oneshot::channel();
+        let check = Check {
+            password,
+            hash,
+            permit,
+            done,
+        };
+        // Never full: a permit is a place in the queue of `n`.
+        if self.jobs.try_send(check).is_err() {
+            return false;
+        }
+        result.await.unwrap_or(false)
+    }
+}
+
 /// Hashes the dummy password now, so that the first login does not do it on
 /// an async thread.
 pub fn warm_up() {
@@ -237,7 +315,7 @@ pub async fn log_in(
     if normalized.is_none() {
         return Err(wrong());
     }
-    let Ok(permit) = state.verifies.clone().try_acquire_owned() else {
+    let Some(permit) = state.checkers.try_take() else {
         return Err(ApiError::Unavailable(problem(
             503,
             "Service Unavailable",
@@ -256,19 +334,10 @@ pub async fn log_in(
         .as_ref()
         .map_or_else(dummy_hash, |(_, _, hash)| hash.clone());
     let checked_hash = hash.clone();
-    let password = password.to_owned();
-    // The permit goes with the check: it is held until the check ends, even
-    // if the client has gone.
-    let ok = tokio::task::spawn_blocking(move || {
-        let running = CHECKING.fetch_add(1, Ordering::SeqCst) + 1;
-        tracing::debug!(running, "checking a password");
-        let ok = verify_password(&password, &hash);
-        CHECKING.fetch_sub(1, Ordering::SeqCst);
-        drop(permit);
-        ok
-    })
-    .await
-    .unwrap_or(false);
+    let ok = state
+        .checkers
+        .check(permit, password.to_owned(), hash)
+        .await;
     let Some((user_id, email, _)) = user.filter(|_| ok) else {
         store
             .count_attempts(&[(&account_key, ACCOUNT_WINDOW)], &[])
@@ -460,7 +529,8 @@ mod tests {
         // While every password check is busy, the owner's tries get 503 and
         // cost nothing at the owner's address: once one is free, they log in.
         let busy = state
-            .verifies
+            .checkers
+            .free
             .clone()
             .try_acquire_many_owned(DEFAULT_VERIFIES as u32)
             .unwrap();

@@ -82,8 +82,8 @@ pub struct State {
     /// The rebuild worker's image cache, where the admin finds small
     /// variants of uploads for its thumbnails.
     pub image_cache: Option<images::Cache>,
-    /// Password checks that may run at once (`LOGIN_VERIFIES`).
-    pub verifies: Arc<Semaphore>,
+    /// The password checkers (`LOGIN_VERIFIES` of them).
+    pub checkers: crate::login::Checkers,
     /// Requests that may be in flight at once (`API_MAX_IN_FLIGHT`).
     pub in_flight: Arc<Semaphore>,
 }
@@ -109,14 +109,14 @@ impl State {
             lists: ListCache::default(),
             upload_dir: std::env::temp_dir(),
             image_cache: None,
-            verifies: Arc::new(Semaphore::new(crate::login::DEFAULT_VERIFIES)),
+            checkers: crate::login::Checkers::new(crate::login::DEFAULT_VERIFIES),
             in_flight: Arc::new(Semaphore::new(DEFAULT_IN_FLIGHT)),
         }
     }
 
     /// At most `verifies` password checks, and `in_flight` requests, at once.
     pub fn with_limits(mut self, verifies: usize, in_flight: usize) -> Self {
-        self.verifies = Arc::new(Semaphore::new(verifies.max(1)));
+        self.checkers = crate::login::Checkers::new(verifies);
         self.in_flight = Arc::new(Semaphore::new(in_flight.max(1)));
         self
     }

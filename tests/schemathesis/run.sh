@@ -141,6 +141,14 @@ curl -fsS "$api/readyz" >/dev/null || die "$api/readyz did not answer 200"
 auth=$(curl -sS -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "$api/api/rebuilds")
 [ "$auth" = 200 ] || die "GET /api/rebuilds with the admin token answered $auth, not 200"
 
+# A login token and its cookie, so that POST /api/session gets past the login
+# form's CSRF check and its limits are fuzzed too.
+login=$(curl -fsS -D "$work/login.headers" "$api/api/session/login-token") \
+  || die "GET /api/session/login-token did not answer 200"
+login_token=$(printf '%s' "$login" | python3 -c 'import json, sys; print(json.load(sys.stdin)["csrf_token"])')
+login_cookie=$(sed -n 's/^[Ss]et-[Cc]ookie: \([^;]*\).*/\1/p' "$work/login.headers" | head -n 1)
+[ -n "$login_cookie" ] || die "GET /api/session/login-token set no cookie"
+
 spec_operations=$(curl -fsS "$api/api/openapi.json" | python3 -c '
 import json, sys
 spec = json.load(sys.stdin)
@@ -160,6 +168,8 @@ ran=1
 # every run starts from the seed alone.
 "$venv/bin/schemathesis" --config-file "$here/schemathesis.toml" run "$api/api/openapi.json" \
   --header "Authorization: Bearer $token" \
+  --header "Cookie: $login_cookie" \
+  --header "X-CSRF-Token: $login_token" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
   --phases examples,coverage,fuzzing,stateful \
   --mode all \
