@@ -170,6 +170,48 @@ pub fn hash_password(password: &str) -> Result<String, PasswordError> {
         .map_err(|e| PasswordError::Hash(e.to_string()))
 }
 
+/// The most memory a stored hash may ask a check for (the default asks
+/// 19 MiB); a hash asking more is refused rather than checked.
+const MAX_CHECK_MEMORY_KIB: u32 = 256 * 1024;
+
+/// Whether `password` matches the PHC `hash`, with the algorithm's memory
+/// in `memory` (grown to what the hash asks, and kept for the next check),
+/// so that a checker thread holds the same 19 MiB for ever rather than
+/// asking the allocator for it, and leaving it behind, on every check.
+pub fn verify_password_in(password: &str, hash: &str, memory: &mut Vec<argon2::Block>) -> bool {
+    let mut check = || -> Option<bool> {
+        let parsed = PasswordHash::new(hash).ok()?;
+        let algorithm = argon2::Algorithm::try_from(parsed.algorithm).ok()?;
+        let version = match parsed.version {
+            Some(v) => argon2::Version::try_from(v).ok()?,
+            None => argon2::Version::default(),
+        };
+        let params = argon2::Params::try_from(&parsed).ok()?;
+        if params.m_cost() > MAX_CHECK_MEMORY_KIB {
+            return None;
+        }
+        let mut salt = [0u8; 64];
+        let salt = parsed.salt?.decode_b64(&mut salt).ok()?;
+        let expected = parsed.hash?;
+        let blocks = params.block_count();
+        if memory.len() < blocks {
+            memory.resize(blocks, argon2::Block::default());
+        }
+        let mut out = vec![0u8; expected.len()];
+        Argon2::new(algorithm, version, params)
+            .hash_password_into_with_memory(
+                password.as_bytes(),
+                salt,
+                &mut out,
+                &mut memory[..blocks],
+            )
+            .ok()?;
+        // In constant time, as `Output`'s equality is.
+        Some(argon2::password_hash::Output::new(&out).ok()? == expected)
+    };
+    check().unwrap_or(false)
+}
+
 pub fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
         .map(|parsed| {
@@ -205,6 +247,25 @@ mod tests {
         assert!(hash.starts_with("$argon2id$"));
         assert!(verify_password("correct horse battery", &hash));
         assert!(!verify_password("wrong horse battery", &hash));
+        // The same, in memory kept between checks.
+        let mut memory = Vec::new();
+        assert!(verify_password_in(
+            "correct horse battery",
+            &hash,
+            &mut memory
+        ));
+        assert_eq!(memory.len(), 19 * 1024, "19 MiB of 1 KiB blocks");
+        assert!(!verify_password_in(
+            "wrong horse battery",
+            &hash,
+            &mut memory
+        ));
+        assert!(verify_password_in(
+            "correct horse battery",
+            &hash,
+            &mut memory
+        ));
+        assert!(!verify_password_in("x", "not a hash", &mut memory));
         assert!(matches!(
             hash_password("short"),
             Err(PasswordError::TooShort(5))

@@ -42,7 +42,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use store::admin::NewSession;
 
-use crate::auth::{Admin, AdminUser, normalize_email, verify_password};
+use crate::auth::{Admin, AdminUser, normalize_email, verify_password_in};
 use crate::error::ApiError;
 use crate::problem::Problem;
 use crate::session::{COOKIE, LIFETIME, LOGIN_COOKIE, LOGIN_FORM_LIFETIME, Session, set_cookie};
@@ -172,10 +172,10 @@ pub fn login_token_matches(state: &State, req: &poem::Request, token: &str) -> b
 static CHECKING: AtomicUsize = AtomicUsize::new(0);
 
 /// The password checkers: a fixed number of threads of their own, each
-/// checking one password at a time. Beside bounding the work, this bounds
-/// the memory: each check takes 19 MiB, which the allocator keeps for the
-/// thread that used it, so only these threads ever hold it (on the shared
-/// blocking pool, every thread that ever checked one could).
+/// checking one password at a time in 19 MiB it allocates once and keeps.
+/// So the checks' memory is fixed (`LOGIN_VERIFIES` × 19 MiB): asked of the
+/// allocator for every check, 19 MiB blocks are kept by it after they are
+/// freed (glibc raises its mmap threshold to them), piling up per thread.
 pub struct Checkers {
     /// A free checker; taken before a check is handed over.
     pub(crate) free: Arc<tokio::sync::Semaphore>,
@@ -201,12 +201,14 @@ impl Checkers {
             let spawned = std::thread::Builder::new()
                 .name(format!("password-check-{i}"))
                 .spawn(move || {
+                    // This thread's memory for every check it makes.
+                    let mut memory = Vec::new();
                     loop {
                         let next = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
                         let Ok(check) = next else { break };
                         let running = CHECKING.fetch_add(1, Ordering::SeqCst) + 1;
                         tracing::debug!(running, "checking a password");
-                        let ok = verify_password(&check.password, &check.hash);
+                        let ok = verify_password_in(&check.password, &check.hash, &mut memory);
                         CHECKING.fetch_sub(1, Ordering::SeqCst);
                         drop(check.permit);
                         let _ = check.done.send(ok);
