@@ -142,13 +142,19 @@ impl State {
         if !trusted {
             return (peer, false);
         }
-        let forwarded = req
-            .header("x-forwarded-for")
-            .and_then(|v| v.rsplit(',').next())
-            .and_then(|v| v.trim().parse().ok());
-        let https = req
-            .header("x-forwarded-proto")
-            .is_some_and(|p| p.eq_ignore_ascii_case("https"));
+        // The proxy's own entry is the last: of the last header line, after
+        // any the client sent.
+        let last = |name: &str| {
+            req.headers()
+                .get_all(name)
+                .iter()
+                .next_back()
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.rsplit(',').next())
+                .map(str::trim)
+        };
+        let forwarded = last("x-forwarded-for").and_then(|v| v.parse().ok());
+        let https = last("x-forwarded-proto").is_some_and(|p| p.eq_ignore_ascii_case("https"));
         (forwarded.or(peer), https)
     }
 
@@ -176,6 +182,47 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_trusted_proxy_s_own_entry_is_believed() {
+        use poem::http::uri::Scheme;
+        use poem::web::{LocalAddr, RemoteAddr};
+        let (parts, ()) = poem::http::Request::builder()
+            .header("x-forwarded-for", "6.6.6.6")
+            .header("x-forwarded-for", "7.7.7.7, 192.0.2.7")
+            .header("x-forwarded-proto", "https")
+            .body(())
+            .unwrap()
+            .into_parts();
+        let peer = RemoteAddr(poem::Addr::SocketAddr("10.40.0.9:80".parse().unwrap()));
+        let parts = poem::RequestParts::from((parts, LocalAddr::default(), peer, Scheme::HTTP));
+        let req = poem::Request::from_parts(parts, poem::Body::empty());
+        let content = std::path::PathBuf::from("content");
+        let store = Store::Files(crate::files::Files::new(&content, &content));
+        let sessions = Sessions::new(&[7u8; 32]).unwrap();
+        let behind = State::new(
+            store,
+            content.clone(),
+            sessions,
+            vec![Network::parse("10.40.0.0/16").unwrap()],
+        );
+        assert_eq!(
+            behind.client(&req),
+            (Some("192.0.2.7".parse().unwrap()), true)
+        );
+        let store = Store::Files(crate::files::Files::new(&content, &content));
+        let direct = State::new(
+            store,
+            content,
+            Sessions::new(&[7u8; 32]).unwrap(),
+            Vec::new(),
+        );
+        assert_eq!(
+            direct.client(&req),
+            (Some("10.40.0.9".parse().unwrap()), false),
+            "an untrusted peer"
+        );
+    }
 
     #[test]
     fn networks_contain_their_addresses() {

@@ -1684,6 +1684,40 @@ describe("admin UI in headless Chromium", () => {
   });
 
   // 14 -----------------------------------------------------------------------
+  step("sessions: the admin lists where it is logged in, and logs out everywhere else", async (t, newPage) => {
+    // A second browser logs in on its own.
+    const other = await browser.newContext({ viewport: VIEWPORT });
+    t.after(() => other.close().catch(() => {}));
+    other.setDefaultTimeout(WAIT_MS);
+    other.setDefaultNavigationTimeout(NAV_MS);
+    await onlyOrigin(other, base);
+    const otherPage = await other.newPage();
+    await otherPage.goto(`${base}/admin/login`, { waitUntil: "load" });
+    await otherPage.locator('form#login [name="email"]').fill(ADMIN_EMAIL);
+    await otherPage.locator('form#login [name="password"]').fill(ADMIN_PASSWORD);
+    await navigation(otherPage, () => otherPage.locator("form#login").getByRole("button", { name: "Log in" }).click());
+    assertPath(otherPage, "/admin/products", "the second browser is logged in");
+
+    const page = await newPage();
+    await goto(page, "/admin/products");
+    await navigation(page, () => page.locator("nav").getByRole("link", { name: "Sessions", exact: true }).click());
+    assertPath(page, "/admin/sessions", 'the "Sessions" link');
+    const rows = page.locator("table#sessions tbody tr");
+    assert.ok((await rows.count()) >= 2, `both browsers are listed: ${await describePage(page)}`);
+    const mine = page.locator("table#sessions tr.this");
+    assert.equal(await mine.count(), 1, "this browser's session is marked");
+    assert.match(await mine.innerText(), /Chrome on Linux[\s\S]*127\.0\.0\.1/, "which browser, and from where");
+    await axeCheck(browser, `${base}/admin/sessions`, "sessions page", await context.storageState());
+    await screenshot(page, "admin-sessions.png");
+
+    await navigation(page, () => page.getByRole("button", { name: "Log out everywhere else" }).click());
+    await expectStatus(page, "Ended", "the sessions ended");
+    assert.equal(await rows.count(), 1, "only this browser's session is left");
+    await otherPage.goto(`${base}/admin/products`, { waitUntil: "load" });
+    assertPath(otherPage, "/admin/login", "the other browser's session has ended");
+  });
+
+  // 15 -----------------------------------------------------------------------
   step("log out: the log-in page says so and the admin is closed again", async (t, newPage) => {
     const page = await newPage();
     await goto(page, "/admin/products");
