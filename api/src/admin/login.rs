@@ -240,20 +240,10 @@ pub(super) async fn end_sessions(
     owner.check_csrf(&state, &form.csrf)?;
     let this = owner.session.digest();
     let one = form.session.as_deref().map(crate::session::unhex);
-    let ended = match &one {
-        Some(id) => {
-            state
-                .store
-                .end_sessions(owner.user.user_id, Some(id), Some(&this))
-                .await
-        }
-        None => {
-            state
-                .store
-                .end_sessions(owner.user.user_id, None, Some(&this))
-                .await
-        }
-    };
+    let ended = state
+        .store
+        .end_sessions(owner.user.user_id, one.as_deref(), Some(&this))
+        .await;
     Ok(match ended {
         Ok(n) => redirect(&format!("/admin/sessions?done=sessions-ended&count={n}")),
         Err(e) => super::failed(e),
