@@ -158,6 +158,7 @@ pub fn validate(input: &ProductInput) -> Result<Fields, Vec<FieldError>> {
         }),
         category: Some(&input.category),
         stock_quantity: Some(input.stock_quantity),
+        ..Draft::default()
     }
     .validate()
     .map_err(|problems| {

@@ -79,6 +79,7 @@ pub(super) async fn list(state: Data<&Arc<State>>, q: Query<ListQuery>, owner: O
         },
         text: Some(text.clone()).filter(|t| !t.trim().is_empty()),
         sort: sort_of(q.sort.as_deref()),
+        status: None,
         limit: PER_PAGE,
         offset: (page_number - 1) * PER_PAGE,
     };

@@ -216,6 +216,7 @@ pub(crate) mod testing {
             images: None,
             category: Some(category),
             stock_quantity: Some(3),
+            ..Draft::default()
         }
         .validate()
         .expect("valid fields")

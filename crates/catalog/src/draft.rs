@@ -10,9 +10,10 @@ use rust_decimal::Decimal;
 
 use crate::records::Fields;
 use crate::types::{
-    CategoryName, Image, ImageUrl, Invalid, Price, ProductId, ProductName, Slug, StockQuantity,
+    BuyUrl, CategoryName, Gtin, Image, ImageUrl, Invalid, Mpn, Price, ProductId, ProductName, Seo,
+    Slug, Status, StockQuantity, parse_optional_line,
 };
-use crate::{Product, check_description};
+use crate::{Merchandising, Product, check_description};
 
 /// A price as the writer has it: decimal text from a person, or the
 /// database's exact `numeric`.
@@ -38,6 +39,21 @@ pub struct Draft<'a> {
     pub images: Option<Vec<(&'a str, &'a str)>>,
     pub category: Option<&'a str>,
     pub stock_quantity: Option<i64>,
+    /// `draft`, `active` or `archived`; `active` when not given.
+    pub status: Option<&'a str>,
+    /// The price before a sale; must be above `price`. Empty text is none.
+    pub compare_at_price: Option<Amount<'a>>,
+    /// The optional text fields: empty (or only spaces) is none.
+    pub seo_title: Option<&'a str>,
+    pub seo_description: Option<&'a str>,
+    pub gtin: Option<&'a str>,
+    pub mpn: Option<&'a str>,
+    pub buy_url: Option<&'a str>,
+}
+
+/// `Some` text that is not blank.
+fn given(text: Option<&str>) -> Option<&str> {
+    text.filter(|t| !t.trim().is_empty())
 }
 
 /// What is wrong with one field.
@@ -103,6 +119,79 @@ impl<'a> Draft<'a> {
                 .ok_or_else(|| missing(StockQuantity::EXPECTED))
                 .and_then(StockQuantity::new),
         );
+        let status = check.field(
+            "status",
+            given(self.status).map_or(Ok(Status::Active), Status::parse),
+        );
+        let compare_at_price = check.field(
+            "compare_at_price",
+            match self.compare_at_price {
+                None => Ok(None),
+                Some(Amount::Text(text)) if text.trim().is_empty() => Ok(None),
+                Some(Amount::Text(text)) => Price::parse(text).map(Some),
+                Some(Amount::Exact(amount)) => Price::from_decimal(amount).map(Some),
+            }
+            .and_then(|was| match (was, price) {
+                (Some(was), Some(now)) if was <= now => Err(Invalid {
+                    problem: format!("{was} is not above the price {now}"),
+                    expected: "a price before the sale, greater than price, or none",
+                }),
+                _ => Ok(was),
+            }),
+        );
+        let seo_title = check.field(
+            "seo_title",
+            parse_optional_line(
+                self.seo_title.unwrap_or(""),
+                Seo::MAX_TITLE,
+                Seo::TITLE_EXPECTED,
+            ),
+        );
+        let seo_description = check.field(
+            "seo_description",
+            parse_optional_line(
+                self.seo_description.unwrap_or(""),
+                Seo::MAX_DESCRIPTION,
+                Seo::DESCRIPTION_EXPECTED,
+            ),
+        );
+        let gtin = check.field("gtin", given(self.gtin).map(Gtin::parse).transpose());
+        let mpn = check.field(
+            "mpn",
+            parse_optional_line(self.mpn.unwrap_or(""), Mpn::MAX_LEN, Mpn::EXPECTED),
+        );
+        let buy_url = check.field(
+            "buy_url",
+            given(self.buy_url).map(BuyUrl::parse).transpose(),
+        );
+        let merchandising = match (
+            status,
+            compare_at_price,
+            seo_title,
+            seo_description,
+            gtin,
+            mpn,
+            buy_url,
+        ) {
+            (
+                Some(status),
+                Some(compare_at_price),
+                Some(seo_title),
+                Some(seo_description),
+                Some(gtin),
+                Some(mpn),
+                Some(buy_url),
+            ) => Some(Merchandising {
+                status,
+                compare_at_price,
+                seo_title,
+                seo_description,
+                gtin,
+                mpn,
+                buy_url,
+            }),
+            _ => None,
+        };
         match (
             name,
             slug,
@@ -111,6 +200,7 @@ impl<'a> Draft<'a> {
             images,
             category,
             stock_quantity,
+            merchandising,
         ) {
             (
                 Some(name),
@@ -120,6 +210,7 @@ impl<'a> Draft<'a> {
                 Some(images),
                 Some(category),
                 Some(stock_quantity),
+                Some(merchandising),
             ) if problems.is_empty() => Ok(Fields {
                 slug,
                 name,
@@ -128,6 +219,7 @@ impl<'a> Draft<'a> {
                 images,
                 category,
                 stock_quantity,
+                merchandising,
             }),
             _ => Err(problems),
         }
@@ -152,6 +244,7 @@ impl Fields {
             images: self.images,
             category: self.category,
             stock_quantity: self.stock_quantity,
+            merchandising: self.merchandising,
             created_at,
             updated_at,
         }
@@ -205,6 +298,7 @@ mod tests {
             images: None,
             category: Some("Home Office"),
             stock_quantity: Some(12),
+            ..Draft::default()
         }
     }
 
@@ -235,6 +329,13 @@ mod tests {
             images: None,
             category: None,
             stock_quantity: Some(-1),
+            status: Some("live"),
+            compare_at_price: Some(Amount::Text("1.00")),
+            seo_title: Some(&"x".repeat(71)),
+            seo_description: Some(&"y".repeat(161)),
+            gtin: Some("4006381333932"),
+            mpn: Some("a\u{7}b"),
+            buy_url: Some("http://pay.example.com/x"),
         };
         let problems = bad.validate().unwrap_err();
         assert_eq!(
@@ -246,7 +347,13 @@ mod tests {
                 "price",
                 "image_url",
                 "category",
-                "stock_quantity"
+                "stock_quantity",
+                "status",
+                "seo_title",
+                "seo_description",
+                "gtin",
+                "mpn",
+                "buy_url"
             ]
         );
         assert_eq!(problems[5].invalid.problem, "is missing");
@@ -297,6 +404,65 @@ mod tests {
         let problems = bad.validate().unwrap_err();
         assert_eq!(fields_of(&problems), ["images"]);
         assert!(problems[0].invalid.problem.starts_with("image 2:"));
+    }
+
+    #[test]
+    fn merchandising_fields_are_optional_and_checked() {
+        let plain = good().validate().unwrap();
+        assert_eq!(plain.merchandising, Merchandising::default());
+        let blank = Draft {
+            status: Some(""),
+            compare_at_price: Some(Amount::Text(" ")),
+            seo_title: Some("  "),
+            gtin: Some(""),
+            buy_url: Some(""),
+            ..good()
+        };
+        assert_eq!(
+            blank.validate().unwrap().merchandising,
+            Merchandising::default()
+        );
+        let full = Draft {
+            status: Some("draft"),
+            compare_at_price: Some(Amount::Text("59.90")),
+            seo_title: Some(" Walnut desk tray, hand oiled "),
+            gtin: Some("4006381333931"),
+            buy_url: Some("https://buy.example.com/tray"),
+            ..good()
+        }
+        .validate()
+        .unwrap()
+        .merchandising;
+        assert_eq!(full.status, Status::Draft);
+        assert_eq!(full.compare_at_price.unwrap().to_string(), "59.90");
+        assert_eq!(
+            full.seo_title.as_deref(),
+            Some("Walnut desk tray, hand oiled")
+        );
+        for was in ["49.90", "10"] {
+            let problems = Draft {
+                compare_at_price: Some(Amount::Text(was)),
+                ..good()
+            }
+            .validate()
+            .unwrap_err();
+            assert_eq!(fields_of(&problems), ["compare_at_price"]);
+            assert!(
+                problems[0]
+                    .invalid
+                    .problem
+                    .contains("is not above the price 49.90")
+            );
+        }
+        let long = Draft {
+            seo_title: Some(&"é".repeat(70)),
+            seo_description: Some(&"é".repeat(160)),
+            ..good()
+        };
+        assert!(
+            long.validate().is_ok(),
+            "limits count characters, not bytes"
+        );
     }
 
     #[test]

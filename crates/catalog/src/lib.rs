@@ -14,8 +14,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use sha2::{Digest, Sha256};
 
 pub use types::{
-    CategoryName, CurrencyCode, Image, ImageUrl, Invalid, Price, ProductId, ProductName, Slug,
-    StockQuantity,
+    BuyUrl, CategoryName, CurrencyCode, Gtin, Image, ImageUrl, Invalid, Price, ProductId,
+    ProductName, Slug, Status, StockQuantity,
 };
 
 /// Longest Markdown description accepted, in characters.
@@ -53,13 +53,47 @@ pub struct Product {
     pub images: Vec<Image>,
     pub category: CategoryName,
     pub stock_quantity: StockQuantity,
+    /// How it is sold and found: its status, a sale, search text,
+    /// identifiers and where to buy it.
+    pub merchandising: Merchandising,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A product's fields beyond what it is: whether it is on the storefront,
+/// a sale, its search-result text, its trade identifiers and a payment link.
+/// Every value is valid ([`draft::Draft::validate`] made it); the default is
+/// an active product with none of the optional fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Merchandising {
+    pub status: Status,
+    /// The price before the sale, always above `price` when set.
+    pub compare_at_price: Option<Price>,
+    /// At most 70 characters; the name is used without it.
+    pub seo_title: Option<String>,
+    /// At most 160 characters; a summary of the description without it.
+    pub seo_description: Option<String>,
+    pub gtin: Option<Gtin>,
+    /// A manufacturer part number.
+    pub mpn: Option<String>,
+    /// Where a shopper can pay for it (`https://` only).
+    pub buy_url: Option<BuyUrl>,
 }
 
 impl Product {
     pub fn in_stock(&self) -> bool {
         self.stock_quantity.get() > 0
+    }
+
+    /// Whether it shows a sale: a compare-at price is set (always above
+    /// the price).
+    pub fn on_sale(&self) -> bool {
+        self.merchandising.compare_at_price.is_some()
+    }
+
+    /// Whether it is on the storefront.
+    pub fn is_active(&self) -> bool {
+        self.merchandising.status == Status::Active
     }
 
     /// The main image's url: the first image's.
@@ -81,6 +115,157 @@ pub struct SiteSettings {
     pub locale: String,
     pub theme: String,
     pub products_per_page: usize,
+    /// The brand products are sold under (Merchant Center's `brand`, the
+    /// JSON-LD's `brand`); the title unless `site.toml` names one.
+    pub brand: String,
+    pub condition: Condition,
+    pub call_to_action: CallToAction,
+    pub shipping: Option<Shipping>,
+    pub returns: Option<Returns>,
+}
+
+/// The condition every product is sold in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Condition {
+    #[default]
+    New,
+    Refurbished,
+    Used,
+}
+
+impl Condition {
+    pub const EXPECTED: &'static str = "one of \"new\", \"refurbished\" or \"used\"";
+
+    pub fn parse(text: &str) -> Result<Self, Invalid> {
+        match text {
+            "new" => Ok(Self::New),
+            "refurbished" => Ok(Self::Refurbished),
+            "used" => Ok(Self::Used),
+            other => Err(Invalid {
+                problem: format!("{other:?} is not a condition"),
+                expected: Self::EXPECTED,
+            }),
+        }
+    }
+
+    /// Merchant Center's value: `new`, `refurbished` or `used`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::New => "new",
+            Self::Refurbished => "refurbished",
+            Self::Used => "used",
+        }
+    }
+
+    /// schema.org's `OfferItemCondition`.
+    pub fn schema_org(self) -> &'static str {
+        match self {
+            Self::New => "https://schema.org/NewCondition",
+            Self::Refurbished => "https://schema.org/RefurbishedCondition",
+            Self::Used => "https://schema.org/UsedCondition",
+        }
+    }
+}
+
+/// What a product page offers beside the price.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum CallToAction {
+    #[default]
+    None,
+    /// A "Contact us about this item" link to this address, the product
+    /// named in the subject.
+    Email(String),
+    /// The product's `buy_url` as a button, while it is in stock.
+    BuyUrl,
+}
+
+/// Shop-wide shipping, for the structured data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shipping {
+    /// Business days from order to dispatch: (min, max).
+    pub handling_days: (u32, u32),
+    /// Days in transit: (min, max).
+    pub transit_days: (u32, u32),
+    /// One rate per group of countries; a country is in one group only.
+    pub rates: Vec<ShippingRate>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShippingRate {
+    /// ISO 3166-1 alpha-2 codes, like `IE`.
+    pub countries: Vec<String>,
+    pub price: Price,
+}
+
+/// Shop-wide returns, for the structured data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Returns {
+    /// ISO 3166-1 alpha-2 codes the policy applies in.
+    pub countries: Vec<String>,
+    /// Days to return an item; 0 means returns are not accepted.
+    pub days: u32,
+    pub method: ReturnMethod,
+    pub fees: ReturnFees,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReturnMethod {
+    Mail,
+    Store,
+    Kiosk,
+}
+
+impl ReturnMethod {
+    pub const EXPECTED: &'static str = "one of \"mail\", \"store\" or \"kiosk\"";
+
+    pub fn parse(text: &str) -> Result<Self, Invalid> {
+        match text {
+            "mail" => Ok(Self::Mail),
+            "store" => Ok(Self::Store),
+            "kiosk" => Ok(Self::Kiosk),
+            other => Err(Invalid {
+                problem: format!("{other:?} is not a return method"),
+                expected: Self::EXPECTED,
+            }),
+        }
+    }
+
+    pub fn schema_org(self) -> &'static str {
+        match self {
+            Self::Mail => "https://schema.org/ReturnByMail",
+            Self::Store => "https://schema.org/ReturnInStore",
+            Self::Kiosk => "https://schema.org/ReturnAtKiosk",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReturnFees {
+    Free,
+    /// The shopper pays for the return.
+    Customer,
+}
+
+impl ReturnFees {
+    pub const EXPECTED: &'static str = "one of \"free\" or \"customer\"";
+
+    pub fn parse(text: &str) -> Result<Self, Invalid> {
+        match text {
+            "free" => Ok(Self::Free),
+            "customer" => Ok(Self::Customer),
+            other => Err(Invalid {
+                problem: format!("{other:?} is not a kind of return fees"),
+                expected: Self::EXPECTED,
+            }),
+        }
+    }
+
+    pub fn schema_org(self) -> &'static str {
+        match self {
+            Self::Free => "https://schema.org/FreeReturn",
+            Self::Customer => "https://schema.org/ReturnFeesCustomerResponsibility",
+        }
+    }
 }
 
 /// Where a product came from, so that errors can point at it.
@@ -159,8 +344,12 @@ impl std::error::Error for CatalogErrors {}
 #[derive(Debug, Clone)]
 pub struct Catalog {
     pub settings: SiteSettings,
-    /// Sorted by name (case-insensitively), then id: the order of every listing.
+    /// The active products, sorted by name (case-insensitively), then id:
+    /// the order of every listing. Only these reach the storefront.
     pub products: Vec<Product>,
+    /// Drafts and archived products, in the same order: checked with the
+    /// rest (their slugs and ids are taken) and imported, never rendered.
+    pub unlisted: Vec<Product>,
     /// Sorted by name.
     pub categories: Vec<Category>,
     /// Digest of everything that is rendered: equal catalogs have equal versions,
@@ -228,8 +417,14 @@ impl Catalog {
         }
         drop((slugs, ids, category_names));
 
-        let mut products: Vec<Product> = sourced.into_iter().map(|(p, _)| p).collect();
+        // Drafts and archived products are checked like the rest (a slug a
+        // draft holds is taken), but only active ones reach the storefront.
+        let (mut products, mut unlisted): (Vec<Product>, Vec<Product>) = sourced
+            .into_iter()
+            .map(|(p, _)| p)
+            .partition(Product::is_active);
         products.sort_by_cached_key(|p| (p.name.as_str().to_lowercase(), p.id));
+        unlisted.sort_by_cached_key(|p| (p.name.as_str().to_lowercase(), p.id));
 
         let mut by_slug: HashMap<Slug, Category> = HashMap::new();
         for (index, product) in products.iter().enumerate() {
@@ -250,6 +445,7 @@ impl Catalog {
         Ok(Self {
             settings,
             products,
+            unlisted,
             categories,
             version,
         })
@@ -277,6 +473,21 @@ fn digest(settings: &SiteSettings, products: &[Product]) -> String {
         field(text.as_bytes());
     }
     field(&(s.products_per_page as u64).to_le_bytes());
+    // The rest of the settings as their debug text: exact (no float) and
+    // stable for equal settings.
+    field(
+        format!(
+            "{:?}",
+            (
+                &s.brand,
+                s.condition,
+                &s.call_to_action,
+                &s.shipping,
+                &s.returns
+            )
+        )
+        .as_bytes(),
+    );
     for p in products {
         field(&p.id.get().to_le_bytes());
         field(p.slug.as_str().as_bytes());
@@ -290,6 +501,7 @@ fn digest(settings: &SiteSettings, products: &[Product]) -> String {
         }
         field(p.category.as_str().as_bytes());
         field(&p.stock_quantity.get().to_le_bytes());
+        field(format!("{:?}", p.merchandising).as_bytes());
         field(
             p.created_at
                 .to_rfc3339_opts(SecondsFormat::AutoSi, true)
@@ -329,6 +541,11 @@ pub(crate) mod fixtures {
             locale: "en-IE".into(),
             theme: "default".into(),
             products_per_page: 2,
+            brand: "Test Shop".into(),
+            condition: Condition::New,
+            call_to_action: CallToAction::None,
+            shipping: None,
+            returns: None,
         }
     }
 
@@ -345,6 +562,7 @@ pub(crate) mod fixtures {
             images: vec![Image::parse("/images/x.svg", "").unwrap()],
             category: CategoryName::parse(category).unwrap(),
             stock_quantity: StockQuantity::new(3).unwrap(),
+            merchandising: Merchandising::default(),
             created_at: at,
             updated_at: at,
         }
@@ -394,6 +612,41 @@ mod tests {
         let c = catalog(vec![changed, product(2, "Lamp", "Lighting")]);
         assert_ne!(a.version, c.version);
         assert_eq!(a.version.len(), 16);
+    }
+
+    #[test]
+    fn only_active_products_reach_the_catalog_but_all_are_checked() {
+        let mut draft = product(2, "Lamp", "Lighting");
+        draft.merchandising.status = Status::Draft;
+        let mut archived = product(3, "Pan", "Kitchen");
+        archived.merchandising.status = Status::Archived;
+        let c = catalog(vec![product(1, "Mug", "Kitchen"), draft.clone(), archived]);
+        let names: Vec<_> = c.products.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["Mug"]);
+        assert_eq!(c.unlisted.len(), 2);
+        assert_eq!(
+            c.categories.len(),
+            1,
+            "a category of drafts only is not shown"
+        );
+        assert_eq!(
+            c.version,
+            catalog(vec![product(1, "Mug", "Kitchen")]).version
+        );
+        let mut taken = product(4, "Mug", "Kitchen");
+        taken.merchandising.status = Status::Draft;
+        let err = Catalog::assemble(
+            settings(),
+            vec![
+                (
+                    product(1, "Mug", "Kitchen"),
+                    Origin::Row(ProductId::new(1).unwrap()),
+                ),
+                (taken, Origin::Row(ProductId::new(4).unwrap())),
+            ],
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("duplicate slug"), "{err}");
     }
 
     #[test]

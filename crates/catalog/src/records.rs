@@ -6,7 +6,8 @@
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
-use crate::types::{CategoryName, Image, Price, ProductName, Slug, StockQuantity};
+use crate::Merchandising;
+use crate::types::{CategoryName, Image, Price, ProductName, Slug, Status, StockQuantity};
 
 /// A product row as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +21,13 @@ pub struct Record {
     pub images: Vec<StoredImage>,
     pub category: Option<String>,
     pub stock_quantity: i32,
+    pub status: Status,
+    pub compare_at_price: Option<Decimal>,
+    pub seo_title: Option<String>,
+    pub seo_description: Option<String>,
+    pub gtin: Option<String>,
+    pub mpn: Option<String>,
+    pub buy_url: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i64,
@@ -59,6 +67,7 @@ pub struct Fields {
     pub images: Vec<Image>,
     pub category: CategoryName,
     pub stock_quantity: StockQuantity,
+    pub merchandising: Merchandising,
 }
 
 /// Which products to list.
@@ -66,6 +75,8 @@ pub struct Fields {
 pub struct Filter {
     pub category: Option<String>,
     pub in_stock: Option<bool>,
+    /// Only products with this status; every status when `None`.
+    pub status: Option<Status>,
     /// Matched against the name and the slug, case-insensitively.
     pub text: Option<String>,
     pub sort: Sort,

@@ -435,6 +435,178 @@ impl CurrencyCode {
     }
 }
 
+/// Where a product is in its life: only `active` products reach the
+/// storefront; a `draft` is being prepared, an `archived` one is kept but no
+/// longer sold.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Draft,
+    #[default]
+    Active,
+    Archived,
+}
+
+impl Status {
+    pub const ALL: [Status; 3] = [Status::Draft, Status::Active, Status::Archived];
+    pub const EXPECTED: &'static str = "one of \"draft\", \"active\" or \"archived\"";
+
+    pub fn parse(text: &str) -> Result<Self, Invalid> {
+        match text.trim() {
+            "draft" => Ok(Self::Draft),
+            "active" => Ok(Self::Active),
+            "archived" => Ok(Self::Archived),
+            other => Err(Invalid::new(
+                format!("{other:?} is not a status"),
+                Self::EXPECTED,
+            )),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Draft => "draft",
+            Self::Active => "active",
+            Self::Archived => "archived",
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Optional one-line text with a length limit (SEO fields, an MPN): trimmed,
+/// empty means none, no control characters.
+pub fn parse_optional_line(
+    text: &str,
+    max: usize,
+    expected: &'static str,
+) -> Result<Option<String>, Invalid> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Ok(None);
+    }
+    parse_label(trimmed, max, expected).map(Some)
+}
+
+/// Search-result text: `seo_title` at most 70 characters, `seo_description`
+/// at most 160, the lengths search engines show.
+pub struct Seo;
+
+impl Seo {
+    pub const MAX_TITLE: usize = 70;
+    pub const MAX_DESCRIPTION: usize = 160;
+    pub const TITLE_EXPECTED: &'static str =
+        "a search title of at most 70 characters on one line, or none to use the product's name";
+    pub const DESCRIPTION_EXPECTED: &'static str = "a search description of at most 160 characters on one line, or none to use a summary of the description";
+}
+
+/// A Global Trade Item Number: 8, 12, 13 or 14 digits, the last of which is
+/// the check digit of the others (GS1's mod-10 rule).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Gtin(String);
+
+impl Gtin {
+    pub const EXPECTED: &'static str =
+        "a GTIN (EAN, UPC or ISBN-13) of 8, 12, 13 or 14 digits ending in its check digit";
+
+    pub fn parse(text: &str) -> Result<Self, Invalid> {
+        let digits = text.trim();
+        if !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Invalid::new(
+                format!("{digits:?} contains a character other than a digit"),
+                Self::EXPECTED,
+            ));
+        }
+        if ![8, 12, 13, 14].contains(&digits.len()) {
+            return Err(Invalid::new(
+                format!("{digits:?} has {} digits", digits.len()),
+                Self::EXPECTED,
+            ));
+        }
+        let (body, check) = digits.split_at(digits.len() - 1);
+        let expected = Self::check_digit(body);
+        let given = check.as_bytes()[0] - b'0';
+        if given != expected {
+            return Err(Invalid::new(
+                format!("{digits:?} ends in {given}, but its check digit is {expected}"),
+                Self::EXPECTED,
+            ));
+        }
+        Ok(Self(digits.to_owned()))
+    }
+
+    /// GS1's check digit: from the right, digits weighted 3, 1, 3, …
+    pub fn check_digit(body: &str) -> u8 {
+        let sum: u32 = body
+            .bytes()
+            .rev()
+            .enumerate()
+            .map(|(i, b)| u32::from(b - b'0') * if i % 2 == 0 { 3 } else { 1 })
+            .sum();
+        ((10 - sum % 10) % 10) as u8
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A manufacturer part number: at most 70 characters on one line.
+pub struct Mpn;
+
+impl Mpn {
+    pub const MAX_LEN: usize = 70;
+    pub const EXPECTED: &'static str =
+        "a manufacturer part number of at most 70 characters on one line";
+}
+
+/// Where a shopper pays for a product elsewhere (a payment link): an
+/// `https://` URL of at most 2048 characters with nothing that needs quoting.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct BuyUrl(String);
+
+impl BuyUrl {
+    pub const MAX_LEN: usize = 2048;
+    pub const EXPECTED: &'static str = "an https:// URL such as a payment link, at most 2048 characters, without spaces, quotes or angle brackets";
+
+    pub fn parse(text: &str) -> Result<Self, Invalid> {
+        let text = text.trim();
+        if text.len() > Self::MAX_LEN {
+            return Err(Invalid::new(
+                format!("is {} characters long", text.len()),
+                Self::EXPECTED,
+            ));
+        }
+        let host_ok = text.strip_prefix("https://").is_some_and(|rest| {
+            let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+            !host.is_empty() && !host.starts_with('.') && !host.contains('@')
+        });
+        if !host_ok {
+            return Err(Invalid::new(
+                format!("{text:?} is not an https:// URL"),
+                Self::EXPECTED,
+            ));
+        }
+        let unsafe_char = text.chars().find(|c| {
+            c.is_whitespace() || c.is_control() || matches!(c, '"' | '\'' | '<' | '>' | '\\' | '`')
+        });
+        if let Some(c) = unsafe_char {
+            return Err(Invalid::new(format!("contains {c:?}"), Self::EXPECTED));
+        }
+        Ok(Self(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 impl FromStr for Price {
     type Err = Invalid;
     fn from_str(s: &str) -> Result<Self, Invalid> {
@@ -473,6 +645,54 @@ mod tests {
         for bad in ["", "abc", "1e3", "1,00", "NaN", "1.2.3", "0x10"] {
             assert!(Price::parse(bad).is_err(), "{bad} should be rejected");
         }
+    }
+
+    #[test]
+    fn gtins_need_their_check_digit() {
+        for good in [
+            "4006381333931",
+            "96385074",
+            "036000291452",
+            "10012345678902",
+        ] {
+            assert!(Gtin::parse(good).is_ok(), "{good}");
+        }
+        assert_eq!(
+            Gtin::parse("4006381333932").unwrap_err().problem,
+            "\"4006381333932\" ends in 2, but its check digit is 1"
+        );
+        assert!(Gtin::parse("400638133393").is_err());
+        assert!(Gtin::parse("40063813339x1").is_err());
+    }
+
+    #[test]
+    fn buy_urls_are_https_only() {
+        assert!(BuyUrl::parse("https://buy.stripe.com/test_123").is_ok());
+        for bad in [
+            "http://pay.example.com",
+            "javascript:alert(1)",
+            "https://",
+            "https://a b",
+            "https://x\"y",
+            "//pay.example.com",
+            "https://user@evil.example",
+        ] {
+            assert!(BuyUrl::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn statuses_read_and_print() {
+        for s in Status::ALL {
+            assert_eq!(Status::parse(s.as_str()), Ok(s));
+        }
+        assert_eq!(Status::default(), Status::Active);
+        assert!(
+            Status::parse("live")
+                .unwrap_err()
+                .to_string()
+                .contains("draft")
+        );
     }
 
     #[test]

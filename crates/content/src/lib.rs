@@ -18,6 +18,10 @@ use catalog::{
     self, Catalog, CatalogError, CategoryName, CurrencyCode, Invalid, Origin, Price, Product,
     ProductId, ProductName, SiteSettings, Slug, StockQuantity,
 };
+use catalog::{
+    BuyUrl, CallToAction, Condition, Gtin, ReturnFees, ReturnMethod, Returns, Shipping,
+    ShippingRate, Status,
+};
 
 /// One problem in the content folder.
 #[derive(Debug, thiserror::Error)]
@@ -145,6 +149,13 @@ struct RawProduct {
     image_url: Option<Spanned<String>>,
     images: Option<Spanned<Vec<RawImage>>>,
     stock_quantity: Option<Spanned<i64>>,
+    status: Option<Spanned<String>>,
+    compare_at_price: Option<Spanned<toml::Value>>,
+    seo_title: Option<Spanned<String>>,
+    seo_description: Option<Spanned<String>>,
+    gtin: Option<Spanned<toml::Value>>,
+    mpn: Option<Spanned<String>>,
+    buy_url: Option<Spanned<String>>,
     created_at: Option<Spanned<toml::Value>>,
     updated_at: Option<Spanned<toml::Value>>,
 }
@@ -259,32 +270,31 @@ pub fn parse_product(path: &Path, text: &str) -> Result<Product, Vec<ContentErro
             "image_url" => raw.image_url.as_ref().map(Spanned::span),
             "images" => raw.images.as_ref().map(Spanned::span),
             "stock_quantity" => raw.stock_quantity.as_ref().map(Spanned::span),
+            "status" => raw.status.as_ref().map(Spanned::span),
+            "compare_at_price" => raw.compare_at_price.as_ref().map(Spanned::span),
+            "seo_title" => raw.seo_title.as_ref().map(Spanned::span),
+            "seo_description" => raw.seo_description.as_ref().map(Spanned::span),
+            "gtin" => raw.gtin.as_ref().map(Spanned::span),
+            "mpn" => raw.mpn.as_ref().map(Spanned::span),
+            "buy_url" => raw.buy_url.as_ref().map(Spanned::span),
             _ => None,
         }
     };
-    // A price must be TOML text; anything else is this format's own problem.
-    let price = match raw.price.as_ref().map(Spanned::get_ref) {
-        None => None,
-        Some(toml::Value::String(s)) => Some(Amount::Text(s)),
-        Some(other) => {
-            let problem = match other {
-                toml::Value::Float(f) => {
-                    format!("{f} is a TOML float, which is not exact; quote it")
-                }
-                toml::Value::Integer(i) => format!("{i} is not quoted"),
-                other => format!("is a {}", other.type_str()),
-            };
-            let span = span_of("price").unwrap_or_default();
-            field.push(
-                "price",
-                span,
-                Invalid {
-                    problem,
-                    expected: Price::EXPECTED,
-                },
-            );
-            None
-        }
+    // Prices and a GTIN must be TOML text (a float is not exact, an integer
+    // loses a GTIN's leading zeros); anything else is this format's own
+    // problem, reported here and not again by the draft's check.
+    let price = field.quoted("price", raw.price.as_ref(), Price::EXPECTED);
+    let compare_at_price = field.quoted(
+        "compare_at_price",
+        raw.compare_at_price.as_ref(),
+        Price::EXPECTED,
+    );
+    let gtin = field.quoted("gtin", raw.gtin.as_ref(), Gtin::EXPECTED);
+    let unquoted = |name: &str| match name {
+        "price" => raw.price.is_some() && price.is_none(),
+        "compare_at_price" => raw.compare_at_price.is_some() && compare_at_price.is_none(),
+        "gtin" => raw.gtin.is_some() && gtin.is_none(),
+        _ => false,
     };
     let stem = path
         .file_stem()
@@ -295,7 +305,7 @@ pub fn parse_product(path: &Path, text: &str) -> Result<Product, Vec<ContentErro
         slug: Some(raw.slug.as_ref().map_or(stem.as_str(), |s| s.get_ref())),
         name: raw.name.as_ref().map(|s| s.get_ref().as_str()),
         description: body.trim(),
-        price,
+        price: price.map(Amount::Text),
         image_url: raw.image_url.as_ref().map(|s| s.get_ref().as_str()),
         images: raw.images.as_ref().map(|list| {
             list.get_ref()
@@ -305,10 +315,17 @@ pub fn parse_product(path: &Path, text: &str) -> Result<Product, Vec<ContentErro
         }),
         category: raw.category.as_ref().map(|s| s.get_ref().as_str()),
         stock_quantity: raw.stock_quantity.as_ref().map(|s| *s.get_ref()),
+        status: raw.status.as_ref().map(|s| s.get_ref().as_str()),
+        compare_at_price: compare_at_price.map(Amount::Text),
+        seo_title: raw.seo_title.as_ref().map(|s| s.get_ref().as_str()),
+        seo_description: raw.seo_description.as_ref().map(|s| s.get_ref().as_str()),
+        gtin,
+        mpn: raw.mpn.as_ref().map(|s| s.get_ref().as_str()),
+        buy_url: raw.buy_url.as_ref().map(|s| s.get_ref().as_str()),
     };
     let fields = draft.validate().map_err(|problems| {
         for FieldProblem { field: name, invalid } in problems {
-            if name == "price" && raw.price.is_some() && price.is_none() {
+            if unquoted(name) {
                 continue; // reported above
             }
             match (name, span_of(name)) {
@@ -375,15 +392,22 @@ pub fn parse_product(path: &Path, text: &str) -> Result<Product, Vec<ContentErro
 }
 
 /// The order of a product file's fields in error reports.
-const FIELD_ORDER: [&str; 11] = [
+const FIELD_ORDER: [&str; 18] = [
     "id",
     "slug",
     "name",
+    "status",
     "price",
+    "compare_at_price",
     "category",
     "image_url",
     "images",
     "stock_quantity",
+    "seo_title",
+    "seo_description",
+    "gtin",
+    "mpn",
+    "buy_url",
     "created_at",
     "updated_at",
     "description",
@@ -417,7 +441,14 @@ pub fn product_text(p: &Product) -> String {
     let mut out = String::from("+++\n");
     let _ = writeln!(out, "id = {}", p.id.get());
     let _ = writeln!(out, "name = {}", quote(p.name.as_str()));
+    let m = &p.merchandising;
+    if m.status != Status::Active {
+        let _ = writeln!(out, "status = {}", quote(m.status.as_str()));
+    }
     let _ = writeln!(out, "price = {}", quote(&p.price.to_string()));
+    if let Some(was) = m.compare_at_price {
+        let _ = writeln!(out, "compare_at_price = {}", quote(&was.to_string()));
+    }
     let _ = writeln!(out, "category = {}", quote(p.category.as_str()));
     // One image without alt text is written as the seed has it; otherwise
     // the whole list, one image a line.
@@ -440,6 +471,17 @@ pub fn product_text(p: &Product) -> String {
         }
     }
     let _ = writeln!(out, "stock_quantity = {}", p.stock_quantity.get());
+    for (key, value) in [
+        ("seo_title", m.seo_title.as_deref()),
+        ("seo_description", m.seo_description.as_deref()),
+        ("gtin", m.gtin.as_ref().map(Gtin::as_str)),
+        ("mpn", m.mpn.as_deref()),
+        ("buy_url", m.buy_url.as_ref().map(BuyUrl::as_str)),
+    ] {
+        if let Some(value) = value {
+            let _ = writeln!(out, "{key} = {}", quote(value));
+        }
+    }
     let _ = writeln!(out, "created_at = {}", time(&p.created_at));
     let _ = writeln!(out, "updated_at = {}", time(&p.updated_at));
     out.push_str("+++\n");
@@ -549,6 +591,26 @@ struct FieldChecker<'a> {
 }
 
 impl FieldChecker<'_> {
+    /// A value that must be TOML text: prices (a float is not exact) and a
+    /// GTIN (an integer loses its leading zeros). Anything else is reported
+    /// here, so the draft's check must not report it again.
+    fn quoted<'v>(
+        &mut self,
+        field: &'static str,
+        value: Option<&'v Spanned<toml::Value>>,
+        expected: &'static str,
+    ) -> Option<&'v str> {
+        let value = value?;
+        let problem = match value.get_ref() {
+            toml::Value::String(s) => return Some(s),
+            toml::Value::Float(f) => format!("{f} is a TOML float, which is not exact; quote it"),
+            toml::Value::Integer(i) => format!("{i} is not quoted"),
+            other => format!("is a {}", other.type_str()),
+        };
+        self.push(field, value.span(), Invalid { problem, expected });
+        None
+    }
+
     fn push(&mut self, field: &'static str, span: Range<usize>, invalid: Invalid) {
         let line = line_of(self.front, span.start, self.first_line);
         self.errors.push(ContentError::Field {
@@ -620,6 +682,98 @@ struct RawSite {
     theme: Spanned<String>,
     #[serde(default = "default_per_page")]
     products_per_page: Spanned<i64>,
+    brand: Option<Spanned<String>>,
+    condition: Option<Spanned<String>>,
+    call_to_action: Option<Spanned<String>>,
+    contact_email: Option<Spanned<String>>,
+    shipping: Option<RawShipping>,
+    returns: Option<RawReturns>,
+}
+
+/// `[shipping]`: the shop-wide delivery terms.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawShipping {
+    handling_days: Spanned<Vec<i64>>,
+    transit_days: Spanned<Vec<i64>>,
+    rates: Spanned<Vec<RawRate>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRate {
+    countries: Vec<String>,
+    price: String,
+}
+
+/// `[returns]`: the shop-wide return policy.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReturns {
+    days: Spanned<i64>,
+    method: Spanned<String>,
+    fees: Spanned<String>,
+    countries: Option<Spanned<Vec<String>>>,
+}
+
+const COUNTRY_EXPECTED: &str = "ISO 3166-1 alpha-2 country codes like [\"IE\", \"GB\"]";
+
+fn countries(list: &[String]) -> Result<Vec<String>, Invalid> {
+    if list.is_empty() {
+        return Err(Invalid {
+            problem: "lists no country".into(),
+            expected: COUNTRY_EXPECTED,
+        });
+    }
+    list.iter()
+        .map(|c| {
+            (c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase()))
+                .then(|| c.clone())
+                .ok_or_else(|| Invalid {
+                    problem: format!("{c:?} is not a country code"),
+                    expected: COUNTRY_EXPECTED,
+                })
+        })
+        .collect()
+}
+
+fn day_range(days: &[i64]) -> Result<(u32, u32), Invalid> {
+    const EXPECTED: &str = "[min, max] days, whole numbers from 0 to 365 with min at most max";
+    match days {
+        [min, max] if (0..=365).contains(min) && (*min..=365).contains(max) => {
+            Ok((*min as u32, *max as u32))
+        }
+        other => Err(Invalid {
+            problem: format!("{other:?} is not a range of days"),
+            expected: EXPECTED,
+        }),
+    }
+}
+
+/// A plausible e-mail address for a `mailto:` link: one `@`, something on
+/// each side, a dot in the domain, nothing that needs quoting.
+fn email(text: &str) -> Result<String, Invalid> {
+    const EXPECTED: &str = "an e-mail address like \"hello@shop.example.com\"";
+    let ok = text.len() <= 254
+        && text.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        })
+        && text.matches('@').count() == 1
+        && !text.chars().any(|c| {
+            c.is_whitespace()
+                || c.is_control()
+                || matches!(
+                    c,
+                    '"' | '\'' | '<' | '>' | '\\' | '?' | '&' | '#' | '%' | ',' | ';'
+                )
+        });
+    ok.then(|| text.to_owned()).ok_or(Invalid {
+        problem: format!("{text:?} is not an e-mail address"),
+        expected: EXPECTED,
+    })
 }
 
 fn default_locale() -> Spanned<String> {
@@ -699,6 +853,133 @@ pub fn parse_settings(path: &Path, text: &str) -> Result<SiteSettings, Vec<Conte
                 expected: "a whole number from 1 to 1000",
             })
     });
+    let brand = match &raw.brand {
+        Some(brand) => field.check("brand", brand, |b| {
+            ProductName::parse(b)
+                .map(|n| Some(n.as_str().to_owned()))
+                .map_err(|e| Invalid {
+                    expected: "a brand of 1 to 255 characters",
+                    ..e
+                })
+        }),
+        None => Some(None),
+    };
+    let condition = match &raw.condition {
+        Some(c) => field.check("condition", c, |c| Condition::parse(c)),
+        None => Some(Condition::New),
+    };
+    let contact = match &raw.contact_email {
+        Some(e) => field.check("contact_email", e, |e| email(e).map(Some)),
+        None => Some(None),
+    };
+    let call_to_action = match (&raw.call_to_action, contact.clone()) {
+        (None, _) => Some(CallToAction::None),
+        (Some(kind), contact) => field.check("call_to_action", kind, |kind| {
+            match (kind.as_str(), contact) {
+                ("none", _) => Ok(CallToAction::None),
+                ("buy_url", _) => Ok(CallToAction::BuyUrl),
+                ("email", Some(Some(address))) => Ok(CallToAction::Email(address)),
+                // A bad address is its own problem.
+                ("email", None) => Ok(CallToAction::None),
+                ("email", Some(None)) => Err(Invalid {
+                    problem: "is \"email\", but contact_email is not set".into(),
+                    expected: "contact_email = \"…\" beside call_to_action = \"email\"",
+                }),
+                (other, _) => Err(Invalid {
+                    problem: format!("{other:?} is not a call to action"),
+                    expected: "one of \"none\", \"email\" or \"buy_url\"",
+                }),
+            }
+        }),
+    };
+    let shipping = match &raw.shipping {
+        None => Some(None),
+        Some(raw) => {
+            let handling = field.check("shipping.handling_days", &raw.handling_days, |d| {
+                day_range(d)
+            });
+            let transit = field.check("shipping.transit_days", &raw.transit_days, |d| day_range(d));
+            let rates = field.check("shipping.rates", &raw.rates, |rates| {
+                let mut seen = std::collections::BTreeSet::new();
+                if rates.is_empty() {
+                    return Err(Invalid {
+                        problem: "lists no rate".into(),
+                        expected: "rates = [{ countries = [\"IE\"], price = \"4.95\" }, …]",
+                    });
+                }
+                rates
+                    .iter()
+                    .enumerate()
+                    .map(|(i, rate)| {
+                        let at = |e: Invalid| Invalid {
+                            problem: format!("rate {}: {}", i + 1, e.problem),
+                            ..e
+                        };
+                        let countries = countries(&rate.countries).map_err(at)?;
+                        if let Some(twice) = countries.iter().find(|c| !seen.insert((*c).clone())) {
+                            return Err(at(Invalid {
+                                problem: format!("{twice} has a rate already"),
+                                expected: "each country in one rate only",
+                            }));
+                        }
+                        let price = Price::parse(&rate.price).map_err(at)?;
+                        Ok(ShippingRate { countries, price })
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            });
+            match (handling, transit, rates) {
+                (Some(handling_days), Some(transit_days), Some(rates)) => Some(Some(Shipping {
+                    handling_days,
+                    transit_days,
+                    rates,
+                })),
+                _ => None,
+            }
+        }
+    };
+    let returns = match &raw.returns {
+        None => Some(None),
+        Some(r) => {
+            let days = field.check("returns.days", &r.days, |d| {
+                u32::try_from(*d).ok().filter(|d| *d <= 365).ok_or(Invalid {
+                    problem: format!("{d} is out of range"),
+                    expected: "days to return an item, from 0 (no returns) to 365",
+                })
+            });
+            let method = field.check("returns.method", &r.method, |m| ReturnMethod::parse(m));
+            let fees = field.check("returns.fees", &r.fees, |f| ReturnFees::parse(f));
+            let in_countries = match (&r.countries, &shipping) {
+                (Some(list), _) => field.check("returns.countries", list, |l| countries(l)),
+                (None, Some(Some(s))) => {
+                    Some(s.rates.iter().flat_map(|r| r.countries.clone()).collect())
+                }
+                // [shipping] has problems of its own, already reported.
+                (None, None) => None,
+                (None, Some(None)) => {
+                    field.errors.push(ContentError::Field {
+                        path: path.to_owned(),
+                        line: 1,
+                        field: "returns.countries",
+                        invalid: Invalid {
+                            problem: "is missing, and there is no [shipping] to take them from"
+                                .into(),
+                            expected: COUNTRY_EXPECTED,
+                        },
+                    });
+                    None
+                }
+            };
+            match (days, method, fees, in_countries) {
+                (Some(days), Some(method), Some(fees), Some(countries)) => Some(Some(Returns {
+                    countries,
+                    days,
+                    method,
+                    fees,
+                })),
+                _ => None,
+            }
+        }
+    };
     match (title, base_url, currency, locale, theme, per_page) {
         (
             Some(title),
@@ -709,6 +990,11 @@ pub fn parse_settings(path: &Path, text: &str) -> Result<SiteSettings, Vec<Conte
             Some(products_per_page),
         ) if errors.is_empty() => Ok(SiteSettings {
             description: raw.description.unwrap_or_else(|| title.clone()),
+            brand: brand.flatten().unwrap_or_else(|| title.clone()),
+            condition: condition.unwrap_or_default(),
+            call_to_action: call_to_action.unwrap_or_default(),
+            shipping: shipping.flatten(),
+            returns: returns.flatten(),
             title,
             tagline: raw.tagline,
             base_url,
@@ -1132,5 +1418,124 @@ Hand-finished **walnut** tray.
         .unwrap();
         assert_eq!(ok.base_url, "https://a.example");
         assert_eq!(ok.products_per_page, 24);
+        assert_eq!(ok.brand, "Shop");
+        assert_eq!(ok.call_to_action, CallToAction::None);
+        assert_eq!((ok.shipping, ok.returns), (None, None));
+    }
+
+    #[test]
+    fn merchandising_fields_are_read_written_and_checked_with_their_lines() {
+        let text = GOOD.replacen(
+            "stock_quantity = 12\n",
+            "stock_quantity = 12\nstatus = \"draft\"\ncompare_at_price = \"59.90\"\nseo_title = \"Walnut organizer\"\ngtin = \"4006381333931\"\nmpn = \"WDO-1\"\nbuy_url = \"https://buy.example.com/wdo\"\n",
+            1,
+        );
+        let path = Path::new("products/walnut-desk-organizer.md");
+        let product = parse_product(path, &text).unwrap();
+        let m = &product.merchandising;
+        assert_eq!(m.status, Status::Draft);
+        assert_eq!(m.compare_at_price.unwrap().to_string(), "59.90");
+        assert_eq!(m.gtin.as_ref().unwrap().as_str(), "4006381333931");
+        assert_eq!(
+            parse_product(path, &product_text(&product)).unwrap(),
+            product
+        );
+
+        let bad = GOOD.replacen(
+            "stock_quantity = 12\n",
+            &format!(
+                "stock_quantity = 12\ncompare_at_price = \"10.00\"\nseo_title = \"{}\"\ngtin = \"4006381333932\"\nbuy_url = \"http://buy.example.com/wdo\"\n",
+                "t".repeat(71)
+            ),
+            1,
+        );
+        let errs = errors_for(&bad);
+        let file = "content/products/walnut-desk-organizer.md";
+        assert_eq!(errs.len(), 4, "{errs:?}");
+        assert!(
+            errs[0].starts_with(&format!(
+                "{file}:8: field `compare_at_price`: 10.00 is not above the price 49.90"
+            )),
+            "{errs:?}"
+        );
+        assert!(
+            errs[1].starts_with(&format!(
+                "{file}:9: field `seo_title`: is 71 characters long"
+            )),
+            "{errs:?}"
+        );
+        assert!(
+            errs[2].starts_with(&format!(
+                "{file}:10: field `gtin`: \"4006381333932\" ends in 2, but its check digit is 1"
+            )),
+            "{errs:?}"
+        );
+        assert!(
+            errs[3].starts_with(&format!(
+                "{file}:11: field `buy_url`: \"http://buy.example.com/wdo\" is not an https:// URL"
+            )),
+            "{errs:?}"
+        );
+        let unquoted = errors_for(&GOOD.replacen(
+            "stock_quantity = 12\n",
+            "stock_quantity = 12\ngtin = 4006381333931\n",
+            1,
+        ));
+        assert_eq!(unquoted.len(), 1, "{unquoted:?}");
+        assert!(
+            unquoted[0].contains("field `gtin`: 4006381333931 is not quoted"),
+            "{unquoted:?}"
+        );
+    }
+
+    #[test]
+    fn shipping_returns_and_the_call_to_action_are_read_and_checked() {
+        let base = "title = \"Shop\"\nbase_url = \"https://a.example\"\ncurrency = \"EUR\"\n";
+        let good = format!(
+            "{base}brand = \"Larch\"\ncall_to_action = \"email\"\ncontact_email = \"hello@a.example\"\n[shipping]\nhandling_days = [0, 1]\ntransit_days = [1, 3]\nrates = [{{ countries = [\"IE\"], price = \"4.95\" }}, {{ countries = [\"GB\", \"FR\"], price = \"9.95\" }}]\n[returns]\ndays = 30\nmethod = \"mail\"\nfees = \"free\"\n"
+        );
+        let ok = parse_settings(Path::new("site.toml"), &good).unwrap();
+        assert_eq!(ok.brand, "Larch");
+        assert_eq!(
+            ok.call_to_action,
+            CallToAction::Email("hello@a.example".into())
+        );
+        let shipping = ok.shipping.unwrap();
+        assert_eq!(shipping.transit_days, (1, 3));
+        assert_eq!(shipping.rates[1].price.to_string(), "9.95");
+        assert_eq!(ok.returns.unwrap().countries, ["IE", "GB", "FR"]);
+
+        let bad = format!(
+            "{base}call_to_action = \"email\"\n[shipping]\nhandling_days = [2, 1]\ntransit_days = [1, 3]\nrates = [{{ countries = [\"IE\"], price = \"4.95\" }}, {{ countries = [\"IE\"], price = \"1\" }}]\n[returns]\ndays = 30\nmethod = \"pigeon\"\nfees = \"free\"\n"
+        );
+        let errs: Vec<String> = parse_settings(Path::new("site.toml"), &bad)
+            .unwrap_err()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(errs.len(), 4, "{errs:?}");
+        assert!(
+            errs[0].starts_with(
+                "site.toml:4: field `call_to_action`: is \"email\", but contact_email is not set"
+            ),
+            "{errs:?}"
+        );
+        assert!(
+            errs[1].starts_with(
+                "site.toml:6: field `shipping.handling_days`: [2, 1] is not a range of days"
+            ),
+            "{errs:?}"
+        );
+        assert!(
+            errs[2]
+                .starts_with("site.toml:8: field `shipping.rates`: rate 2: IE has a rate already"),
+            "{errs:?}"
+        );
+        assert!(
+            errs[3].starts_with(
+                "site.toml:11: field `returns.method`: \"pigeon\" is not a return method"
+            ),
+            "{errs:?}"
+        );
     }
 }

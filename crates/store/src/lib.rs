@@ -420,7 +420,8 @@ pub async fn import(primary: &Target, catalog: &catalog::Catalog) -> Result<Impo
         .transaction()
         .await
         .map_err(primary.query_error("starting the import transaction"))?;
-    let p = &catalog.products;
+    // Drafts and archived products too: the database keeps every product.
+    let p: Vec<&catalog::Product> = catalog.products.iter().chain(&catalog.unlisted).collect();
     let ids: Vec<i64> = p.iter().map(|p| p.id.get()).collect();
     let slugs: Vec<&str> = p.iter().map(|p| p.slug.as_str()).collect();
     let names: Vec<&str> = p.iter().map(|p| p.name.as_str()).collect();
@@ -436,21 +437,47 @@ pub async fn import(primary: &Target, catalog: &catalog::Catalog) -> Result<Impo
     let stock: Vec<i32> = p.iter().map(|p| p.stock_quantity.get()).collect();
     let created: Vec<chrono::DateTime<chrono::Utc>> = p.iter().map(|p| p.created_at).collect();
     let updated: Vec<chrono::DateTime<chrono::Utc>> = p.iter().map(|p| p.updated_at).collect();
+    let m: Vec<&catalog::Merchandising> = p.iter().map(|p| &p.merchandising).collect();
+    let statuses: Vec<&str> = m.iter().map(|m| m.status.as_str()).collect();
+    let compare_at: Vec<Option<String>> = m
+        .iter()
+        .map(|m| m.compare_at_price.map(|c| c.to_string()))
+        .collect();
+    let seo_titles: Vec<Option<&str>> = m.iter().map(|m| m.seo_title.as_deref()).collect();
+    let seo_descriptions: Vec<Option<&str>> =
+        m.iter().map(|m| m.seo_description.as_deref()).collect();
+    let gtins: Vec<Option<&str>> = m
+        .iter()
+        .map(|m| m.gtin.as_ref().map(|g| g.as_str()))
+        .collect();
+    let mpns: Vec<Option<&str>> = m.iter().map(|m| m.mpn.as_deref()).collect();
+    let buy_urls: Vec<Option<&str>> = m
+        .iter()
+        .map(|m| m.buy_url.as_ref().map(|u| u.as_str()))
+        .collect();
     let rows = tx
         .query(
-            "INSERT INTO products (product_id, slug, name, description, price, image_url, images, category, stock_quantity, created_at, updated_at)
-             SELECT id, slug, name, description, price::numeric(10,2), image_url, images::jsonb, category, stock, created_at, updated_at
+            "INSERT INTO products (product_id, slug, name, description, price, image_url, images, category, stock_quantity, created_at, updated_at,
+                                   status, compare_at_price, seo_title, seo_description, gtin, mpn, buy_url)
+             SELECT id, slug, name, description, price::numeric(10,2), image_url, images::jsonb, category, stock, created_at, updated_at,
+                    status, compare_at::numeric(10,2), seo_title, seo_description, gtin, mpn, buy_url
              FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[],
-                         $9::timestamptz[], $10::timestamptz[], $11::text[])
-                  AS c(id, slug, name, description, price, image_url, category, stock, created_at, updated_at, images)
+                         $9::timestamptz[], $10::timestamptz[], $11::text[], $12::text[], $13::text[], $14::text[],
+                         $15::text[], $16::text[], $17::text[], $18::text[])
+                  AS c(id, slug, name, description, price, image_url, category, stock, created_at, updated_at, images,
+                       status, compare_at, seo_title, seo_description, gtin, mpn, buy_url)
              ON CONFLICT (slug) DO UPDATE SET
                  product_id = EXCLUDED.product_id, name = EXCLUDED.name, description = EXCLUDED.description,
                  price = EXCLUDED.price, image_url = EXCLUDED.image_url, images = EXCLUDED.images,
                  category = EXCLUDED.category,
                  stock_quantity = EXCLUDED.stock_quantity, created_at = EXCLUDED.created_at,
-                 updated_at = EXCLUDED.updated_at
+                 updated_at = EXCLUDED.updated_at, status = EXCLUDED.status,
+                 compare_at_price = EXCLUDED.compare_at_price, seo_title = EXCLUDED.seo_title,
+                 seo_description = EXCLUDED.seo_description, gtin = EXCLUDED.gtin, mpn = EXCLUDED.mpn,
+                 buy_url = EXCLUDED.buy_url
              RETURNING (xmax = 0) AS inserted",
-            &[&ids, &slugs, &names, &descriptions, &prices, &image_urls, &categories, &stock, &created, &updated, &images],
+            &[&ids, &slugs, &names, &descriptions, &prices, &image_urls, &categories, &stock, &created, &updated, &images,
+              &statuses, &compare_at, &seo_titles, &seo_descriptions, &gtins, &mpns, &buy_urls],
         )
         .await
         .map_err(primary.query_error("upserting the products"))?;
@@ -500,6 +527,13 @@ pub struct ProductRow {
     pub images: Vec<catalog::records::StoredImage>,
     pub category: Option<String>,
     pub stock_quantity: i32,
+    pub status: String,
+    pub compare_at_price: Option<rust_decimal::Decimal>,
+    pub seo_title: Option<String>,
+    pub seo_description: Option<String>,
+    pub gtin: Option<String>,
+    pub mpn: Option<String>,
+    pub buy_url: Option<String>,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
@@ -605,7 +639,8 @@ pub async fn read_snapshot(client: &mut Client, target: &Target) -> Result<Snaps
     let rows = tx
         .query(
             "SELECT product_id, slug, name, coalesce(description, ''), price, image_url, category, stock_quantity,
-                    created_at, updated_at, images::text
+                    created_at, updated_at, images::text, status, compare_at_price, seo_title,
+                    seo_description, gtin, mpn, buy_url
              FROM products ORDER BY product_id",
             &[],
         )
@@ -623,6 +658,13 @@ pub async fn read_snapshot(client: &mut Client, target: &Target) -> Result<Snaps
             stock_quantity: r.get(7),
             created_at: r.get(8),
             updated_at: r.get(9),
+            status: r.get(11),
+            compare_at_price: r.get(12),
+            seo_title: r.get(13),
+            seo_description: r.get(14),
+            gtin: r.get(15),
+            mpn: r.get(16),
+            buy_url: r.get(17),
         })
         .collect();
     let images = tx

@@ -11,8 +11,8 @@ use catalog::Slug;
 use catalog::records::{AuditRow, Fields, Filter, ImportPlan, Record, Sort, WriteRefused};
 
 /// The written columns as SQL values, in the order the write statements
-/// bind them: slug, name, description, price, image_url, category,
-/// stock_quantity, images (JSON text, cast to `jsonb` by the statement).
+/// bind them: [`WRITTEN`], with images as JSON text, cast to `jsonb` by the
+/// statement.
 struct Bind<'a> {
     slug: &'a str,
     name: &'a str,
@@ -22,6 +22,63 @@ struct Bind<'a> {
     category: &'a str,
     stock_quantity: i32,
     images: String,
+    status: &'static str,
+    compare_at_price: Option<Decimal>,
+    seo_title: Option<&'a str>,
+    seo_description: Option<&'a str>,
+    gtin: Option<&'a str>,
+    mpn: Option<&'a str>,
+    buy_url: Option<&'a str>,
+}
+
+/// The columns a write sets, in [`Bind::params`]'s order.
+const WRITTEN: [&str; 15] = [
+    "slug",
+    "name",
+    "description",
+    "price",
+    "image_url",
+    "category",
+    "stock_quantity",
+    "images",
+    "status",
+    "compare_at_price",
+    "seo_title",
+    "seo_description",
+    "gtin",
+    "mpn",
+    "buy_url",
+];
+
+/// Each written column's type, for the casts of `INSERT … SELECT $n::type`.
+fn cast(column: &str) -> &'static str {
+    match column {
+        "price" | "compare_at_price" => "numeric",
+        "stock_quantity" => "int",
+        "images" => "text::jsonb",
+        "description" | "status" => "text",
+        _ => "varchar",
+    }
+}
+
+/// `$from::type, …` for every written column.
+fn values(from: usize) -> String {
+    WRITTEN
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("${}::{}", from + i, cast(c)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `column = $from::type, …` for every written column.
+fn assignments(from: usize) -> String {
+    WRITTEN
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("{c} = ${}::{}", from + i, cast(c)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl<'a> Bind<'a> {
@@ -35,10 +92,21 @@ impl<'a> Bind<'a> {
             category: f.category.as_str(),
             stock_quantity: f.stock_quantity.get(),
             images: super::images_json(&f.images),
+            status: f.merchandising.status.as_str(),
+            compare_at_price: f.merchandising.compare_at_price.map(|p| p.amount()),
+            seo_title: f.merchandising.seo_title.as_deref(),
+            seo_description: f.merchandising.seo_description.as_deref(),
+            gtin: f.merchandising.gtin.as_ref().map(catalog::Gtin::as_str),
+            mpn: f.merchandising.mpn.as_deref(),
+            buy_url: f
+                .merchandising
+                .buy_url
+                .as_ref()
+                .map(catalog::BuyUrl::as_str),
         }
     }
 
-    fn params(&self) -> [&(dyn ToSql + Sync); 8] {
+    fn params(&self) -> [&(dyn ToSql + Sync); 15] {
         [
             &self.slug,
             &self.name,
@@ -48,6 +116,13 @@ impl<'a> Bind<'a> {
             &self.category,
             &self.stock_quantity,
             &self.images,
+            &self.status,
+            &self.compare_at_price,
+            &self.seo_title,
+            &self.seo_description,
+            &self.gtin,
+            &self.mpn,
+            &self.buy_url,
         ]
     }
 }
@@ -72,7 +147,10 @@ pub enum WriteError {
     Db(#[from] DbError),
 }
 
-const COLUMNS: &str = "product_id, slug, name, description, price, image_url, category, stock_quantity, created_at, updated_at, version, images::text";
+const COLUMNS: &str = "product_id, slug, name, description, price, image_url, category, stock_quantity, created_at, updated_at, version, images::text, status, compare_at_price, seo_title, seo_description, gtin, mpn, buy_url";
+
+/// The column after [`COLUMNS`] (a list's `count(*) OVER ()`).
+const AFTER_COLUMNS: usize = 19;
 
 fn record(row: &tokio_postgres::Row) -> Record {
     Record {
@@ -87,6 +165,13 @@ fn record(row: &tokio_postgres::Row) -> Record {
         created_at: row.get(8),
         updated_at: row.get(9),
         version: row.get(10),
+        status: catalog::Status::parse(row.get(12)).unwrap_or_default(),
+        compare_at_price: row.get(13),
+        seo_title: row.get(14),
+        seo_description: row.get(15),
+        gtin: row.get(16),
+        mpn: row.get(17),
+        buy_url: row.get(18),
     }
 }
 
@@ -103,6 +188,12 @@ fn like_pattern(text: &str) -> String {
     out
 }
 
+/// A list's filter: category, in stock, text, status.
+const MATCHES: &str = "($1::text IS NULL OR category = $1)
+                   AND ($2::bool IS NULL OR (stock_quantity > 0) = $2)
+                   AND ($3::text IS NULL OR name ILIKE $3 OR slug ILIKE $3)
+                   AND ($4::text IS NULL OR status = $4)";
+
 /// One page of the products that match, by name then id, and how many match.
 pub async fn list(
     client: &Client,
@@ -110,20 +201,20 @@ pub async fn list(
     filter: &Filter,
 ) -> Result<(Vec<Record>, i64), DbError> {
     let pattern = filter.text.as_deref().map(like_pattern);
+    let status = filter.status.map(catalog::Status::as_str);
     let rows = client
         .query(
             &format!(
                 "SELECT {COLUMNS}, count(*) OVER () FROM products
-                 WHERE ($1::text IS NULL OR category = $1)
-                   AND ($2::bool IS NULL OR (stock_quantity > 0) = $2)
-                   AND ($3::text IS NULL OR name ILIKE $3 OR slug ILIKE $3)
-                 ORDER BY {} LIMIT $4 OFFSET $5",
+                 WHERE {MATCHES}
+                 ORDER BY {} LIMIT $5 OFFSET $6",
                 order_by(filter.sort)
             ),
             &[
                 &filter.category,
                 &filter.in_stock,
                 &pattern,
+                &status,
                 &filter.limit,
                 &filter.offset,
             ],
@@ -131,14 +222,11 @@ pub async fn list(
         .await
         .map_err(target.query_error("listing products"))?;
     let total = match rows.first() {
-        Some(row) => row.get(12),
+        Some(row) => row.get(AFTER_COLUMNS),
         None => client
             .query_one(
-                "SELECT count(*) FROM products
-                 WHERE ($1::text IS NULL OR category = $1)
-                   AND ($2::bool IS NULL OR (stock_quantity > 0) = $2)
-                   AND ($3::text IS NULL OR name ILIKE $3 OR slug ILIKE $3)",
-                &[&filter.category, &filter.in_stock, &pattern],
+                &format!("SELECT count(*) FROM products WHERE {MATCHES}"),
+                &[&filter.category, &filter.in_stock, &pattern, &status],
             )
             .await
             .map_err(target.query_error("counting products"))?
@@ -186,11 +274,10 @@ pub async fn create(
     let row = client
         .query_one(
             &format!(
-                "INSERT INTO products (slug, name, description, price, image_url, category, stock_quantity, images)
-                 SELECT $1::varchar, $2::varchar, $3::text, $4::numeric, $5::varchar, $6::varchar, $7::int,
-                        $8::text::jsonb
-                 FROM {} RETURNING {COLUMNS}",
-                ACTOR.replace("$actor", "$9")
+                "INSERT INTO products ({}) SELECT {} FROM {} RETURNING {COLUMNS}",
+                WRITTEN.join(", "),
+                values(1),
+                ACTOR.replace("$actor", &format!("${}", WRITTEN.len() + 1))
             ),
             &[&Bind::of(f).params()[..], &[&actor]].concat(),
         )
@@ -212,11 +299,10 @@ pub async fn update(
     let row = client
         .query_opt(
             &format!(
-                "UPDATE products SET slug = $3, name = $4, description = $5, price = $6, image_url = $7,
-                        category = $8, stock_quantity = $9, images = $10::text::jsonb
-                 FROM {}
+                "UPDATE products SET {} FROM {}
                  WHERE product_id = $1 AND version = $2 RETURNING {COLUMNS}",
-                ACTOR.replace("$actor", "$11")
+                assignments(3),
+                ACTOR.replace("$actor", &format!("${}", WRITTEN.len() + 3))
             ),
             &[
                 &[&id as &(dyn ToSql + Sync), &expected][..],
@@ -292,8 +378,11 @@ pub async fn apply_import(
         .map_err(target.query_error("starting the import"))?;
     for f in &plan.creates {
         tx.execute(
-            "INSERT INTO products (slug, name, description, price, image_url, category, stock_quantity, images)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb)",
+            &format!(
+                "INSERT INTO products ({}) VALUES ({})",
+                WRITTEN.join(", "),
+                values(1)
+            ),
             &Bind::of(f).params(),
         )
         .await
@@ -302,10 +391,15 @@ pub async fn apply_import(
     for (id, expected, f) in &plan.updates {
         let n = tx
             .execute(
-                "UPDATE products SET slug = $3, name = $4, description = $5, price = $6, image_url = $7,
-                        category = $8, stock_quantity = $9, images = $10::text::jsonb
-                 WHERE product_id = $1 AND version = $2",
-                &[&[id as &(dyn ToSql + Sync), expected][..], &Bind::of(f).params()].concat(),
+                &format!(
+                    "UPDATE products SET {} WHERE product_id = $1 AND version = $2",
+                    assignments(3)
+                ),
+                &[
+                    &[id as &(dyn ToSql + Sync), expected][..],
+                    &Bind::of(f).params(),
+                ]
+                .concat(),
             )
             .await
             .map_err(write_error(target, "importing a product", &f.slug))?;
@@ -404,6 +498,15 @@ pub async fn image(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_written_columns_are_bound_in_order() {
+        assert_eq!(values(1).matches('$').count(), WRITTEN.len());
+        assert!(values(1).starts_with("$1::varchar, $2::varchar, $3::text, $4::numeric"));
+        assert!(assignments(3).starts_with("slug = $3::varchar"));
+        assert!(assignments(3).ends_with("buy_url = $17::varchar"));
+        assert_eq!(COLUMNS.split(", ").count(), AFTER_COLUMNS);
+    }
 
     #[test]
     fn like_patterns_match_the_text_literally() {

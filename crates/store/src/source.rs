@@ -274,6 +274,13 @@ fn to_product(row: &ProductRow) -> Result<Product, Vec<FieldProblem>> {
         ),
         category: row.category.as_deref(),
         stock_quantity: Some(i64::from(row.stock_quantity)),
+        status: Some(&row.status),
+        compare_at_price: row.compare_at_price.map(Amount::Exact),
+        seo_title: row.seo_title.as_deref(),
+        seo_description: row.seo_description.as_deref(),
+        gtin: row.gtin.as_deref(),
+        mpn: row.mpn.as_deref(),
+        buy_url: row.buy_url.as_deref(),
     }
     .validate();
     let id = ProductId::new(row.product_id).map_err(|invalid| FieldProblem {

@@ -17,7 +17,8 @@ async fn migrations_apply_to_an_empty_database_and_a_second_run_is_a_no_op() {
             "V3__login_failures",
             "V4__images_and_audit",
             "V5__product_images_list",
-            "V6__sessions_and_login_attempts"
+            "V6__sessions_and_login_attempts",
+            "V7__merchandising"
         ]
     );
     let second = store::migrate(&primary, None).await.unwrap();
@@ -182,7 +183,7 @@ fn migrate_command_reports_what_it_did() {
         String::from_utf8_lossy(&first.stderr)
     );
     assert!(
-        String::from_utf8_lossy(&first.stdout).starts_with("applied 6 migration(s) on 127.0.0.1:")
+        String::from_utf8_lossy(&first.stdout).starts_with("applied 7 migration(s) on 127.0.0.1:")
     );
     let second = run();
     assert!(String::from_utf8_lossy(&second.stdout).contains("is up to date"));
@@ -358,6 +359,7 @@ async fn every_change_is_audited_with_its_actor_and_images_join_the_snapshot() {
         images: Vec::new(),
         category: CategoryName::parse("Home").unwrap(),
         stock_quantity: StockQuantity::new(2).unwrap(),
+        merchandising: Default::default(),
     };
     let made = products::create(&client, &primary, "a@shop.example", &fields("10.00"))
         .await
@@ -492,6 +494,7 @@ async fn a_product_keeps_its_images_in_order_with_their_alt_text() {
             .collect(),
         category: CategoryName::parse("Home").unwrap(),
         stock_quantity: StockQuantity::new(2).unwrap(),
+        merchandising: Default::default(),
     };
     let two = [("/images/a.jpg", "From above"), ("/images/b.jpg", "")];
     let made = products::create(&client, &primary, "a@shop.example", &fields(&two))
