@@ -132,18 +132,35 @@ pub fn referenced_images(catalog: &Catalog) -> BTreeSet<String> {
         .collect()
 }
 
+/// The keys of the images only drafts and archived products show: not
+/// published, so a product's photos stay private until it launches.
+pub fn unlisted_images(catalog: &Catalog) -> BTreeSet<String> {
+    let shown = referenced_images(catalog);
+    catalog
+        .unlisted
+        .iter()
+        .flat_map(|p| &p.images)
+        .filter_map(|i| i.url.as_str().strip_prefix('/'))
+        .filter(|key| !shown.contains(*key))
+        .map(str::to_owned)
+        .collect()
+}
+
 /// The content folder's `images/`: the files published as they are (read),
 /// and the photos products show (by key, not read: [`images::process_all`]
 /// opens a file only when its digest or variants are not in the cache).
+/// Neither holds an image that only unlisted products show.
 fn content_images(
     config: &BuildConfig,
     catalog: &Catalog,
 ) -> Result<(render::StaticFiles, BTreeMap<String, images::Source>), BuildError> {
     let found = content::load_images(&config.content_dir, images::is_photo)?;
     let referenced = referenced_images(catalog);
+    let unlisted = unlisted_images(catalog);
     let files = found
         .files
         .into_iter()
+        .filter(|(key, _)| !unlisted.contains(key))
         .map(|(key, bytes)| (key, Body::from(bytes)))
         .collect();
     let photos = found
@@ -324,6 +341,25 @@ pub fn render_catalog(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn images_only_unlisted_products_show_are_withheld() {
+        let mut catalog = content::load(std::path::Path::new("../../content")).unwrap();
+        assert!(unlisted_images(&catalog).is_empty());
+        let mut draft = catalog.products.remove(0);
+        draft.merchandising.status = catalog::Status::Draft;
+        let own = draft.images[0].url.as_str()[1..].to_owned();
+        let mut shared = draft.clone();
+        catalog.unlisted.push(draft);
+        assert_eq!(
+            unlisted_images(&catalog).into_iter().collect::<Vec<_>>(),
+            [own]
+        );
+        // An image an active product shows too is published.
+        shared.merchandising.status = catalog::Status::Active;
+        catalog.products.push(shared);
+        assert!(unlisted_images(&catalog).is_empty());
+    }
 
     #[test]
     fn referenced_images_are_the_keys_of_the_urls_products_show() {

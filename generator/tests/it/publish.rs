@@ -915,3 +915,132 @@ fn rebuild_publishes_from_the_database_and_records_each_build() {
     assert_eq!(published, 1);
     assert_eq!(stack.objects(), held);
 }
+
+#[test]
+fn a_draft_stays_off_the_site_until_activated_and_archiving_it_deletes_its_page() {
+    use store::{Role, Target};
+    const SLUG: &str = "alpaca-blend-scarf";
+    const PAGE: &str = "products/alpaca-blend-scarf/index.html";
+    let stack = Stack::new("status");
+    let db = stack.rt.block_on(FreshDb::migrated());
+    let replica = testkit::with_database(
+        &std::env::var("DATABASE_REPLICA_URL")
+            .expect("DATABASE_REPLICA_URL: the test command starts the replica and sets it"),
+        db.name(),
+    );
+    // The content source: the product is a draft there, and goes to the
+    // database as one.
+    let file = format!("content/products/{SLUG}.md");
+    stack.edit(&file, "price = ", "status = \"draft\"\nprice = ");
+    let with_draft = stack.site();
+    let primary = Target::parse(&db.url, Role::Primary).unwrap();
+    let catalog = content::load(&stack.content()).unwrap();
+    assert_eq!(catalog.products.len(), 99);
+    assert_eq!(catalog.unlisted.len(), 1);
+    stack
+        .rt
+        .block_on(store::import(&primary, &catalog))
+        .unwrap();
+    let rebuild = || {
+        let out = generator_cmd()
+            .current_dir(stack.dir.path())
+            .args(["rebuild", "--json", "--trigger", "test"])
+            .args(["--bucket", &stack.bucket])
+            .args(["--distribution-id", &stack.distribution])
+            .args(["--endpoint-url", &stack.proxy.url])
+            .args(["--region", "us-east-1"])
+            .env("DATABASE_URL", &db.url)
+            .env("DATABASE_REPLICA_URL", &replica)
+            .env_remove("S3_PREFIX")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        let outcome: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(outcome["read_from"], "replica", "{outcome}");
+        outcome
+    };
+    // The same change in the database and in the content folder, at the
+    // same time, so the two sources still render the same bytes.
+    let set_status = |status: &str, at: &str| {
+        stack.rt.block_on(async {
+            let n = db
+                .client()
+                .await
+                .execute(
+                    "UPDATE products SET status = $1, updated_at = $3::text::timestamptz WHERE slug = $2",
+                    &[&status, &SLUG, &at],
+                )
+                .await
+                .unwrap();
+            assert_eq!(n, 1);
+        });
+        let path = stack.dir.path().join(&file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let text: String = text
+            .lines()
+            .filter(|l| !l.starts_with("status = "))
+            .map(|l| match l.starts_with("updated_at = ") {
+                true => format!("updated_at = {at}\n"),
+                false if l.starts_with("price = ") && status != "active" => {
+                    format!("status = \"{status}\"\n{l}\n")
+                }
+                false => format!("{l}\n"),
+            })
+            .collect();
+        std::fs::write(&path, text).unwrap();
+    };
+
+    // 1. A draft is in no output: no page, listing, search index,
+    // products.json, sitemap or feed names it, from either source.
+    let first = rebuild();
+    assert_eq!(first["products"], 99);
+    assert_bucket_holds(&stack, &with_draft);
+    for (key, page) in with_draft.iter() {
+        assert!(!key.contains(SLUG), "{key}");
+        let bytes = page.body.read().unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            !text.contains(SLUG) && !text.contains("Alpaca Blend Scarf"),
+            "{key} names the draft"
+        );
+    }
+
+    // 2. Activating it publishes its page and exactly the listings and
+    // feeds that change; no other product's page moves.
+    set_status("active", "2026-06-01T09:00:00Z");
+    let active = stack.site();
+    let expected = changed(&with_draft, &active);
+    assert!(expected.contains(PAGE), "{expected:?}");
+    for key in ["products.json", "index.html", "sitemap.xml"] {
+        assert!(expected.contains(key), "{key} lists it: {expected:?}");
+    }
+    let pages: Vec<&String> = expected
+        .iter()
+        .filter(|k| k.starts_with("products/"))
+        .collect();
+    assert_eq!(pages, [PAGE], "only its own product page goes up");
+    stack.proxy.clear_log();
+    let second = rebuild();
+    assert_eq!(second["products"], 100);
+    let uploads: BTreeSet<String> = strings(&second["publish"]["uploads"]).into_iter().collect();
+    assert_eq!(uploads, expected);
+    assert!(strings(&second["publish"]["deletes"]).is_empty());
+    assert_bucket_holds(&stack, &active);
+
+    // 3. Archiving it deletes its page (and its image, which nothing else
+    // shows) after the listings stop linking to it; the URL is then the
+    // 404 page's.
+    set_status("archived", "2026-06-02T09:00:00Z");
+    let archived = stack.site();
+    assert_eq!(archived.len(), with_draft.len());
+    let third = rebuild();
+    let deletes = strings(&third["publish"]["deletes"]);
+    assert!(deletes.contains(&PAGE.to_owned()), "{deletes:?}");
+    assert!(
+        deletes.iter().all(|k| k.contains(SLUG)),
+        "only what was its own goes: {deletes:?}"
+    );
+    assert_eq!(deletes, gone(&active, &archived));
+    assert_bucket_holds(&stack, &archived);
+    assert_no_dangling_links(&stack);
+}
