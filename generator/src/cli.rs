@@ -414,7 +414,7 @@ fn import(content: &std::path::Path, primary: &PrimaryArgs) -> anyhow::Result<Ex
     let done = runtime.block_on(store::import(&primary, &catalog))?;
     println!(
         "imported {} products into {} in {} ms: {} inserted, {} updated, {} unchanged; {} in the database but not in {} (left alone); wanted_version {}",
-        catalog.products.len(),
+        catalog.products.len() + catalog.unlisted.len(),
         primary.server(),
         started.elapsed().as_millis(),
         done.inserted,
