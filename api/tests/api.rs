@@ -1364,8 +1364,15 @@ fn merchandising_is_checked_filtered_previewed_and_recorded(api: &Api) {
     }
     let mut body = input("Oak Bread Bin", "39.50");
     body["status"] = json!("live");
-    let (status, _, _) = call(api.send("POST", "/api/products").send_json(body));
-    assert_eq!(status, 400, "not one of the spec's statuses");
+    let (status, problem, _) = call(api.send("POST", "/api/products").send_json(body));
+    assert_eq!(status, 422, "not one of the spec's statuses: {problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("ProductStatus"),
+        "{problem}"
+    );
 
     // A draft, created and listed with its status; the default is active.
     let mut body = input("Oak Bread Bin", "39.50");
@@ -1421,8 +1428,15 @@ fn merchandising_is_checked_filtered_previewed_and_recorded(api: &Api) {
     );
     let (_, page, _) = call(api.get("/api/products?status=archived").call());
     assert_eq!(page["total"], 0);
-    let (status, _, _) = call(api.get("/api/products?status=live").call());
-    assert_eq!(status, 400);
+    let (status, problem, _) = call(api.get("/api/products?status=live").call());
+    assert_eq!(status, 422, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("ProductStatus"),
+        "{problem}"
+    );
 
     // The preview is behind the login, and shows a draft.
     let preview = format!("/admin/products/{id}/preview");
