@@ -449,3 +449,35 @@ pub fn import_rows(preview: &Preview) -> Vec<ImportRowView> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_search_result_falls_back_to_the_name_and_the_description_s_summary() {
+        let settings = content::load_settings(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../content/site.toml"),
+        )
+        .unwrap();
+        let base = settings.base_url.trim_end_matches('/').to_owned();
+        let mut form = ProductForm {
+            name: "Walnut Desk Tray".into(),
+            description: "Oiled **walnut**, hand finished.\n\nSecond paragraph.".into(),
+            ..ProductForm::default()
+        };
+        let plain = form.search_result(Some(&settings));
+        assert_eq!(plain.title, "Walnut Desk Tray");
+        assert_eq!(plain.url, format!("{base}/products/walnut-desk-tray/"));
+        assert_eq!(plain.description, "Oiled walnut, hand finished.");
+        assert_eq!(plain.summary, plain.description);
+        form.slug = "tray".into();
+        form.seo_title = " Walnut tray ".into();
+        form.seo_description = "For pens.".into();
+        let given = form.search_result(Some(&settings));
+        assert_eq!(given.title, "Walnut tray");
+        assert_eq!(given.url, format!("{base}/products/tray/"));
+        assert_eq!(given.description, "For pens.");
+        assert_eq!(given.summary, "Oiled walnut, hand finished.");
+    }
+}
