@@ -213,6 +213,7 @@ async fn serve(
     let state = Arc::new(
         api::state::State::new(store, content.clone(), sessions, trusted_proxies)
             .with_limits(login_verifies, max_in_flight)
+            .with_themes_dir(themes.clone())
             .with_upload_dir(state_dir.join("uploads"))
             .with_image_cache(state_dir.join("image-cache")),
     );

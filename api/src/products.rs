@@ -3,13 +3,14 @@
 
 use std::sync::Arc;
 
+use catalog::Status;
 use catalog::draft::{Amount, Draft};
 use catalog::records::{Fields, Filter, Record};
 use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::{Binary, Json};
-use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags};
 
 use crate::auth::Admin;
 use crate::cache::JsonBytes;
@@ -43,10 +44,58 @@ pub struct Product {
     #[oai(skip_serializing_if_is_none)]
     pub category: Option<String>,
     pub stock_quantity: i32,
+    /// Only `active` products are on the storefront.
+    pub status: ProductStatus,
+    /// The price before a sale, above `price`, as an exact decimal string
+    /// with two places.
+    #[oai(skip_serializing_if_is_none)]
+    pub compare_at_price: Option<String>,
+    /// The search-result title; the name when absent.
+    #[oai(skip_serializing_if_is_none)]
+    pub seo_title: Option<String>,
+    /// The search-result description; a summary of the description when absent.
+    #[oai(skip_serializing_if_is_none)]
+    pub seo_description: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    pub gtin: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    pub mpn: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    pub buy_url: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Bumped by every change; send it back in `If-Match` to update.
     pub version: i64,
+}
+
+/// Where a product is: `draft` (being written, not on the storefront),
+/// `active` (on sale) or `archived` (no longer sold, not on the storefront).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum ProductStatus {
+    Draft,
+    Active,
+    Archived,
+}
+
+impl From<Status> for ProductStatus {
+    fn from(s: Status) -> Self {
+        match s {
+            Status::Draft => Self::Draft,
+            Status::Active => Self::Active,
+            Status::Archived => Self::Archived,
+        }
+    }
+}
+
+impl From<ProductStatus> for Status {
+    fn from(s: ProductStatus) -> Self {
+        match s {
+            ProductStatus::Draft => Self::Draft,
+            ProductStatus::Active => Self::Active,
+            ProductStatus::Archived => Self::Archived,
+        }
+    }
 }
 
 /// One of a product's images.
@@ -85,6 +134,13 @@ impl From<Record> for Product {
             price: format!("{:.2}", r.price),
             category: r.category,
             stock_quantity: r.stock_quantity,
+            status: r.status.into(),
+            compare_at_price: r.compare_at_price.map(|c| format!("{c:.2}")),
+            seo_title: r.seo_title,
+            seo_description: r.seo_description,
+            gtin: r.gtin,
+            mpn: r.mpn,
+            buy_url: r.buy_url,
             created_at: r.created_at,
             updated_at: r.updated_at,
             version: r.version,
@@ -117,6 +173,24 @@ pub struct ProductInput {
     pub category: String,
     /// 0 or more.
     pub stock_quantity: i64,
+    /// `active` when omitted.
+    pub status: Option<ProductStatus>,
+    /// The price before a sale: a decimal string like `price`, greater than
+    /// it; omitted, null or empty for none.
+    pub compare_at_price: Option<String>,
+    /// The search-result title, at most 70 characters on one line; the name
+    /// is used without it.
+    pub seo_title: Option<String>,
+    /// The search-result description, at most 160 characters on one line; a
+    /// summary of the description is used without it.
+    pub seo_description: Option<String>,
+    /// A GTIN (EAN, UPC or ISBN-13): 8, 12, 13 or 14 digits ending in their
+    /// check digit.
+    pub gtin: Option<String>,
+    /// The manufacturer's part number, at most 70 characters on one line.
+    pub mpn: Option<String>,
+    /// Where a shopper can pay for it: an `https://` address.
+    pub buy_url: Option<String>,
 }
 
 impl poem_openapi::types::Example for ProductInput {
@@ -139,12 +213,30 @@ impl poem_openapi::types::Example for ProductInput {
             ]),
             category: "Home Office".into(),
             stock_quantity: 12,
+            status: Some(ProductStatus::Active),
+            compare_at_price: Some("59.90".into()),
+            seo_title: Some("Walnut desk tray, hand oiled".into()),
+            seo_description: Some(
+                "A dovetailed tray of oiled walnut for pens, cards and a notebook.".into(),
+            ),
+            gtin: Some("4006381333931".into()),
+            mpn: Some("WDT-32".into()),
+            buy_url: Some("https://buy.example.com/walnut-desk-tray".into()),
         }
     }
 }
 
 /// Validates every field by the catalog's rules; all problems at once.
 pub fn validate(input: &ProductInput) -> Result<Fields, Vec<FieldError>> {
+    validate_with_status(input, input.status.map(|s| Status::from(s).as_str()))
+}
+
+/// [`validate`], with the status as text (a form's or a CSV cell's, checked
+/// by the same rules) in place of `input.status`; `None` is `active`.
+pub fn validate_with_status(
+    input: &ProductInput,
+    status: Option<&str>,
+) -> Result<Fields, Vec<FieldError>> {
     Draft {
         slug: input.slug.as_deref(),
         name: Some(&input.name),
@@ -158,7 +250,13 @@ pub fn validate(input: &ProductInput) -> Result<Fields, Vec<FieldError>> {
         }),
         category: Some(&input.category),
         stock_quantity: Some(input.stock_quantity),
-        ..Draft::default()
+        status,
+        compare_at_price: input.compare_at_price.as_deref().map(Amount::Text),
+        seo_title: input.seo_title.as_deref(),
+        seo_description: input.seo_description.as_deref(),
+        gtin: input.gtin.as_deref(),
+        mpn: input.mpn.as_deref(),
+        buy_url: input.buy_url.as_deref(),
     }
     .validate()
     .map_err(|problems| {
@@ -307,6 +405,8 @@ impl ProductsApi {
         in_stock: Query<Option<bool>>,
         /// Text to find in the name or the slug.
         q: Query<Option<String>>,
+        /// Only products with this status; every status when omitted.
+        status: Query<Option<ProductStatus>>,
         #[oai(
             default = "first_page",
             validator(minimum(value = "1"), maximum(value = "100000"))
@@ -332,6 +432,7 @@ impl ProductsApi {
         let filter = Filter {
             category: category.0.filter(|c| !c.is_empty()),
             in_stock: in_stock.0,
+            status: status.0.map(Status::from),
             text: q.0.filter(|t| !t.trim().is_empty()),
             limit: per_page.0,
             offset: (page.0 - 1) * per_page.0,
@@ -577,6 +678,13 @@ mod tests {
             images: None,
             category: "Home Office".into(),
             stock_quantity: 3,
+            status: None,
+            compare_at_price: None,
+            seo_title: None,
+            seo_description: None,
+            gtin: None,
+            mpn: None,
+            buy_url: None,
         }
     }
 
@@ -608,6 +716,53 @@ mod tests {
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["name", "price", "image_url", "stock_quantity"]);
         assert!(validate(&input()).is_ok());
+    }
+
+    #[test]
+    fn every_bad_merchandising_field_is_named() {
+        let bad = ProductInput {
+            compare_at_price: Some("49.90".into()),
+            seo_title: Some("x".repeat(71)),
+            seo_description: Some("y".repeat(161)),
+            gtin: Some("4006381333932".into()),
+            mpn: Some("a\u{7}b".into()),
+            buy_url: Some("http://pay.example.com/tray".into()),
+            ..input()
+        };
+        let errors = validate(&bad).unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "compare_at_price",
+                "seo_title",
+                "seo_description",
+                "gtin",
+                "mpn",
+                "buy_url"
+            ]
+        );
+        let errors = validate_with_status(&input(), Some("live")).unwrap_err();
+        assert_eq!(errors[0].field, "status");
+        assert!(errors[0].message.contains("draft"), "{}", errors[0].message);
+
+        let good = ProductInput {
+            status: Some(ProductStatus::Draft),
+            compare_at_price: Some("59.90".into()),
+            seo_title: Some("  ".into()),
+            gtin: Some("4006381333931".into()),
+            buy_url: Some("https://pay.example.com/tray".into()),
+            ..input()
+        };
+        let m = validate(&good).unwrap().merchandising;
+        assert_eq!(m.status, Status::Draft);
+        assert_eq!(m.compare_at_price.unwrap().to_string(), "59.90");
+        assert_eq!(m.seo_title, None, "blank is none");
+        assert_eq!(
+            validate(&input()).unwrap().merchandising.status,
+            Status::Active,
+            "active when not given"
+        );
     }
 
     #[test]

@@ -65,6 +65,9 @@ pub struct State {
     pub store: Store,
     /// `site.toml` (currency, base URL) and the shipped `images/`.
     pub content_dir: PathBuf,
+    /// The folder of theme folders, for the admin's previews (the embedded
+    /// default theme when the shop's is not there).
+    pub themes_dir: PathBuf,
     /// Wakes the rebuild worker: a local write, or a rebuild asked for.
     worker: Notify,
     /// A rebuild was asked for, whether or not the catalog changed.
@@ -101,6 +104,7 @@ impl State {
         Self {
             store,
             content_dir,
+            themes_dir: PathBuf::from("themes"),
             worker: Notify::new(),
             forced: AtomicBool::new(false),
             draining: AtomicBool::new(false),
@@ -124,6 +128,12 @@ impl State {
     /// Thumbnails come from the image cache in `dir` when it has them.
     pub fn with_image_cache(mut self, dir: PathBuf) -> Self {
         self.image_cache = Some(images::Cache::new(dir));
+        self
+    }
+
+    /// Previews find the shop's theme in `dir`, as the builds do.
+    pub fn with_themes_dir(mut self, dir: PathBuf) -> Self {
+        self.themes_dir = dir;
         self
     }
 

@@ -1328,3 +1328,271 @@ fn the_admin_checks_uploads_and_csrf_and_keeps_csv_and_names_inert() {
         "{history}"
     );
 }
+
+/// Logs in and keeps the session, as a browser without JavaScript would.
+fn browser(api: &Api) -> Browser<'_> {
+    let (_, _, cookie) = login(api, "a long enough password");
+    Browser {
+        api,
+        agent: ureq::AgentBuilder::new().redirects(0).build(),
+        cookie: cookie.unwrap().split(';').next().unwrap().to_owned(),
+    }
+}
+
+/// Status, the compare-at price, the search fields, GTIN, MPN and buy URL,
+/// through the JSON API, the admin and the CSV import, on whichever store
+/// `api` has.
+fn merchandising_is_checked_filtered_previewed_and_recorded(api: &Api) {
+    // Each bad field gets a 422 that names it.
+    let long = "x".repeat(71);
+    for (field, value) in [
+        ("compare_at_price", json!("39.50")),
+        ("compare_at_price", json!("12.00")),
+        ("seo_title", json!(long)),
+        ("seo_description", json!("y".repeat(161))),
+        ("gtin", json!("4006381333932")),
+        ("mpn", json!("a\u{7}b")),
+        ("buy_url", json!("http://pay.example.com/bin")),
+        ("buy_url", json!("javascript:alert(1)")),
+    ] {
+        let mut body = input("Oak Bread Bin", "39.50");
+        body[field] = value;
+        let (status, problem, _) = call(api.send("POST", "/api/products").send_json(body));
+        assert_eq!(status, 422, "{field}: {problem}");
+        assert_eq!(problem["errors"][0]["field"], field, "{problem}");
+        assert_eq!(problem["errors"].as_array().unwrap().len(), 1, "{problem}");
+    }
+    let mut body = input("Oak Bread Bin", "39.50");
+    body["status"] = json!("live");
+    let (status, problem, _) = call(api.send("POST", "/api/products").send_json(body));
+    assert_eq!(status, 422, "not one of the spec's statuses: {problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("ProductStatus"),
+        "{problem}"
+    );
+
+    // A draft, created and listed with its status; the default is active.
+    let mut body = input("Oak Bread Bin", "39.50");
+    for (field, value) in [
+        ("status", "draft"),
+        ("compare_at_price", "45"),
+        ("seo_title", "Oak bread bin, hand made"),
+        ("seo_description", "Keeps a loaf fresh for days."),
+        ("gtin", "4006381333931"),
+        ("mpn", "OBB-1"),
+        ("buy_url", "https://pay.example.com/bin"),
+    ] {
+        body[field] = json!(value);
+    }
+    let (status, draft, etag) = call(api.send("POST", "/api/products").send_json(body.clone()));
+    assert_eq!(status, 201, "{draft}");
+    assert_eq!(draft["status"], "draft");
+    assert_eq!(draft["compare_at_price"], "45.00");
+    assert_eq!(draft["gtin"], "4006381333931");
+    assert_eq!(draft["buy_url"], "https://pay.example.com/bin");
+    let id = draft["product_id"].as_i64().unwrap();
+    let (status, active, _) = call(
+        api.send("POST", "/api/products")
+            .send_json(input("Oak Crumb Tray", "12.00")),
+    );
+    assert_eq!((status, &active["status"]), (201, &json!("active")));
+    assert!(active.get("compare_at_price").is_none(), "{active}");
+
+    let (_, page, _) = call(api.get("/api/products?status=draft&per_page=100").call());
+    let drafts: Vec<i64> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["product_id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(drafts, [id], "{page}");
+    assert_eq!(page["items"][0]["status"], "draft");
+    let (_, page, _) = call(api.get("/api/products?q=oak&per_page=100").call());
+    let listed = page["items"].as_array().unwrap();
+    assert!(
+        listed
+            .iter()
+            .any(|p| p["product_id"] == id && p["status"] == "draft"),
+        "every status without the filter: {page}"
+    );
+    let (_, page, _) = call(api.get("/api/products?q=oak&status=active").call());
+    assert!(
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["status"] == "active")
+    );
+    let (_, page, _) = call(api.get("/api/products?status=archived").call());
+    assert_eq!(page["total"], 0);
+    let (status, problem, _) = call(api.get("/api/products?status=live").call());
+    assert_eq!(status, 422, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("ProductStatus"),
+        "{problem}"
+    );
+
+    // The preview is behind the login, and shows a draft.
+    let preview = format!("/admin/products/{id}/preview");
+    let anonymous = ureq::AgentBuilder::new().redirects(0).build();
+    let response = anonymous
+        .get(&format!("{}{preview}", api.url))
+        .call()
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    assert!(
+        response
+            .header("location")
+            .unwrap()
+            .starts_with("/admin/login")
+    );
+    let browser = browser(api);
+    let (status, html, headers) = browser.get(&preview);
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("Oak Bread Bin"), "{html}");
+    assert_eq!(headers["cache-control"], "no-store");
+    assert_eq!(headers["x-robots-tag"], "noindex");
+    let (status, css, headers) = browser.get("/admin/preview-assets/site.css");
+    assert_eq!(status, 200);
+    assert!(headers["content-type"].starts_with("text/css") && !css.is_empty());
+    let (_, list, _) = browser.get("/admin/products?status=draft");
+    assert!(
+        list.contains("Oak Bread Bin") && list.contains(">Draft</span>"),
+        "{list}"
+    );
+    assert!(list.contains(&preview));
+
+    // Made active through the API: the history shows the change of status.
+    body["status"] = json!("active");
+    let (status, updated, _) = call(
+        api.send("PUT", &format!("/api/products/{id}"))
+            .set("If-Match", etag.as_deref().unwrap())
+            .send_json(body),
+    );
+    assert_eq!(
+        (status, &updated["status"]),
+        (200, &json!("active")),
+        "{updated}"
+    );
+    let (_, history, _) = browser.get(&format!("/admin/products/{id}/history"));
+    let row = history
+        .lines()
+        .find(|l| l.contains("<td>status</td>"))
+        .unwrap_or_else(|| panic!("no change of status: {history}"));
+    assert!(
+        row.contains(">draft</td>") && row.contains(">active</td>"),
+        "{row}"
+    );
+
+    // The admin's form names each bad field next to it.
+    let csrf = browser.csrf();
+    let title = "t".repeat(71);
+    let (ct, form) = multipart(&[
+        ("csrf", None, csrf.as_bytes()),
+        ("name", None, b"Oak Loaf Board"),
+        ("price", None, b"20.00"),
+        ("category", None, b"Kitchen"),
+        ("stock_quantity", None, b"1"),
+        ("status", None, b"draft"),
+        ("compare_at_price", None, b"19.99"),
+        ("seo_title", None, title.as_bytes()),
+        ("gtin", None, b"12345670"),
+        ("buy_url", None, b"http://pay.example.com/board"),
+    ]);
+    let (status, page, _) = browser.post("/admin/products/new", &ct, &form);
+    assert_eq!(status, 422, "{page}");
+    for field in ["compare_at_price", "seo_title", "buy_url"] {
+        assert!(
+            page.contains(&format!("id=\"{field}-error\"")),
+            "{field}: {page}"
+        );
+    }
+    assert!(
+        !page.contains("id=\"gtin-error\""),
+        "12345670 is a good GTIN-8"
+    );
+
+    // The CSV import: every bad cell with its line; an old file still imports.
+    let upload = |text: &str| {
+        multipart(&[
+            ("csrf", None, csrf.as_bytes()),
+            ("csv", Some("p.csv"), text.as_bytes()),
+        ])
+    };
+    let header = "slug,name,price,category,stock_quantity,image_url,description,status,compare_at_price,seo_title,seo_description,gtin,mpn,buy_url\n";
+    let bad = format!(
+        "{header},Zeta Good,9.00,Kitchen,1,,,draft,,,,,,\n\
+         ,Zeta Live,9.00,Kitchen,1,,,live,,,,,,\n\
+         ,Zeta Sale,9.00,Kitchen,1,,,,8.00,,,,,\n\
+         ,Zeta Wordy,9.00,Kitchen,1,,,,,{title},,,,\n\
+         ,Zeta Code,9.00,Kitchen,1,,,,,,,4006381333932,,\n\
+         ,Zeta Plain,9.00,Kitchen,1,,,,,,,,,http://pay.example.com/z\n"
+    );
+    let (ct, form) = upload(&bad);
+    let (status, page, _) = browser.post("/admin/import", &ct, &form);
+    assert_eq!(status, 422, "{page}");
+    for (line, field) in [
+        (3, "status"),
+        (4, "compare_at_price"),
+        (5, "seo_title"),
+        (6, "gtin"),
+        (7, "buy_url"),
+    ] {
+        assert!(
+            page.contains(&format!("<li>Line {line}: {field}: ")),
+            "line {line}: {page}"
+        );
+    }
+    let old = format!(
+        "product_id,slug,name,price,category,stock_quantity,image_url,description\n\
+         {id},oak-bread-bin,Oak Bread Bin,39.50,Kitchen,5,,A *fine* thing.\n"
+    );
+    let (ct, form) = upload(&old);
+    let (status, page, _) = browser.post("/admin/import", &ct, &form);
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("0 to create, 0 to update, 1 unchanged."),
+        "{page}"
+    );
+    let (status, csv, _) = browser.get("/admin/export.csv");
+    assert_eq!(status, 200);
+    assert!(csv.lines().next().unwrap().ends_with(
+        "\"status\",\"compare_at_price\",\"seo_title\",\"seo_description\",\"gtin\",\"mpn\",\"buy_url\""
+    ));
+    assert!(
+        csv.contains("\"active\",\"45.00\",\"Oak bread bin, hand made\""),
+        "{csv}"
+    );
+}
+
+#[test]
+fn merchandising_fields_on_postgres() {
+    let api = Api::start();
+    merchandising_is_checked_filtered_previewed_and_recorded(&api);
+}
+
+#[test]
+fn merchandising_fields_on_the_embedded_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let content = dir.path().join("content");
+    copy_tree(&repo_root().join("content"), &content);
+    let api = Api::start_with(&Setup {
+        content: Some(content.clone()),
+        state: Some(dir.path().join("state")),
+        ..Setup::default()
+    });
+    merchandising_is_checked_filtered_previewed_and_recorded(&api);
+    let catalog = content::load(&content).expect("the folder stays valid");
+    let bin = catalog
+        .products
+        .iter()
+        .find(|p| p.slug.as_str() == "oak-bread-bin")
+        .expect("active, so listed");
+    assert_eq!(bin.merchandising.mpn.as_deref(), Some("OBB-1"));
+}

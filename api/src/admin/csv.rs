@@ -13,15 +13,22 @@
 //! `images` holds every image, one a line, as `url | alt text` (or the url
 //! alone); the first is the main image, so `image_url` must name it. A file
 //! without the column (an older export) sets `image_url` alone.
+//!
+//! The merchandising columns (`status`, `compare_at_price`, `seo_title`,
+//! `seo_description`, `gtin`, `mpn`, `buy_url`) may be left out too, as an
+//! export from before they existed does: a product the row updates keeps its
+//! current value of each missing column, and a product it creates gets the
+//! default (`active`, and none for the rest). A column that is there but
+//! empty means none (`active` for `status`), as it does in the JSON API.
 
 use std::collections::HashMap;
 
 use catalog::records::{Fields, ImportPlan, Record};
 
-use crate::products::{ProductImage, ProductInput, validate};
+use crate::products::{ProductImage, ProductInput, validate_with_status};
 
 /// The columns, in order.
-pub const HEADER: [&str; 9] = [
+pub const HEADER: [&str; 16] = [
     "product_id",
     "slug",
     "name",
@@ -31,10 +38,52 @@ pub const HEADER: [&str; 9] = [
     "image_url",
     "images",
     "description",
+    "status",
+    "compare_at_price",
+    "seo_title",
+    "seo_description",
+    "gtin",
+    "mpn",
+    "buy_url",
+];
+
+/// The merchandising columns: an update keeps the product's value of any
+/// that the file lacks.
+const MERCHANDISING: [&str; 7] = [
+    "status",
+    "compare_at_price",
+    "seo_title",
+    "seo_description",
+    "gtin",
+    "mpn",
+    "buy_url",
 ];
 
 /// Columns an import may leave out.
-const OPTIONAL: [&str; 1] = ["images"];
+const OPTIONAL: [&str; 8] = [
+    "images",
+    "status",
+    "compare_at_price",
+    "seo_title",
+    "seo_description",
+    "gtin",
+    "mpn",
+    "buy_url",
+];
+
+/// A product's value of a merchandising column, as its cell would hold it.
+fn merchandising_cell(r: &Record, column: &str) -> Option<String> {
+    match column {
+        "status" => Some(r.status.as_str().to_owned()),
+        "compare_at_price" => r.compare_at_price.map(|c| format!("{c:.2}")),
+        "seo_title" => r.seo_title.clone(),
+        "seo_description" => r.seo_description.clone(),
+        "gtin" => r.gtin.clone(),
+        "mpn" => r.mpn.clone(),
+        "buy_url" => r.buy_url.clone(),
+        _ => None,
+    }
+}
 
 /// The `images` cell: one image a line.
 fn images_cell(r: &Record) -> String {
@@ -100,7 +149,14 @@ pub fn export(records: &[Record]) -> String {
             guarded(r.image_url().unwrap_or_default()),
             guarded(&images_cell(r)),
             guarded(&r.description),
-        ];
+        ]
+        .into_iter()
+        .chain(
+            MERCHANDISING
+                .iter()
+                .map(|c| guarded(&merchandising_cell(r, c).unwrap_or_default())),
+        )
+        .collect::<Vec<_>>();
         let _ = out.write_record(&row);
     }
     String::from_utf8(out.into_inner().unwrap_or_default()).unwrap_or_default()
@@ -263,7 +319,10 @@ pub fn check(text: &str, current: &[Record]) -> Result<Preview, Vec<LineError>> 
         };
         let slug = cell("slug");
         let image_url = cell("image_url");
-        let input = ProductInput {
+        // A merchandising column the file lacks: `None` here, and the
+        // product's own value once the row is matched to one.
+        let given = |name: &str| columns.contains_key(name).then(|| cell(name));
+        let mut input = ProductInput {
             slug: (!slug.trim().is_empty()).then(|| slug.trim().to_owned()),
             name: cell("name"),
             description: cell("description"),
@@ -272,8 +331,16 @@ pub fn check(text: &str, current: &[Record]) -> Result<Preview, Vec<LineError>> 
             images: parse_images_cell(&cell("images")),
             category: cell("category"),
             stock_quantity: stock,
+            status: None,
+            compare_at_price: given("compare_at_price"),
+            seo_title: given("seo_title"),
+            seo_description: given("seo_description"),
+            gtin: given("gtin"),
+            mpn: given("mpn"),
+            buy_url: given("buy_url"),
         };
-        let fields = match validate(&input) {
+        let mut status = given("status");
+        let mut fields = match validate_with_status(&input, status.as_deref()) {
             Ok(f) => f,
             Err(bad) => {
                 for e in bad {
@@ -282,6 +349,38 @@ pub fn check(text: &str, current: &[Record]) -> Result<Preview, Vec<LineError>> 
                 continue;
             }
         };
+        let lacking: Vec<&str> = MERCHANDISING
+            .iter()
+            .filter(|c| !columns.contains_key(**c))
+            .copied()
+            .collect();
+        let matched = match id {
+            Some(id) => by_id.get(&id).copied(),
+            None => by_slug.get(fields.slug.as_str()).copied(),
+        };
+        if let Some(current) = matched.filter(|_| !lacking.is_empty()) {
+            for column in &lacking {
+                let value = merchandising_cell(current, column);
+                match *column {
+                    "status" => status = value,
+                    "compare_at_price" => input.compare_at_price = value,
+                    "seo_title" => input.seo_title = value,
+                    "seo_description" => input.seo_description = value,
+                    "gtin" => input.gtin = value,
+                    "mpn" => input.mpn = value,
+                    _ => input.buy_url = value,
+                }
+            }
+            fields = match validate_with_status(&input, status.as_deref()) {
+                Ok(f) => f,
+                Err(bad) => {
+                    for e in bad {
+                        problem(&e.field, e.message);
+                    }
+                    continue;
+                }
+            };
+        }
         let slug = fields.slug.as_str().to_owned();
         if let Some(first) = seen_slugs.insert(slug.clone(), line) {
             problem("slug", format!("{slug:?} is also on line {first}"));
@@ -350,6 +449,17 @@ fn same(r: &Record, f: &Fields) -> bool {
             .all(|(r, f)| r.url == f.url.as_str() && r.alt == f.alt)
         && r.category.as_deref() == Some(f.category.as_str())
         && r.stock_quantity == f.stock_quantity.get()
+        && same_merchandising(r, &f.merchandising)
+}
+
+fn same_merchandising(r: &Record, m: &catalog::Merchandising) -> bool {
+    r.status == m.status
+        && r.compare_at_price == m.compare_at_price.map(|c| c.amount())
+        && r.seo_title == m.seo_title
+        && r.seo_description == m.seo_description
+        && r.gtin.as_deref() == m.gtin.as_ref().map(|g| g.as_str())
+        && r.mpn == m.mpn
+        && r.buy_url.as_deref() == m.buy_url.as_ref().map(|u| u.as_str())
 }
 
 #[cfg(test)]
@@ -494,6 +604,99 @@ mod tests {
         assert_eq!(
             preview.plan.updates[0].2.images[1].alt,
             "The mug | from the side"
+        );
+    }
+
+    #[test]
+    fn the_merchandising_columns_go_out_and_come_back() {
+        let mut tray = record(1, "tray", "Tray", "");
+        tray.status = catalog::Status::Draft;
+        tray.compare_at_price = Some("15.00".parse().unwrap());
+        tray.seo_title = Some("A tray".into());
+        tray.gtin = Some("4006381333931".into());
+        tray.buy_url = Some("https://buy.example.com/tray".into());
+        let text = export(std::slice::from_ref(&tray));
+        assert!(
+            text.starts_with(&format!("\"{}\"", HEADER.join("\",\""))),
+            "{text}"
+        );
+        assert!(
+            text.contains("\"draft\",\"15.00\",\"A tray\",\"\",\"4006381333931\",\"\",\"https://buy.example.com/tray\""),
+            "{text}"
+        );
+        let preview = check(&text, std::slice::from_ref(&tray)).unwrap();
+        assert_eq!(preview.rows[0].action, Action::Unchanged, "{preview:?}");
+        let archived = text.replace("\"draft\"", "\"archived\"");
+        let preview = check(&archived, std::slice::from_ref(&tray)).unwrap();
+        assert_eq!(preview.rows[0].action, Action::Update);
+        assert_eq!(
+            preview.plan.updates[0].2.merchandising.status,
+            catalog::Status::Archived
+        );
+    }
+
+    #[test]
+    fn an_old_file_keeps_an_updated_product_s_merchandising() {
+        let mut tray = record(1, "tray", "Tray", "");
+        tray.status = catalog::Status::Draft;
+        tray.compare_at_price = Some("15.00".parse().unwrap());
+        tray.mpn = Some("T-1".into());
+        let text = "product_id,slug,name,price,category,stock_quantity,image_url,description\n\
+                    1,tray,Tray,12.50,Kitchen,3,,\n\
+                    ,,Bread Bin,20.00,Kitchen,1,,Oak.\n";
+        let preview = check(text, std::slice::from_ref(&tray)).unwrap();
+        assert_eq!(
+            preview.rows[0].action,
+            Action::Unchanged,
+            "kept: {preview:?}"
+        );
+        let created = &preview.plan.creates[0].merchandising;
+        assert_eq!(created, &catalog::Merchandising::default(), "the defaults");
+        // A price raised above the kept compare-at price is checked with it.
+        let raised = text.replace("1,tray,Tray,12.50", "1,tray,Tray,19.00");
+        let errors = check(&raised, std::slice::from_ref(&tray)).unwrap_err();
+        assert_eq!(errors[0].line, 2);
+        assert_eq!(errors[0].field.as_deref(), Some("compare_at_price"));
+        // A column that is there but empty clears the value.
+        let cleared = "product_id,slug,name,price,category,stock_quantity,image_url,description,mpn\n\
+                       1,tray,Tray,12.50,Kitchen,3,,,\n";
+        let preview = check(cleared, std::slice::from_ref(&tray)).unwrap();
+        let kept = &preview.plan.updates[0].2.merchandising;
+        assert_eq!(kept.mpn, None);
+        assert_eq!(kept.status, catalog::Status::Draft);
+    }
+
+    #[test]
+    fn bad_merchandising_cells_are_reported_with_their_line() {
+        let text = "slug,name,price,category,stock_quantity,image_url,description,status,compare_at_price,seo_title,seo_description,gtin,mpn,buy_url\n\
+                    ,Good,1.00,Kitchen,1,,,draft,,,,,,\n\
+                    ,Live,1.00,Kitchen,1,,,live,,,,,,\n\
+                    ,Cheap,5.00,Kitchen,1,,,,4.00,,,,,\n\
+                    ,Wordy,1.00,Kitchen,1,,,,,TITLE,,,,\n\
+                    ,Code,1.00,Kitchen,1,,,,,,,4006381333932,,\n\
+                    ,Plain,1.00,Kitchen,1,,,,,,,,,http://buy.example.com/x\n"
+            .replace("TITLE", &"t".repeat(71));
+        let errors: Vec<String> = check(&text, &[])
+            .unwrap_err()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let starts: Vec<&str> = errors
+            .iter()
+            .map(|e| {
+                &e[..e.find(": ").unwrap() + 2 + e[e.find(": ").unwrap() + 2..].find(':').unwrap()]
+            })
+            .collect();
+        assert_eq!(
+            starts,
+            [
+                "Line 3: status",
+                "Line 4: compare_at_price",
+                "Line 5: seo_title",
+                "Line 6: gtin",
+                "Line 7: buy_url"
+            ],
+            "{errors:?}"
         );
     }
 

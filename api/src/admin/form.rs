@@ -6,13 +6,14 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use catalog::records::{Fields, Record};
+use catalog::types::{Mpn, Seo};
 use poem::Response;
 use poem::http::StatusCode;
 use poem::web::Multipart;
 
 use super::pages::{self, FormImage, Page, ProductForm};
 use super::{Owner, current_catalog, image, settings};
-use crate::products::{ProductImage, ProductInput, validate};
+use crate::products::{ProductImage, ProductInput, validate_with_status};
 use crate::state::State;
 
 /// What the create or edit form shows.
@@ -61,6 +62,11 @@ pub(super) async fn form_page(
         &conflict.map(|r| pages::row(r, settings.as_ref())),
     );
     page.insert("max_image_mib", &(image::MAX_IMAGE / (1024 * 1024)));
+    page.insert("statuses", &pages::statuses());
+    page.insert("search", &form.search_result(settings.as_ref()));
+    page.insert("max_seo_title", &Seo::MAX_TITLE);
+    page.insert("max_seo_description", &Seo::MAX_DESCRIPTION);
+    page.insert("max_mpn", &Mpn::MAX_LEN);
     page.insert(
         "missing_alt",
         &form
@@ -216,6 +222,13 @@ pub(super) async fn read_form(
             description: take("description").replace("\r\n", "\n"),
             images,
             version: take("version"),
+            status: take("status"),
+            compare_at_price: take("compare_at_price"),
+            seo_title: take("seo_title"),
+            seo_description: take("seo_description"),
+            gtin: take("gtin"),
+            mpn: take("mpn"),
+            buy_url: take("buy_url"),
         },
         uploads,
         refused,
@@ -298,8 +311,15 @@ pub(super) async fn checked(
         ),
         category: form.category.trim().to_owned(),
         stock_quantity: stock,
+        status: None,
+        compare_at_price: Some(form.compare_at_price.clone()),
+        seo_title: Some(form.seo_title.clone()),
+        seo_description: Some(form.seo_description.clone()),
+        gtin: Some(form.gtin.clone()),
+        mpn: Some(form.mpn.clone()),
+        buy_url: Some(form.buy_url.clone()),
     };
-    match validate(&input) {
+    match validate_with_status(&input, Some(&form.status)) {
         Ok(fields) if errors.is_empty() => Ok(Some(fields)),
         Ok(_) => Err(errors),
         Err(bad) => {

@@ -1,14 +1,17 @@
 //! The admin UI at `/admin`: server-rendered pages (Tera) for the shop
 //! owner, on the same sessions, stores and validation as the JSON API. Every
 //! page works without JavaScript; `admin.js` only adds the live Markdown
-//! preview. Every state-changing form carries the session's CSRF token, and
-//! every answer carries a strict Content-Security-Policy.
+//! preview, the search fields' counters and the search-result preview.
+//! Every state-changing form carries the session's CSRF token, and every
+//! answer carries a strict Content-Security-Policy.
 //!
 //! - `owner`: who is logged in (the `Owner` extractor), the forms' CSRF
 //!   check, and the security headers of every answer;
 //! - `login`: logging in and out, and the owner's sessions;
 //! - `products`: the list, the create and edit forms, delete, history and
 //!   the Markdown preview (the form's reading and checking in `form`);
+//! - `preview`: a product's storefront page, rendered for the owner only
+//!   (drafts too) and never published, with the theme's assets;
 //! - `publishing`: the catalog's versions, the builds, a rebuild;
 //! - `import`: the CSV export and import pages (the format is in [`csv`]);
 //! - `files`: uploaded images and the admin's own CSS and script;
@@ -22,6 +25,7 @@ mod import;
 mod login;
 mod owner;
 mod pages;
+mod preview;
 mod products;
 mod publishing;
 #[cfg(test)]
@@ -66,6 +70,8 @@ pub fn routes() -> impl Endpoint {
             get(products::confirm_delete).post(products::delete),
         )
         .at("/products/:id/history", get(products::history))
+        .at("/products/:id/preview", get(preview::product_preview))
+        .at("/preview-assets/*file", get(preview::preview_asset))
         .at("/publishing", get(publishing::publishing))
         .at("/publishing/rebuild", post(publishing::rebuild))
         .at("/export.csv", get(import::export))

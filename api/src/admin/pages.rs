@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use catalog::SiteSettings;
+use catalog::Status;
 use catalog::records::BuildRow;
 use catalog::records::{AuditRow, Record};
-use catalog::types::{Price, Slug};
+use catalog::types::{Price, Seo, Slug};
 use poem::http::StatusCode;
 use poem::{IntoResponse, Response};
 use serde::Serialize;
@@ -181,6 +182,14 @@ pub struct ProductForm {
     /// In order; the first is the main image.
     pub images: Vec<FormImage>,
     pub version: String,
+    /// `draft`, `active` or `archived`.
+    pub status: String,
+    pub compare_at_price: String,
+    pub seo_title: String,
+    pub seo_description: String,
+    pub gtin: String,
+    pub mpn: String,
+    pub buy_url: String,
 }
 
 /// One image in the product form.
@@ -226,8 +235,65 @@ impl ProductForm {
                 .map(|i| FormImage::new(i.url.clone(), i.alt.clone()))
                 .collect(),
             version: r.version.to_string(),
+            status: r.status.as_str().to_owned(),
+            compare_at_price: r
+                .compare_at_price
+                .map(|c| format!("{c:.2}"))
+                .unwrap_or_default(),
+            seo_title: r.seo_title.clone().unwrap_or_default(),
+            seo_description: r.seo_description.clone().unwrap_or_default(),
+            gtin: r.gtin.clone().unwrap_or_default(),
+            mpn: r.mpn.clone().unwrap_or_default(),
+            buy_url: r.buy_url.clone().unwrap_or_default(),
         }
     }
+
+    /// How a search engine would show the product as the form has it: the
+    /// search title or the name, the page's address, and the search
+    /// description or a summary of the description (the storefront's own).
+    pub fn search_result(&self, settings: Option<&SiteSettings>) -> SearchResult {
+        let given = |t: &str| Some(t.trim().to_owned()).filter(|t| !t.is_empty());
+        let slug = Slug::parse(self.slug.trim()).or_else(|_| Slug::from_text(&self.name));
+        let path = slug.map_or_else(|_| "/".to_owned(), |s| render::urls::product(&s));
+        let base_url = settings
+            .map(|s| s.base_url.trim_end_matches('/').to_owned())
+            .unwrap_or_default();
+        let summary = render::markdown::summary(&self.description, Seo::MAX_DESCRIPTION);
+        SearchResult {
+            title: given(&self.seo_title).unwrap_or_else(|| self.name.trim().to_owned()),
+            url: format!("{base_url}{path}"),
+            description: given(&self.seo_description).unwrap_or_else(|| summary.clone()),
+            base_url,
+            summary,
+        }
+    }
+}
+
+/// A search engine's result for a product: what the form's preview shows.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct SearchResult {
+    pub title: String,
+    pub url: String,
+    pub description: String,
+    /// The shop's address, which the page's address starts with.
+    pub base_url: String,
+    /// The description's summary: the description shown without one.
+    pub summary: String,
+}
+
+/// The statuses a product may have, for the form's and the list's selects.
+pub fn statuses() -> Vec<(&'static str, &'static str)> {
+    Status::ALL
+        .iter()
+        .map(|s| {
+            let label = match s {
+                Status::Draft => "Draft",
+                Status::Active => "Active",
+                Status::Archived => "Archived",
+            };
+            (s.as_str(), label)
+        })
+        .collect()
 }
 
 /// A product as the list, the forms and the panel show it.
@@ -246,6 +312,8 @@ pub struct Row {
     /// The product's page on the storefront.
     pub live_url: Option<String>,
     pub description: String,
+    /// `draft`, `active` or `archived`.
+    pub status: &'static str,
 }
 
 pub fn row(r: &Record, settings: Option<&SiteSettings>) -> Row {
@@ -273,6 +341,7 @@ pub fn row(r: &Record, settings: Option<&SiteSettings>) -> Row {
         version: r.version,
         live_url,
         description: r.description.clone(),
+        status: r.status.as_str(),
     }
 }
 
@@ -379,4 +448,36 @@ pub fn import_rows(preview: &Preview) -> Vec<ImportRowView> {
             slug: r.slug.clone(),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_search_result_falls_back_to_the_name_and_the_description_s_summary() {
+        let settings = content::load_settings(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../content/site.toml"),
+        )
+        .unwrap();
+        let base = settings.base_url.trim_end_matches('/').to_owned();
+        let mut form = ProductForm {
+            name: "Walnut Desk Tray".into(),
+            description: "Oiled **walnut**, hand finished.\n\nSecond paragraph.".into(),
+            ..ProductForm::default()
+        };
+        let plain = form.search_result(Some(&settings));
+        assert_eq!(plain.title, "Walnut Desk Tray");
+        assert_eq!(plain.url, format!("{base}/products/walnut-desk-tray/"));
+        assert_eq!(plain.description, "Oiled walnut, hand finished.");
+        assert_eq!(plain.summary, plain.description);
+        form.slug = "tray".into();
+        form.seo_title = " Walnut tray ".into();
+        form.seo_description = "For pens.".into();
+        let given = form.search_result(Some(&settings));
+        assert_eq!(given.title, "Walnut tray");
+        assert_eq!(given.url, format!("{base}/products/tray/"));
+        assert_eq!(given.description, "For pens.");
+        assert_eq!(given.summary, "Oiled walnut, hand finished.");
+    }
 }

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use catalog::Status;
 use catalog::records::{Fields, Filter, Record, Sort, WriteRefused};
 use poem::http::StatusCode;
 use poem::web::{Data, Form, Multipart, Path, Query};
@@ -25,6 +26,7 @@ pub(super) struct ListQuery {
     category: Option<String>,
     stock: Option<String>,
     sort: Option<String>,
+    status: Option<String>,
     page: Option<i64>,
     done: Option<String>,
     name: Option<String>,
@@ -54,7 +56,7 @@ fn slug_taken(fields: &Fields) -> BTreeMap<String, String> {
 }
 
 /// A product, or the page that says it is gone.
-async fn product_or_page(state: &State, id: i64) -> poem::Result<Record> {
+pub(super) async fn product_or_page(state: &State, id: i64) -> poem::Result<Record> {
     match state.store.get(id, true).await {
         Ok(Some(r)) => Ok(r),
         Ok(None) => Err(early(pages::error(
@@ -70,6 +72,8 @@ pub(super) async fn list(state: Data<&Arc<State>>, q: Query<ListQuery>, owner: O
     let text = q.q.clone().unwrap_or_default().replace('\0', "");
     let category = q.category.clone().unwrap_or_default().replace('\0', "");
     let page_number = q.page.unwrap_or(1).clamp(1, 100_000);
+    // Anything but a known status lists every status.
+    let status = q.status.as_deref().and_then(|s| Status::parse(s).ok());
     let filter = Filter {
         category: Some(category.clone()).filter(|c| !c.is_empty()),
         in_stock: match q.stock.as_deref() {
@@ -79,7 +83,7 @@ pub(super) async fn list(state: Data<&Arc<State>>, q: Query<ListQuery>, owner: O
         },
         text: Some(text.clone()).filter(|t| !t.trim().is_empty()),
         sort: sort_of(q.sort.as_deref()),
-        status: None,
+        status,
         limit: PER_PAGE,
         offset: (page_number - 1) * PER_PAGE,
     };
@@ -97,15 +101,18 @@ pub(super) async fn list(state: Data<&Arc<State>>, q: Query<ListQuery>, owner: O
     page.insert("category", &category);
     page.insert("stock", &q.stock.clone().unwrap_or_default());
     page.insert("sort", &q.sort.clone().unwrap_or_else(|| "name".into()));
+    page.insert("status", &status.map(Status::as_str).unwrap_or_default());
+    page.insert("statuses", &pages::statuses());
     let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
     page.insert("page", &page_number);
     page.insert("pages", &pages);
     let query_without_page = |n: i64| {
         format!(
-            "?q={}&category={}&stock={}&sort={}&page={n}",
+            "?q={}&category={}&stock={}&status={}&sort={}&page={n}",
             encode(&text),
             encode(&category),
             encode(q.stock.as_deref().unwrap_or_default()),
+            status.map(Status::as_str).unwrap_or_default(),
             encode(q.sort.as_deref().unwrap_or_default()),
         )
     };
@@ -134,8 +141,11 @@ pub(super) async fn list(state: Data<&Arc<State>>, q: Query<ListQuery>, owner: O
 
 #[handler]
 pub(super) async fn new_product(state: Data<&Arc<State>>, owner: Owner) -> Response {
+    // A new product starts as a draft in the admin, kept off the storefront
+    // until its owner makes it active (the JSON API's default is active).
     let form = ProductForm {
         stock_quantity: "0".into(),
+        status: Status::Draft.as_str().to_owned(),
         ..ProductForm::default()
     };
     form_page(

@@ -330,3 +330,280 @@ async fn a_page_lists_the_content_folder_s_problems_but_names_no_path_on_the_ser
         "{page}"
     );
 }
+
+/// A `multipart/form-data` body of text fields, and its content type.
+fn multipart(fields: &[(&str, &str)]) -> (String, String) {
+    let boundary = "admin-test-boundary-3f9c";
+    let mut body = String::new();
+    for (name, value) in fields {
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        ));
+    }
+    body.push_str(&format!("--{boundary}--\r\n"));
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+async fn text(mut response: Response) -> String {
+    response.take_body().into_string().await.unwrap()
+}
+
+#[tokio::test]
+async fn the_product_form_checks_the_merchandising_fields_next_to_each() {
+    let admin = Admin::new();
+    let (cookie, csrf) = admin.log_in();
+    let cookie = Some(cookie.as_str());
+
+    // A new product starts as a draft; the counters and the search result
+    // are rendered by the server.
+    let page = text(
+        admin
+            .call(Method::GET, "/admin/products/new", cookie, None)
+            .await,
+    )
+    .await;
+    assert!(
+        page.contains("<option value=\"draft\" selected>Draft</option>"),
+        "{page}"
+    );
+    assert!(page.contains("maxlength=\"70\"") && page.contains("maxlength=\"160\""));
+    assert!(
+        page.contains(">0/70</p>") && page.contains(">0/160</p>"),
+        "{page}"
+    );
+    assert!(page.contains("id=\"serp-title\""));
+
+    let title = "t".repeat(71);
+    let bad = [
+        ("csrf", csrf.as_str()),
+        ("name", "Walnut Desk Tray"),
+        ("price", "49.90"),
+        ("category", "Home Office"),
+        ("stock_quantity", "2"),
+        ("status", "draft"),
+        ("compare_at_price", "40.00"),
+        ("seo_title", title.as_str()),
+        ("seo_description", "Oiled walnut."),
+        ("gtin", "4006381333932"),
+        ("mpn", "WDT-32"),
+        ("buy_url", "http://buy.example.com/tray"),
+    ];
+    let (ct, body) = multipart(&bad);
+    let response = admin
+        .send(
+            Method::POST,
+            "/admin/products/new",
+            cookie,
+            Some(&ct),
+            &body,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = text(response).await;
+    for field in ["compare_at_price", "seo_title", "gtin", "buy_url"] {
+        assert!(
+            page.contains(&format!("<p class=\"field-error\" id=\"{field}-error\">")),
+            "{field}: {page}"
+        );
+        assert!(page.contains(&format!("<a href=\"#{field}\">")), "{field}");
+    }
+    assert!(page.contains("is not above the price"), "{page}");
+    assert!(!page.contains("id=\"mpn-error\""));
+    assert!(page.contains("value=\"WDT-32\""), "what was typed is kept");
+    assert!(page.contains(">71/70</p>"), "the counter shows the overrun");
+    let tampered = [("status", "live")]
+        .into_iter()
+        .chain(
+            bad.into_iter()
+                .filter(|(k, _)| *k == "csrf" || *k == "name"),
+        )
+        .chain([
+            ("price", "1.00"),
+            ("category", "Kitchen"),
+            ("stock_quantity", "1"),
+        ])
+        .collect::<Vec<_>>();
+    let (ct, body) = multipart(&tampered);
+    let response = admin
+        .send(
+            Method::POST,
+            "/admin/products/new",
+            cookie,
+            Some(&ct),
+            &body,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text(response).await.contains("id=\"status-error\""));
+
+    // Fixed: saved as a draft, listed with its status, previewed.
+    let good: Vec<(&str, &str)> = bad
+        .iter()
+        .map(|&(k, v)| match k {
+            "compare_at_price" => (k, "59.90"),
+            "seo_title" => (k, "Walnut desk tray, hand oiled"),
+            "gtin" => (k, "4006381333931"),
+            "buy_url" => (k, "https://buy.example.com/tray"),
+            _ => (k, v),
+        })
+        .collect();
+    let (ct, body) = multipart(&good);
+    let response = admin
+        .send(
+            Method::POST,
+            "/admin/products/new",
+            cookie,
+            Some(&ct),
+            &body,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let edit = location(&response).unwrap().to_owned();
+    let id: i64 = edit
+        .trim_start_matches("/admin/products/")
+        .split('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let record = admin.state.store.get(id, true).await.unwrap().unwrap();
+    assert_eq!(record.status, catalog::Status::Draft);
+    assert_eq!(record.gtin.as_deref(), Some("4006381333931"));
+    let page = text(admin.call(Method::GET, &edit, cookie, None).await).await;
+    assert!(
+        page.contains("class=\"badge status-draft\">Draft</span>"),
+        "{page}"
+    );
+    assert!(page.contains(">28/70</p>"), "{page}");
+    assert!(
+        page.contains("id=\"serp-title\">Walnut desk tray, hand oiled</p>"),
+        "{page}"
+    );
+    assert!(page.contains(&format!("/admin/products/{id}/preview")));
+
+    let list = text(
+        admin
+            .call(Method::GET, "/admin/products?status=draft", cookie, None)
+            .await,
+    )
+    .await;
+    assert!(list.contains("Walnut Desk Tray"), "{list}");
+    assert!(!list.contains("Ash Writing Desk"), "only drafts");
+    assert!(list.contains(">Draft</span>"));
+    assert!(list.contains("<option value=\"draft\" selected>Draft</option>"));
+    let list = text(
+        admin
+            .call(Method::GET, "/admin/products?status=active", cookie, None)
+            .await,
+    )
+    .await;
+    assert!(list.contains("Ash Writing Desk") && !list.contains("Walnut Desk Tray"));
+    assert!(list.contains(">Active</span>"));
+
+    // Made active: the history has the change of status.
+    let mut activate: Vec<(&str, &str)> = good
+        .iter()
+        .map(|&(k, v)| if k == "status" { (k, "active") } else { (k, v) })
+        .collect();
+    let version = record.version.to_string();
+    activate.push(("version", &version));
+    let (ct, body) = multipart(&activate);
+    let response = admin
+        .send(
+            Method::POST,
+            &format!("/admin/products/{id}/edit"),
+            cookie,
+            Some(&ct),
+            &body,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let history = text(
+        admin
+            .call(
+                Method::GET,
+                &format!("/admin/products/{id}/history"),
+                cookie,
+                None,
+            )
+            .await,
+    )
+    .await;
+    assert!(history.contains("<td>status</td>"), "{history}");
+    assert!(
+        history.contains("draft") && history.contains("active"),
+        "{history}"
+    );
+}
+
+#[tokio::test]
+async fn the_preview_is_the_owner_s_any_product_never_cached_nor_indexed() {
+    let admin = Admin::new();
+    let (cookie, _) = admin.log_in();
+    let cookie = Some(cookie.as_str());
+    let response = admin
+        .call(Method::GET, "/admin/products/88/preview", None, None)
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        location(&response),
+        Some("/admin/login?next=/admin/products/88/preview")
+    );
+    let response = admin
+        .call(Method::GET, "/admin/preview-assets/site.css", None, None)
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+
+    // A draft, shown as its page will look once it is active.
+    let Store::Files(files) = &admin.state.store else {
+        unreachable!()
+    };
+    let mut desk = files.get(88).unwrap().unwrap();
+    let mut fields = crate::files::testing::fields("Ash Writing Desk", "589.00", "Home Office");
+    fields.merchandising.status = catalog::Status::Draft;
+    desk = files
+        .update("owner@shop.example", 88, desk.version, &fields)
+        .await
+        .unwrap();
+    assert_eq!(desk.status, catalog::Status::Draft);
+    let response = admin
+        .call(Method::GET, "/admin/products/88/preview", cookie, None)
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_secured(&response);
+    let header = |name| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    assert_eq!(header("x-robots-tag").as_deref(), Some("noindex"));
+    assert!(
+        header("content-security-policy")
+            .unwrap()
+            .contains("script-src 'self'")
+    );
+    let page = text(response).await;
+    assert!(page.contains("Ash Writing Desk"), "{page}");
+    assert!(page.contains("/admin/preview-assets/"), "{page}");
+
+    let response = admin
+        .call(Method::GET, "/admin/preview-assets/site.css", cookie, None)
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.content_type(), Some("text/css; charset=utf-8"));
+    let response = admin
+        .call(
+            Method::GET,
+            "/admin/preview-assets/..%2Fsite.toml",
+            cookie,
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let response = admin
+        .call(Method::GET, "/admin/products/7/preview", cookie, None)
+        .await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}

@@ -94,6 +94,7 @@ impl Files {
                     .as_ref()
                     .is_none_or(|c| r.category.as_ref() == Some(c))
                     && filter.in_stock.is_none_or(|s| (r.stock_quantity > 0) == s)
+                    && filter.status.is_none_or(|s| r.status == s)
                     && text.as_ref().is_none_or(|t| {
                         r.name.to_lowercase().contains(t) || r.slug.to_lowercase().contains(t)
                     })
@@ -278,6 +279,10 @@ impl Files {
                     "price": format!("{:.2}", r.price), "image_url": r.image_url(),
                     "images": r.images,
                     "category": r.category, "stock_quantity": r.stock_quantity,
+                    "status": r.status.as_str(),
+                    "compare_at_price": r.compare_at_price.map(|c| format!("{c:.2}")),
+                    "seo_title": r.seo_title, "seo_description": r.seo_description,
+                    "gtin": r.gtin, "mpn": r.mpn, "buy_url": r.buy_url,
                 })
             })
             .unwrap_or_default()
@@ -293,6 +298,13 @@ impl Files {
             "images",
             "category",
             "stock_quantity",
+            "status",
+            "compare_at_price",
+            "seo_title",
+            "seo_description",
+            "gtin",
+            "mpn",
+            "buy_url",
         ] {
             let (old, new) = (b.get(key).cloned(), a.get(key).cloned());
             if old != new {
@@ -521,6 +533,74 @@ mod tests {
             ..everything()
         };
         assert_eq!(list(second_page), (vec![55], 3));
+    }
+
+    #[tokio::test]
+    async fn the_merchandising_fields_are_kept_filtered_and_in_the_history() {
+        let shop = Shop::new();
+        let mut draft = fields("Walnut Desk Tray", "49.90", "Home Office");
+        draft.merchandising = catalog::Merchandising {
+            status: catalog::Status::Draft,
+            compare_at_price: Some(catalog::types::Price::parse("59.90").unwrap()),
+            seo_title: Some("Walnut desk tray".into()),
+            seo_description: Some("Oiled walnut, for pens.".into()),
+            gtin: Some(catalog::types::Gtin::parse("4006381333931").unwrap()),
+            mpn: Some("WDT-32".into()),
+            buy_url: Some(catalog::types::BuyUrl::parse("https://buy.example.com/tray").unwrap()),
+        };
+        let created = shop
+            .files
+            .create("owner@shop.example", &draft)
+            .await
+            .unwrap();
+        let read = shop.files.get(created.product_id).unwrap().unwrap();
+        assert_eq!(read, created, "what was written reads back");
+        assert_eq!(read.status, catalog::Status::Draft);
+        assert_eq!(read.compare_at_price, Some(Decimal::new(5990, 2)));
+        assert_eq!(read.gtin.as_deref(), Some("4006381333931"));
+        assert_eq!(
+            read.buy_url.as_deref(),
+            Some("https://buy.example.com/tray")
+        );
+
+        let only = |status| {
+            let filter = Filter {
+                status: Some(status),
+                ..everything()
+            };
+            let (page, total) = shop.files.list(&filter).unwrap();
+            (
+                page.into_iter().map(|r| r.product_id).collect::<Vec<_>>(),
+                total,
+            )
+        };
+        assert_eq!(only(catalog::Status::Draft), (vec![created.product_id], 1));
+        assert_eq!(only(catalog::Status::Active).1, 3);
+        assert_eq!(only(catalog::Status::Archived).1, 0);
+
+        let mut active = draft.clone();
+        active.merchandising.status = catalog::Status::Active;
+        active.merchandising.compare_at_price = None;
+        shop.files
+            .update(
+                "owner@shop.example",
+                created.product_id,
+                created.version,
+                &active,
+            )
+            .await
+            .unwrap();
+        let history = shop.files.history(created.product_id, 10).unwrap();
+        assert_eq!(
+            history[0].changes["status"],
+            serde_json::json!({"before": "draft", "after": "active"})
+        );
+        assert_eq!(
+            history[0].changes["compare_at_price"],
+            serde_json::json!({"before": "59.90", "after": null})
+        );
+        assert!(history[0].changes.get("gtin").is_none(), "unchanged");
+        assert_eq!(history[1].changes["mpn"]["after"], "WDT-32");
     }
 
     #[tokio::test]
