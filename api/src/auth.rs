@@ -52,6 +52,25 @@ impl Admin {
     }
 }
 
+/// Who reads: an admin (a token or a session) sees every product; anyone
+/// else sees only active ones, as the storefront does, so a draft is not
+/// public before it launches. Credentials that do not check out read as
+/// anyone's.
+#[derive(SecurityScheme)]
+pub enum Reader {
+    Token(TokenAuth),
+    Session(SessionAuth),
+    #[oai(fallback)]
+    Anyone,
+}
+
+impl Reader {
+    /// Whether this reader may see drafts and archived products.
+    pub fn is_admin(&self) -> bool {
+        !matches!(self, Self::Anyone)
+    }
+}
+
 /// An API token: `Authorization: Bearer sft_...`.
 #[derive(SecurityScheme)]
 #[oai(ty = "bearer", checker = "check_bearer")]

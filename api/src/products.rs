@@ -12,7 +12,7 @@ use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::{Binary, Json};
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags};
 
-use crate::auth::Admin;
+use crate::auth::{Admin, Reader};
 use crate::cache::JsonBytes;
 use crate::error::ApiError;
 use crate::problem::{FieldError, Problem};
@@ -389,7 +389,9 @@ pub struct ProductsApi;
 
 #[OpenApi(prefix_path = "/api")]
 impl ProductsApi {
-    /// List products, by name, with filters and pages. Public; reads the replica.
+    /// List products, by name, with filters and pages. Public (without
+    /// credentials, only active products: drafts and archived ones are for
+    /// admins); reads the replica.
     #[oai(path = "/products", method = "get", tag = "Tag::Products")]
     #[expect(
         clippy::too_many_arguments,
@@ -405,7 +407,8 @@ impl ProductsApi {
         in_stock: Query<Option<bool>>,
         /// Text to find in the name or the slug.
         q: Query<Option<String>>,
-        /// Only products with this status; every status when omitted.
+        /// Only products with this status; every status an admin may see
+        /// when omitted.
         status: Query<Option<ProductStatus>>,
         #[oai(
             default = "first_page",
@@ -417,6 +420,7 @@ impl ProductsApi {
             validator(minimum(value = "1"), maximum(value = "100"))
         )]
         per_page: Query<i64>,
+        reader: Reader,
     ) -> Result<JsonBytes<ProductPage>, ApiError> {
         let nul = [("category", &category.0), ("q", &q.0)]
             .into_iter()
@@ -429,18 +433,26 @@ impl ProductsApi {
         if !nul.is_empty() {
             return Err(invalid(nul));
         }
+        // Anyone but an admin sees active products only, and finds no
+        // drafts when asking for them.
+        let admin = reader.is_admin();
+        let asked = status.0.map(Status::from);
+        let hidden = !admin && asked.is_some_and(|s| s != Status::Active);
         let filter = Filter {
             category: category.0.filter(|c| !c.is_empty()),
             in_stock: in_stock.0,
-            status: status.0.map(Status::from),
+            status: if admin { asked } else { Some(Status::Active) },
             text: q.0.filter(|t| !t.trim().is_empty()),
             limit: per_page.0,
             offset: (page.0 - 1) * per_page.0,
             ..Filter::default()
         };
-        let key = format!("{filter:?}");
+        let key = format!("{filter:?} hidden={hidden}");
         let read = async {
-            let (items, total) = state.store.list(&filter, false).await?;
+            let (items, total) = match hidden {
+                true => (Vec::new(), 0),
+                false => state.store.list(&filter, false).await?,
+            };
             Ok::<_, ApiError>(ProductPage {
                 items: items.into_iter().map(Product::from).collect(),
                 total,
@@ -454,13 +466,21 @@ impl ProductsApi {
             .await
     }
 
-    /// One product, with its version as the `ETag`. Public; reads the replica.
+    /// One product, with its version as the `ETag`. Public for an active
+    /// product; a draft or an archived one only for admins (404 to anyone
+    /// else). Reads the replica.
     #[oai(path = "/products/:id", method = "get", tag = "Tag::Products")]
-    async fn get(&self, state: Data<&Arc<State>>, id: Path<i64>) -> Result<OneProduct, ApiError> {
+    async fn get(
+        &self,
+        state: Data<&Arc<State>>,
+        id: Path<i64>,
+        reader: Reader,
+    ) -> Result<OneProduct, ApiError> {
         let record = state
             .store
             .get(id.0, false)
             .await?
+            .filter(|r| reader.is_admin() || r.status == Status::Active)
             .ok_or_else(|| ApiError::not_found(format!("no product has the id {}", id.0)))?;
         let tag = etag(record.version);
         Ok(OneProduct::Ok(Json(record.into()), tag))
