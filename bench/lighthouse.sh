@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Lighthouse audit of the storefront: builds the site with the release binary,
 # serves it on 127.0.0.1, and runs Lighthouse in Debian's headless Chromium on
-# the home page and one product page, with the default (mobile) config and with
-# --preset=desktop. Prints the four category scores (x100) as a table, and the
-# audits that pull a category down.
+# the home page and one product page (one on sale, if any is), with the
+# default (mobile) config and with --preset=desktop. Prints the four category
+# scores (x100) as a table, and the audits that pull a category down.
 #
 #   bench/lighthouse.sh
 #
@@ -91,7 +91,9 @@ SITE_DIR=$WORK_DIR/site
 log "building the site into $SITE_DIR"
 (cd "$REPO_ROOT" && CI=1 "$GENERATOR" build --content "${LIGHTHOUSE_CONTENT:-$REPO_ROOT/content}" --themes "$REPO_ROOT/themes" --out "$SITE_DIR" >&2)
 
-PRODUCT_PATH=$(node -p 'require(process.argv[1]).products[0].url' "$SITE_DIR/products.json")
+# The product page audited is one on sale, so the sale price, its badge and
+# the call to action are measured too (the first product when none is).
+PRODUCT_PATH=$(node -p 'const ps = require(process.argv[1]).products; (ps.find((p) => p.on_sale) || ps[0]).url' "$SITE_DIR/products.json")
 [[ $PRODUCT_PATH == /* ]] || die "products.json has no product url (got '$PRODUCT_PATH')"
 
 # --- serve it -------------------------------------------------------------------

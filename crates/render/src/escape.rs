@@ -22,13 +22,25 @@ pub fn escape_html(text: &str) -> String {
     out
 }
 
-/// Escapes text for XML element content and attribute values.
+/// Escapes text for XML element content and attribute values, and drops
+/// the characters XML 1.0 cannot carry at all (control characters other
+/// than tab, newline and carriage return; U+FFFE and U+FFFF).
 pub(crate) fn xml_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&apos;")
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if c.is_control() && u32::from(c) < 0x20 => {}
+            '\u{fffe}' | '\u{ffff}' => {}
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -43,5 +55,15 @@ mod tests {
         );
         assert_eq!(escape_html("Café — ok"), "Café — ok");
         assert_eq!(escape_html(""), "");
+    }
+
+    #[test]
+    fn escapes_what_xml_needs_and_drops_what_it_cannot_carry() {
+        assert_eq!(
+            xml_escape("a&b<c>d\"e'f"),
+            "a&amp;b&lt;c&gt;d&quot;e&apos;f"
+        );
+        assert_eq!(xml_escape("bell\u{7}\ttab\u{ffff}é"), "bell\ttabé");
+        assert_eq!(xml_escape("]]>"), "]]&gt;");
     }
 }

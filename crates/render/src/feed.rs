@@ -26,6 +26,12 @@ pub(crate) fn products_json(
         url: &'a str,
         price: String,
         price_display: &'a str,
+        /// Always `active`: only active products are on the storefront.
+        status: &'static str,
+        /// The price before the sale, while the product is on sale.
+        compare_at_price: Option<String>,
+        compare_at_price_display: Option<&'a str>,
+        on_sale: bool,
         category: &'a str,
         category_slug: String,
         image_url: &'a str,
@@ -54,6 +60,10 @@ pub(crate) fn products_json(
             url: &card.url,
             price: p.price.to_string(),
             price_display: &card.price,
+            status: p.merchandising.status.as_str(),
+            compare_at_price: p.merchandising.compare_at_price.map(|was| was.to_string()),
+            compare_at_price_display: card.compare_at_price.as_deref(),
+            on_sale: p.on_sale(),
             category: p.category.as_str(),
             category_slug: p.category.slug().to_string(),
             image_url: &card.image,

@@ -5,6 +5,7 @@ mod error;
 mod escape;
 mod feed;
 pub mod markdown;
+mod merchant;
 pub mod money;
 pub mod site;
 mod sitemap;
@@ -151,6 +152,7 @@ pub fn render(
     renderer.lazy_cards = Vec::new();
     rendered.extend(run(&products, &renderer, &cards));
     let json = feed::products_json(catalog, &cards, options.generated_at)?;
+    let merchant_feed = merchant::google_merchant_feed(catalog, &cards);
     drop(cards);
     options.progress.finish_and_clear();
     drop(renderer);
@@ -160,6 +162,7 @@ pub fn render(
     }
 
     site.insert(urls::key_for(urls::PRODUCTS_JSON), json);
+    site.insert(urls::key_for(urls::MERCHANT_FEED), merchant_feed);
     for (key, body) in sitemap::sitemaps(catalog) {
         site.insert(key, body);
     }
@@ -177,6 +180,54 @@ pub fn render(
         site.insert(key.clone(), body.clone());
     }
     Ok(site)
+}
+
+/// Where an admin's preview finds what a published page links to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreviewUrls {
+    /// Prefix for the theme's asset file names (`/admin/preview-assets/`
+    /// gives `/admin/preview-assets/site.css`).
+    pub assets: String,
+    /// Replaces a leading `/images/` in image URLs (`/admin/images/`).
+    pub images: String,
+}
+
+/// The product page of any product, a draft too, for an admin to look at
+/// before it is published: the storefront's own `product.html`, with the
+/// theme's assets and the images at `urls`, the images as plain URLs (no
+/// photo variants), not indexed, and with a visible notice. `catalog`
+/// supplies the settings (and the header's categories).
+pub fn preview_product(
+    catalog: &Catalog,
+    theme: &Theme,
+    product: &Product,
+    urls: &PreviewUrls,
+) -> Result<String, RenderError> {
+    let assets: BTreeMap<String, String> = theme
+        .assets
+        .keys()
+        .map(|name| (name.clone(), format!("{}{name}", urls.assets)))
+        .collect();
+    let placeholder = assets.get(PLACEHOLDER_IMAGE).cloned().unwrap_or_default();
+    let image = |url: &str| match url.strip_prefix("/images/") {
+        Some(rest) => format!("{}{rest}", urls.images),
+        None => url.to_owned(),
+    };
+    let mut card = ProductCard::of(catalog, product, &placeholder, &Photos::new());
+    card.image = image(&card.image);
+    for more in &mut card.more_images {
+        more.image = image(&more.image);
+        more.largest = image(&more.largest);
+    }
+    let renderer = Renderer::new(catalog, theme, assets)?;
+    let mut ctx = renderer.context();
+    let url = renderer.product_context(&mut ctx, product, &card, true);
+    let header = String::from_utf8_lossy(&renderer.headers[PLAIN_HEADER]).into_owned();
+    ctx.insert("header_html", &header);
+    renderer
+        .tera
+        .render("product.html", &ctx)
+        .map_err(|e| renderer.page_error("product.html", &url, &e))
 }
 
 /// The first 10 hex digits of the SHA-256 of an asset.
@@ -209,6 +260,8 @@ struct PageMeta {
     og_type: &'static str,
     og_image: String,
     noindex: bool,
+    /// An admin's preview of an unpublished page.
+    preview: bool,
 }
 
 struct Renderer<'a> {
@@ -255,7 +308,7 @@ impl<'a> Renderer<'a> {
             "product_count": catalog.products.len(),
             "category_count": catalog.categories.len(),
             "assets": assets,
-            "urls": {"home": urls::home(1), "search": urls::SEARCH, "products_json": urls::PRODUCTS_JSON},
+            "urls": {"home": urls::home(1), "search": urls::SEARCH, "products_json": urls::PRODUCTS_JSON, "merchant_feed": urls::MERCHANT_FEED},
         });
         let mut renderer = Self {
             catalog,
@@ -338,6 +391,7 @@ impl<'a> Renderer<'a> {
             og_type: "website",
             og_image: urls::absolute(&s.base_url, default_image),
             noindex: false,
+            preview: false,
         }
     }
 
@@ -348,63 +402,7 @@ impl<'a> Renderer<'a> {
         let mut header = &self.headers[PLAIN_HEADER];
         let (template, url) = match job {
             Job::Product(index, product) => {
-                let url = urls::product(&product.slug);
-                let card = &cards[*index];
-                let summary = card.summary.as_str();
-                // The page's photo: the largest variant for search engines,
-                // the 1200×630 crop for link previews.
-                let (image, og_image) = match &card.picture {
-                    Some(p) => (p.largest.clone(), p.og.clone()),
-                    None => (card.image.clone(), card.image.clone()),
-                };
-                let category_slug = product.category.slug();
-                let crumbs = vec![
-                    Link {
-                        name: "Home".into(),
-                        url: urls::home(1),
-                    },
-                    Link {
-                        name: product.category.as_str().into(),
-                        url: urls::category(&category_slug, 1),
-                    },
-                    Link {
-                        name: product.name.as_str().into(),
-                        url: url.clone(),
-                    },
-                ];
-                let json_ld = views::json_for_script(&(
-                    views::product_json_ld(
-                        self.catalog,
-                        product,
-                        &std::iter::once(image.as_str())
-                            .chain(card.more_images.iter().map(|i| i.largest.as_str()))
-                            .collect::<Vec<_>>(),
-                        summary,
-                    ),
-                    views::breadcrumbs_json_ld(&s.base_url, &crumbs),
-                ));
-                let mut meta = self.meta(
-                    format!("{} — {}", product.name.as_str(), s.title),
-                    if summary.is_empty() {
-                        product.name.as_str().to_owned()
-                    } else {
-                        summary.to_owned()
-                    },
-                    url.clone(),
-                    "product",
-                );
-                meta.og_type = "product";
-                meta.og_image = urls::absolute(&s.base_url, &og_image);
-                ctx.insert("page", &meta);
-                ctx.insert("product", card);
-                ctx.insert(
-                    "description_html",
-                    &markdown::to_safe_html(&product.description),
-                );
-                ctx.insert("breadcrumbs", &crumbs);
-                ctx.insert("json_ld", &json_ld);
-                ctx.insert("price_amount", &product.price.to_string());
-                ctx.insert("sku", &product.id.get().to_string());
+                let url = self.product_context(&mut ctx, product, &cards[*index], false);
                 ("product.html", url)
             }
             Job::Listing {
@@ -531,6 +529,80 @@ impl<'a> Renderer<'a> {
         Ok((urls::key_for(&url), body))
     }
 
+    /// Fills `ctx` for a product's page; returns the page's URL. A
+    /// `preview` page is for the admin: not indexed, and it says so.
+    fn product_context(
+        &self,
+        ctx: &mut Context,
+        product: &Product,
+        card: &ProductCard,
+        preview: bool,
+    ) -> String {
+        let s = &self.catalog.settings;
+        let m = &product.merchandising;
+        let url = urls::product(&product.slug);
+        let summary = card.summary.as_str();
+        // The page's photo: the largest variant for search engines,
+        // the 1200×630 crop for link previews.
+        let (image, og_image) = match &card.picture {
+            Some(p) => (p.largest.clone(), p.og.clone()),
+            None => (card.image.clone(), card.image.clone()),
+        };
+        let category_slug = product.category.slug();
+        let crumbs = vec![
+            Link {
+                name: "Home".into(),
+                url: urls::home(1),
+            },
+            Link {
+                name: product.category.as_str().into(),
+                url: urls::category(&category_slug, 1),
+            },
+            Link {
+                name: product.name.as_str().into(),
+                url: url.clone(),
+            },
+        ];
+        let json_ld = views::json_for_script(&(
+            views::product_json_ld(
+                self.catalog,
+                product,
+                &std::iter::once(image.as_str())
+                    .chain(card.more_images.iter().map(|i| i.largest.as_str()))
+                    .collect::<Vec<_>>(),
+                summary,
+            ),
+            views::breadcrumbs_json_ld(&s.base_url, &crumbs),
+        ));
+        // Search-result text: the owner's, else the name and a summary.
+        let title = m
+            .seo_title
+            .clone()
+            .unwrap_or_else(|| format!("{} — {}", product.name.as_str(), s.title));
+        let description = match &m.seo_description {
+            Some(d) => d.clone(),
+            None if summary.is_empty() => product.name.as_str().to_owned(),
+            None => summary.to_owned(),
+        };
+        let mut meta = self.meta(title, description, url.clone(), "product");
+        meta.og_type = "product";
+        meta.og_image = urls::absolute(&s.base_url, &og_image);
+        meta.noindex = preview;
+        meta.preview = preview;
+        ctx.insert("page", &meta);
+        ctx.insert("product", card);
+        ctx.insert(
+            "description_html",
+            &markdown::to_safe_html(&product.description),
+        );
+        ctx.insert("breadcrumbs", &crumbs);
+        ctx.insert("json_ld", &json_ld);
+        ctx.insert("price_amount", &product.price.to_string());
+        ctx.insert("sku", &product.id.get().to_string());
+        ctx.insert("call_to_action", &views::CallToActionView::of(s, product));
+        url
+    }
+
     fn page_error(&self, template: &str, url: &str, e: &tera::Error) -> RenderError {
         let detail = error_chain(e);
         // Tera names the variable or filter in backticks; find it in the
@@ -561,3 +633,6 @@ impl<'a> Renderer<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -45,6 +45,39 @@ pub fn summary(markdown: &str, max: usize) -> String {
             _ => {}
         }
     }
+    shorten(&text, max)
+}
+
+/// The whole description as plain text (no markup, no raw HTML; blocks
+/// separated by a space), cut at a word boundary to at most `max`
+/// characters, for feeds that want text.
+pub fn plain_text(markdown: &str, max: usize) -> String {
+    let mut text = String::with_capacity(markdown.len());
+    for event in Parser::new_ext(markdown, options()) {
+        match event {
+            Event::Text(t) | Event::Code(t) => text.push_str(&t),
+            Event::SoftBreak | Event::HardBreak | Event::Rule => text.push(' '),
+            // Between blocks, not inside them: `**wal**nut` stays one word.
+            Event::End(
+                TagEnd::Paragraph
+                | TagEnd::Heading(_)
+                | TagEnd::Item
+                | TagEnd::List(_)
+                | TagEnd::BlockQuote(_)
+                | TagEnd::CodeBlock
+                | TagEnd::TableCell
+                | TagEnd::TableRow
+                | TagEnd::TableHead,
+            ) => text.push(' '),
+            _ => {}
+        }
+    }
+    shorten(&text, max)
+}
+
+/// Collapses whitespace, then cuts at a word boundary to at most `max`
+/// characters, ending in `…` when cut.
+pub fn shorten(text: &str, max: usize) -> String {
     let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
     if text.chars().count() <= max {
         return text;
@@ -103,5 +136,22 @@ mod tests {
         assert_eq!(summary("- a list\n\nThen text.", 160), "Then text.");
         assert_eq!(summary("one two three four", 10), "one two…");
         assert_eq!(summary("", 10), "");
+    }
+
+    #[test]
+    fn plain_text_keeps_every_block_and_drops_markup() {
+        let md = "A **walnut** tray.\n\n- one <b>x</b>\n- `two`\n\n<div>raw</div>\n\n| a | b |\n|---|---|\n| 1 | 2 |\n";
+        let text = plain_text(md, 5000);
+        assert_eq!(text, "A walnut tray. one x two a b 1 2");
+        assert!(!text.contains('<'), "{text}");
+        assert_eq!(plain_text("**wal**nut", 10), "walnut");
+        assert_eq!(plain_text("one two three four", 10), "one two…");
+        let long = "word ".repeat(2000);
+        let cut = plain_text(&long, 5000);
+        assert!(
+            cut.chars().count() <= 5000 && cut.ends_with("word…"),
+            "{}",
+            cut.len()
+        );
     }
 }

@@ -8,15 +8,18 @@
 //! | `/products/<slug>/` | `products/<slug>/index.html` |
 //! | `/search/` | `search/index.html` |
 //! | `/404.html`, `/products.json`, `/sitemap.xml`, `/robots.txt` | the same, without `/` |
+//! | `/feeds/google-merchant.xml` | the same, without `/` |
 //! | `/assets/<name>.<hash>.<ext>` | fingerprinted theme assets |
 
-use catalog::Slug;
+use catalog::{Product, Slug};
 
 pub const SEARCH: &str = "/search/";
 pub const NOT_FOUND: &str = "/404.html";
 pub const PRODUCTS_JSON: &str = "/products.json";
 pub const SITEMAP: &str = "/sitemap.xml";
 pub const ROBOTS: &str = "/robots.txt";
+/// The Google Merchant Center product feed (RSS 2.0 with the `g:` namespace).
+pub const MERCHANT_FEED: &str = "/feeds/google-merchant.xml";
 /// The most URLs one sitemap file may hold (sitemaps.org).
 pub const SITEMAP_MAX_URLS: usize = 50_000;
 
@@ -86,6 +89,45 @@ pub fn absolute(base_url: &str, url: &str) -> String {
     }
 }
 
+/// A `mailto:` link to `address` whose subject names the product, every
+/// byte outside RFC 3986's unreserved set percent-encoded.
+pub fn mailto(address: &str, product: &Product) -> String {
+    let subject = format!(
+        "About: {} (item {})",
+        product.name.as_str(),
+        product.id.get()
+    );
+    format!(
+        "mailto:{}?subject={}",
+        percent_encode(address, b"@+"),
+        percent_encode(&subject, b"")
+    )
+}
+
+/// Where the product is bought: its `buy_url` (checked to be `https://`
+/// with nothing that needs quoting), if it has one.
+pub fn buy(product: &Product) -> Option<String> {
+    product
+        .merchandising
+        .buy_url
+        .as_ref()
+        .map(|u| u.as_str().to_owned())
+}
+
+/// `%XX` for every byte but RFC 3986's unreserved characters and `keep`.
+fn percent_encode(text: &str, keep: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(text.len() * 3 / 2);
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) || keep.contains(&b) {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,10 +155,34 @@ mod tests {
         );
         assert_eq!(urls_for_key("404.html"), ["/404.html"]);
         assert_eq!(urls_for_key("assets/a.1.css"), ["/assets/a.1.css"]);
+        assert_eq!(key_for(MERCHANT_FEED), "feeds/google-merchant.xml");
         assert_eq!(absolute("https://s.example", "/a/"), "https://s.example/a/");
         assert_eq!(
             absolute("https://s.example", "https://cdn.example/a.png"),
             "https://cdn.example/a.png"
         );
+    }
+
+    #[test]
+    fn mailto_encodes_the_subject() {
+        let at = chrono::DateTime::UNIX_EPOCH;
+        let product = Product {
+            id: catalog::ProductId::new(42).unwrap(),
+            slug: Slug::parse("tea-tin").unwrap(),
+            name: catalog::ProductName::parse("Café & Tea Tin? 50% #1").unwrap(),
+            description: String::new(),
+            price: catalog::Price::parse("1").unwrap(),
+            images: Vec::new(),
+            category: catalog::CategoryName::parse("Tea").unwrap(),
+            stock_quantity: catalog::StockQuantity::new(1).unwrap(),
+            merchandising: catalog::Merchandising::default(),
+            created_at: at,
+            updated_at: at,
+        };
+        assert_eq!(
+            mailto("hello+shop@a.example", &product),
+            "mailto:hello+shop@a.example?subject=About%3A%20Caf%C3%A9%20%26%20Tea%20Tin%3F%2050%25%20%231%20%28item%2042%29"
+        );
+        assert_eq!(buy(&product), None);
     }
 }

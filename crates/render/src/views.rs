@@ -3,10 +3,11 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
+use serde_json::{Value, json};
 
 use crate::urls;
 use crate::{markdown, money};
-use catalog::{Catalog, Category, Product};
+use catalog::{CallToAction, Catalog, Category, Product, SiteSettings};
 
 /// At or below this many units, a product shows "Only N left".
 pub const LOW_STOCK: i32 = 5;
@@ -68,7 +69,11 @@ pub struct ProductCard {
     pub id: i64,
     pub name: String,
     pub url: String,
+    /// The current price, formatted.
     pub price: String,
+    /// The price before the sale, formatted, while the product is on sale.
+    pub compare_at_price: Option<String>,
+    pub on_sale: bool,
     /// The image's URL: for a photo, its fallback variant at the product
     /// page's width; else the catalog's URL or the theme's placeholder.
     pub image: String,
@@ -191,6 +196,11 @@ impl ProductCard {
             name: product.name.as_str().to_owned(),
             url: urls::product(&product.slug),
             price: money::format_price(product.price, &s.currency, &s.locale),
+            compare_at_price: product
+                .merchandising
+                .compare_at_price
+                .map(|was| money::format_price(was, &s.currency, &s.locale)),
+            on_sale: product.on_sale(),
             image,
             picture,
             alt: alt_text(product, 0),
@@ -203,6 +213,36 @@ impl ProductCard {
             },
             stock: StockView::of(product),
             summary: markdown::summary(&product.description, SUMMARY_CHARS),
+        }
+    }
+}
+
+/// What a product page offers beside the price (`settings.call_to_action`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CallToActionView {
+    /// `email` or `buy`, for styling.
+    pub kind: &'static str,
+    pub label: &'static str,
+    pub url: String,
+}
+
+impl CallToActionView {
+    /// Nothing, a "Contact us" `mailto:` link, or the product's buy link
+    /// while it is in stock (and only if it has one).
+    pub fn of(settings: &SiteSettings, product: &Product) -> Option<Self> {
+        match &settings.call_to_action {
+            CallToAction::None => None,
+            CallToAction::Email(address) => Some(Self {
+                kind: "email",
+                label: "Contact us about this item",
+                url: urls::mailto(address, product),
+            }),
+            CallToAction::BuyUrl if product.in_stock() => urls::buy(product).map(|url| Self {
+                kind: "buy",
+                label: "Buy now",
+                url,
+            }),
+            CallToAction::BuyUrl => None,
         }
     }
 }
@@ -292,7 +332,8 @@ pub fn timestamp(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// schema.org `Product` with an `Offer`, serialised straight to JSON-LD.
+/// schema.org `Product` with an `Offer`, serialised straight to JSON-LD:
+/// what Google's merchant listings read.
 #[derive(Debug, Serialize)]
 pub struct ProductLd<'a> {
     #[serde(rename = "@context")]
@@ -305,22 +346,69 @@ pub struct ProductLd<'a> {
     /// Every image, the main one first.
     image: Vec<String>,
     category: &'a str,
+    brand: BrandLd<'a>,
+    /// The GTIN under its length's own property (`gtin8`, `gtin12`,
+    /// `gtin13` or `gtin14`).
+    #[serde(flatten)]
+    gtin: Option<GtinLd<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mpn: Option<&'a str>,
     url: String,
     offers: OfferLd<'a>,
 }
 
 #[derive(Debug, Serialize)]
+struct BrandLd<'a> {
+    #[serde(rename = "@type")]
+    kind: &'static str,
+    name: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum GtinLd<'a> {
+    Gtin8(&'a str),
+    Gtin12(&'a str),
+    Gtin13(&'a str),
+    Gtin14(&'a str),
+}
+
+impl<'a> GtinLd<'a> {
+    fn of(gtin: &'a catalog::Gtin) -> Self {
+        let digits = gtin.as_str();
+        match digits.len() {
+            8 => Self::Gtin8(digits),
+            12 => Self::Gtin12(digits),
+            13 => Self::Gtin13(digits),
+            _ => Self::Gtin14(digits),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 struct OfferLd<'a> {
     #[serde(rename = "@type")]
     kind: &'static str,
+    /// The current price, as exact decimal text.
     price: String,
-    #[serde(rename = "priceCurrency")]
     price_currency: &'a str,
+    /// The price before the sale, as Google documents it: a
+    /// `UnitPriceSpecification` of type `StrikethroughPrice`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    price_specification: Option<Value>,
     availability: &'static str,
+    item_condition: &'static str,
     url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shipping_details: Option<Vec<Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    has_merchant_return_policy: Option<Value>,
 }
 
-/// The product page's structured data: a schema.org `Product` with an `Offer`.
+/// The product page's structured data: a schema.org `Product` with an
+/// `Offer`, its brand and identifiers, and the shop's shipping and returns
+/// when `site.toml` sets them.
 pub fn product_json_ld<'a>(
     catalog: &'a Catalog,
     product: &'a Product,
@@ -328,7 +416,9 @@ pub fn product_json_ld<'a>(
     summary: &'a str,
 ) -> ProductLd<'a> {
     let s = &catalog.settings;
+    let m = &product.merchandising;
     let url = urls::absolute(&s.base_url, &urls::product(&product.slug));
+    let currency = s.currency.as_str();
     ProductLd {
         context: "https://schema.org",
         kind: "Product",
@@ -340,15 +430,79 @@ pub fn product_json_ld<'a>(
             .map(|i| urls::absolute(&s.base_url, i))
             .collect(),
         category: product.category.as_str(),
+        brand: BrandLd {
+            kind: "Brand",
+            name: &s.brand,
+        },
+        gtin: m.gtin.as_ref().map(GtinLd::of),
+        mpn: m.mpn.as_deref(),
         offers: OfferLd {
             kind: "Offer",
             price: product.price.to_string(),
-            price_currency: s.currency.as_str(),
+            price_currency: currency,
+            price_specification: m.compare_at_price.map(|was| {
+                json!({
+                    "@type": "UnitPriceSpecification",
+                    "priceType": "https://schema.org/StrikethroughPrice",
+                    "price": was.to_string(),
+                    "priceCurrency": currency,
+                })
+            }),
             availability: StockView::of(product).availability,
+            item_condition: s.condition.schema_org(),
             url: url.clone(),
+            shipping_details: s.shipping.as_ref().map(|sh| shipping_ld(sh, currency)),
+            has_merchant_return_policy: s.returns.as_ref().map(returns_ld),
         },
         url,
     }
+}
+
+/// One `OfferShippingDetails` per rate.
+fn shipping_ld(shipping: &catalog::Shipping, currency: &str) -> Vec<Value> {
+    let days = |(min, max): (u32, u32)| json!({"@type": "QuantitativeValue", "minValue": min, "maxValue": max, "unitCode": "DAY"});
+    shipping
+        .rates
+        .iter()
+        .map(|rate| {
+            json!({
+                "@type": "OfferShippingDetails",
+                "shippingRate": {
+                    "@type": "MonetaryAmount",
+                    "value": rate.price.to_string(),
+                    "currency": currency,
+                },
+                "shippingDestination": {
+                    "@type": "DefinedRegion",
+                    "addressCountry": rate.countries,
+                },
+                "deliveryTime": {
+                    "@type": "ShippingDeliveryTime",
+                    "handlingTime": days(shipping.handling_days),
+                    "transitTime": days(shipping.transit_days),
+                },
+            })
+        })
+        .collect()
+}
+
+/// The `MerchantReturnPolicy`: a finite window, or no returns at all.
+fn returns_ld(returns: &catalog::Returns) -> Value {
+    if returns.days == 0 {
+        return json!({
+            "@type": "MerchantReturnPolicy",
+            "applicableCountry": returns.countries,
+            "returnPolicyCategory": "https://schema.org/MerchantReturnNotPermitted",
+        });
+    }
+    json!({
+        "@type": "MerchantReturnPolicy",
+        "applicableCountry": returns.countries,
+        "returnPolicyCategory": "https://schema.org/MerchantReturnFiniteReturnWindow",
+        "merchantReturnDays": returns.days,
+        "returnMethod": returns.method.schema_org(),
+        "returnFees": returns.fees.schema_org(),
+    })
 }
 
 /// schema.org `BreadcrumbList`.

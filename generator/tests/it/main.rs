@@ -10,6 +10,7 @@ mod cli;
 #[cfg(feature = "postgres")]
 mod db;
 mod features;
+mod merchant;
 mod photos;
 #[cfg(all(feature = "postgres", feature = "s3"))]
 mod proxy;

@@ -28,6 +28,7 @@ fn expected_pages(catalog: &catalog::Catalog) -> BTreeSet<String> {
         urls::PRODUCTS_JSON,
         urls::SITEMAP,
         urls::ROBOTS,
+        urls::MERCHANT_FEED,
     ] {
         keys.insert(urls::key_for(fixed));
     }

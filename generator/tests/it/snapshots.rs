@@ -9,7 +9,7 @@ fn mask_fingerprints(html: &str) -> String {
     while let Some(at) = rest.find("/assets/") {
         out.push_str(&rest[..at + 8]);
         rest = &rest[at + 8..];
-        let end = rest.find(['"', '\'', ' ', ')']).unwrap_or(rest.len());
+        let end = rest.find(['"', '\'', ' ', ')', '<']).unwrap_or(rest.len());
         let name = &rest[..end];
         let parts: Vec<_> = name.split('.').collect();
         if parts.len() == 3
@@ -35,7 +35,26 @@ fn shop() -> Shop {
     let mut mug = p(7, "Stoneware Mug", "Coffee & Tea");
     mug.stock = 0;
     mug.image_url = None;
-    Shop::new(&[kettle, mug, p(9, "Tea Tin", "Coffee & Tea")], 2)
+    let tin = p(9, "Tea Tin", "Coffee & Tea");
+    let shop = Shop::new(&[kettle.clone(), mug, tin.clone()], 2);
+    // On sale: the kettle (its page) and the tin (page 2 of the listing);
+    // the shop asks for questions by email and ships to two regions.
+    for (product, was) in [(&kettle, "89.00"), (&tin, "59.90")] {
+        let file = product.file().replacen(
+            "\ncategory = ",
+            &format!("\ncompare_at_price = \"{was}\"\ncategory = "),
+            1,
+        );
+        shop.write(&format!("products/{}.md", product.slug), &file);
+    }
+    let site = std::fs::read_to_string(shop.content().join("site.toml")).unwrap();
+    shop.write(
+        "site.toml",
+        &format!(
+            "{site}brand = \"Test Brand\"\ncall_to_action = \"email\"\ncontact_email = \"hello@shop.example.com\"\n[shipping]\nhandling_days = [0, 1]\ntransit_days = [1, 3]\nrates = [{{ countries = [\"IE\"], price = \"4.95\" }}, {{ countries = [\"GB\", \"FR\"], price = \"9.95\" }}]\n[returns]\ndays = 30\nmethod = \"mail\"\nfees = \"free\"\n"
+        ),
+    );
+    shop
 }
 
 #[test]
@@ -64,4 +83,13 @@ fn products_json() {
     insta::assert_snapshot!(mask_fingerprints(
         &serde_json::to_string_pretty(&json).unwrap()
     ));
+}
+
+#[test]
+fn merchant_feed() {
+    let built = shop().build().unwrap();
+    insta::assert_snapshot!(mask_fingerprints(&text(
+        &built.site,
+        "feeds/google-merchant.xml"
+    )));
 }

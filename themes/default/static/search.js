@@ -1,4 +1,4 @@
-// Client-side search over /products.json: text, category and stock filters,
+// Client-side search over /products.json: text, category, stock and sale filters,
 // sorting by name or price. No framework. Results are built with DOM methods
 // and textContent, never innerHTML, so catalog text cannot inject markup.
 (() => {
@@ -12,12 +12,15 @@
     category: form.elements.category,
     sort: form.elements.sort,
     inStock: form.elements.in_stock,
+    onSale: form.elements.on_sale,
   };
   const MAX_SHOWN = 120;
   let catalog = [];
 
   // Prices are exact decimal strings like "49.90": compare them as integer cents.
   const cents = (price) => BigInt(price.replace(".", ""));
+  // On sale: a compare-at price above the price, compared in cents.
+  const onSale = (p) => p.compare_at_price != null && cents(p.compare_at_price) > p._cents;
   const fold = (text) => text.normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
 
   function readUrl() {
@@ -27,6 +30,7 @@
     fields.sort.value = params.get("sort") || "relevance";
     if (!fields.sort.value) fields.sort.value = "relevance";
     fields.inStock.checked = params.get("in_stock") === "1";
+    fields.onSale.checked = params.get("on_sale") === "1";
   }
 
   function writeUrl() {
@@ -35,6 +39,7 @@
     if (fields.category.value) params.set("category", fields.category.value);
     if (fields.sort.value !== "relevance") params.set("sort", fields.sort.value);
     if (fields.inStock.checked) params.set("in_stock", "1");
+    if (fields.onSale.checked) params.set("on_sale", "1");
     const query = params.toString();
     history.replaceState(null, "", query ? "?" + query : location.pathname);
   }
@@ -72,11 +77,32 @@
     const price = document.createElement("span");
     price.className = "price";
     price.textContent = p.price_display;
+    let shownPrice = price;
+    if (p._onSale) {
+      // As the cards the site renders: a badge, the price and the old one struck through.
+      shownPrice = document.createElement("span");
+      shownPrice.className = "card-price";
+      const badge = document.createElement("span");
+      badge.className = "badge badge-sale";
+      badge.setAttribute("aria-hidden", "true");
+      badge.textContent = "Sale";
+      const now = document.createElement("span");
+      now.className = "visually-hidden";
+      now.textContent = "Sale price: ";
+      price.className = "price price-now";
+      const was = document.createElement("s");
+      was.className = "price-was";
+      const wasLabel = document.createElement("span");
+      wasLabel.className = "visually-hidden";
+      wasLabel.textContent = "was ";
+      was.append(wasLabel, p.compare_at_price_display || p.compare_at_price);
+      shownPrice.append(badge, " ", now, price, " ", was);
+    }
     const stock = document.createElement("span");
     const level = !p.in_stock ? "out" : p.stock_quantity <= 5 ? "low" : "in";
     stock.className = "stock stock-" + level;
     stock.textContent = !p.in_stock ? "Out of stock" : level === "low" ? "Only " + p.stock_quantity + " left" : "In stock";
-    meta.append(price, " ", stock);
+    meta.append(shownPrice, " ", stock);
     li.append(link, meta);
     return li;
   }
@@ -85,10 +111,12 @@
     const terms = fold(fields.q.value).split(/\s+/).filter(Boolean);
     const category = fields.category.value;
     const inStockOnly = fields.inStock.checked;
+    const onSaleOnly = fields.onSale.checked;
     let hits = [];
     for (const p of catalog) {
       if (category && p.category_slug !== category) continue;
       if (inStockOnly && !p.in_stock) continue;
+      if (onSaleOnly && !p._onSale) continue;
       const s = score(p, terms);
       if (s > 0) hits.push([s, p]);
     }
@@ -117,6 +145,7 @@
   fields.category.addEventListener("change", run);
   fields.sort.addEventListener("change", run);
   fields.inStock.addEventListener("change", run);
+  fields.onSale.addEventListener("change", run);
 
   readUrl();
   fetch(script.dataset.catalog, { credentials: "same-origin" })
@@ -132,6 +161,7 @@
         _summary: fold(p.summary),
         _cents: cents(p.price),
       }));
+      for (const p of catalog) p._onSale = onSale(p);
       run();
     })
     .catch(() => {
