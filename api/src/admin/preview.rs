@@ -12,7 +12,7 @@ use catalog::{Catalog, Origin, Product, SiteSettings, Status};
 use poem::http::StatusCode;
 use poem::web::{Data, Path};
 use poem::{Response, handler};
-use render::{RenderError, Theme};
+use render::Theme;
 
 use super::products::product_or_page;
 use super::{Owner, early, pages};
@@ -27,50 +27,6 @@ pub(super) const IMAGES: &str = "/admin/images/";
 /// the admin, images as the admin serves them, and nothing sent anywhere.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; \
                    font-src 'self'; connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
-
-// ---------------------------------------------------------------------------
-// STUB until `render::preview_product` exists. At the merge, delete
-// `PreviewUrls` and `preview_html` below, and in `product_preview` call
-// `render::preview_product(&catalog, &theme, &product, &render::PreviewUrls { .. })`.
-
-/// Where a preview's links point (to become `render::PreviewUrls`).
-pub(super) struct PreviewUrls {
-    /// The prefix of theme asset names.
-    pub(super) assets: String,
-    /// What replaces a leading `/images/`.
-    pub(super) images: String,
-}
-
-/// A minimal page (the name, the price and the main image) standing in for
-/// `render::preview_product`, which renders the theme's product page.
-fn preview_html(
-    catalog: &Catalog,
-    _theme: &Theme,
-    product: &Product,
-    urls: &PreviewUrls,
-) -> Result<String, RenderError> {
-    let settings = &catalog.settings;
-    let price = render::money::format_price(product.price, &settings.currency, &settings.locale);
-    let image = product.images.first().map_or_else(String::new, |i| {
-        let url = i.url.as_str();
-        let src = match url.strip_prefix("/images/") {
-            Some(file) => format!("{}{file}", urls.images),
-            None => url.to_owned(),
-        };
-        format!("<img src=\"{}\" alt=\"\">", render::escape_html(&src))
-    });
-    Ok(format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"robots\" content=\"noindex\">\
-         <link rel=\"stylesheet\" href=\"{assets}site.css\">\
-         <title>{name}</title></head>\
-         <body><main><h1>{name}</h1><p class=\"price\">{price}</p>{image}</main></body></html>\n",
-        assets = render::escape_html(&urls.assets),
-        name = render::escape_html(product.name.as_str()),
-        price = render::escape_html(&price),
-    ))
-}
-// ---------------------------------------------------------------------------
 
 /// The shop's settings, as the build reads them.
 fn site_settings(state: &State) -> poem::Result<SiteSettings> {
@@ -165,11 +121,11 @@ pub(super) async fn product_preview(
             ))
         })?;
     let theme = theme(&state, &catalog)?;
-    let urls = PreviewUrls {
+    let urls = render::PreviewUrls {
         assets: ASSETS.to_owned(),
         images: IMAGES.to_owned(),
     };
-    let html = preview_html(&catalog, &theme, &product, &urls).map_err(|e| {
+    let html = render::preview_product(&catalog, &theme, &product, &urls).map_err(|e| {
         tracing::error!("the preview of product {} failed: {e}", id.0);
         early(pages::error(
             StatusCode::INTERNAL_SERVER_ERROR,
