@@ -81,7 +81,8 @@ const PNG_1X1 = Buffer.from(
 );
 const MIB = 1024 * 1024;
 
-const CSV_HEADER = "product_id,slug,name,price,category,stock_quantity,image_url,images,description";
+const CSV_HEADER =
+  "product_id,slug,name,price,category,stock_quantity,image_url,images,description,status,compare_at_price,seo_title,seo_description,gtin,mpn,buy_url";
 const FORMULA = '=HYPERLINK("http://evil.example","x")';
 const XSS_NAME = "<img src=x onerror=alert(1)>Zeta Mug";
 
@@ -544,8 +545,10 @@ async function readProductRows(page) {
 async function fillProduct(page, fields) {
   const form = page.locator("form#product");
   for (const [name, value] of Object.entries(fields)) {
+    const field = form.locator(`[name="${name}"]`);
     if (name === "image") await form.locator('input[name="image"]').setInputFiles(value);
-    else await form.locator(`[name="${name}"]`).fill(value);
+    else if ((await field.evaluate((el) => el.tagName)) === "SELECT") await field.selectOption(value);
+    else await field.fill(value);
   }
 }
 
@@ -748,11 +751,11 @@ describe("admin UI in headless Chromium", () => {
     return res.json();
   }
 
-  /** A new-product form filled with `fields`, saved; returns the response. */
+  /** A new-product form filled with `fields` (active unless they say), saved; returns the response. */
   async function createProduct(page, fields) {
     await goto(page, "/admin/products/new");
     assertPath(page, "/admin/products/new", "the new-product form");
-    await fillProduct(page, fields);
+    await fillProduct(page, { status: "active", ...fields });
     return saveProduct(page);
   }
 
@@ -1054,7 +1057,9 @@ describe("admin UI in headless Chromium", () => {
 
     // Fixed, and the same image chosen again (as someone who thinks it was
     // lost would): it is not added twice. Saved.
-    await fillProduct(page, { price: "24.00", image: filePayload("kettle.png", "image/png", PNG_1X1) });
+    // A new product starts as a draft; this one goes live at once.
+    assert.equal(await form.locator('select[name="status"]').inputValue(), "draft", "a new product starts as a draft");
+    await fillProduct(page, { price: "24.00", status: "active", image: filePayload("kettle.png", "image/png", PNG_1X1) });
     const res = await saveProduct(page);
     assert.equal(await redirectStatus(res), 303, "a successful save answers 303");
     shop.kettle.id = editedId(page);
@@ -1718,6 +1723,96 @@ describe("admin UI in headless Chromium", () => {
   });
 
   // 15 -----------------------------------------------------------------------
+  step("a draft: made, previewed in the storefront's template, then activated and live on sale", async (t, newPage) => {
+    const board = { name: "Oiled Ash Serving Board", slug: "oiled-ash-serving-board" };
+    const pageKey = `products/${board.slug}/index.html`;
+    const page = await newPage();
+    await goto(page, "/admin/products/new");
+    const form = page.locator("form#product");
+    for (const [label, name] of [
+      ["Status", "status"],
+      ["Compare-at price", "compare_at_price"],
+      ["Search title", "seo_title"],
+      ["Search description", "seo_description"],
+      ["GTIN", "gtin"],
+      ["Buy URL", "buy_url"],
+    ]) {
+      await assertLabelled(form, label, name);
+    }
+    await fillProduct(page, {
+      name: board.name,
+      price: "30.00",
+      compare_at_price: "30.00",
+      category: "Kitchen",
+      stock_quantity: "4",
+      description: "A serving board of **oiled ash**.",
+      seo_title: "Ash serving board, oiled by hand",
+    });
+    // The search-result preview and the counter follow what is typed.
+    await expectVisible(page, "#serp-title", "Ash serving board, oiled by hand", "the search-result preview's title");
+    await expectVisible(page, "#seo_title-count", "32/70", "the search title's character count");
+    await form.evaluate((f) => (f.noValidate = true));
+    const refused = await saveProduct(page);
+    assert.equal(refused.status(), 422, "a compare-at price not above the price is refused");
+    await expectVisible(page, "#compare_at_price-error", /above the price/, "the compare-at price's error");
+    await fillProduct(page, { compare_at_price: "38.00" });
+    assert.equal(await redirectStatus(await saveProduct(page)), 303, "the draft is saved");
+    board.id = editedId(page);
+    assert.equal((await apiProduct(page, board.id)).status, "draft");
+
+    // The list says it is a draft; the storefront has not heard of it.
+    const drafts = await listRows(page, { status: "draft" });
+    const row = drafts.find((r) => r.id === board.id);
+    assert.ok(row, `the status filter lists the draft: ${JSON.stringify(drafts.map((r) => r.name))}`);
+    assert.match(row.text, /Draft/, "its row has a Draft badge");
+    assert.equal((await s3.get(pageKey)).status, 404, "a draft has no page in the bucket");
+    const before = JSON.parse(await s3.text("products.json"));
+    assert.ok(!before.products.some((p) => p.slug === board.slug), "products.json does not list the draft");
+
+    // The preview: the storefront's own product template, behind the login.
+    const preview = await newPage();
+    const shown = await preview.goto(`${base}/admin/products/${board.id}/preview`, { waitUntil: "load" });
+    assert.equal(shown.status(), 200);
+    assert.equal(shown.headers()["cache-control"], "no-store");
+    assert.equal((await preview.locator("h1").first().textContent()).trim(), board.name);
+    await expectVisible(preview, ".preview-notice", "not published", "the preview's notice");
+    await expectVisible(preview, ".product-price", /Sale/, "the sale in the preview");
+    assert.equal(await preview.locator('meta[name="robots"]').getAttribute("content"), "noindex");
+    const css = await preview.evaluate(() => [...document.styleSheets].some((s) => s.cssRules.length > 0));
+    assert.ok(css, "the preview has the storefront's stylesheet");
+    await screenshot(preview, "admin-preview.png");
+    const stranger = await browser.newContext();
+    t.after(() => stranger.close().catch(() => {}));
+    const anon = await stranger.request.get(`${base}/admin/products/${board.id}/preview`, { maxRedirects: 0 });
+    assert.ok([303, 302, 401].includes(anon.status()), `the preview needs a login: ${anon.status()}`);
+    assert.equal((await stranger.request.get(`${base}/api/products/${board.id}`)).status(), 404, "a draft is not public in the api");
+
+    // Activated: live, with the sale shown.
+    await goto(page, `/admin/products/${board.id}/edit`);
+    await fillProduct(page, { status: "active" });
+    assert.equal(await redirectStatus(await saveProduct(page)), 303);
+    const html = await waitFor(async () => {
+      const text = await s3.text(pageKey);
+      return text && text.includes(board.name) ? text : null;
+    }, `${pageKey} is in the bucket once the product is active`);
+    assert.ok(html.includes("<title>Ash serving board, oiled by hand</title>"), "the SEO title is the page's title");
+    const shopContext = await bucketContext(t, { viewport: VIEWPORT });
+    const live = await shopContext.newPage();
+    assert.equal((await live.goto(s3.objectUrl(pageKey), { waitUntil: "load" })).status(), 200);
+    const price = live.locator(".product-price");
+    assert.match((await price.innerText()).replace(/\s+/g, " "), /Sale .*30\.00.*38\.00/, "the badge, the price and the old price");
+    assert.match(await price.locator("s").textContent(), /was .*38\.00/, "the old price is struck through, and read as was");
+    assert.equal(await live.locator(".badge-sale").isVisible(), true, "the Sale badge is shown");
+    await screenshot(live, "storefront-sale.png");
+    const after = JSON.parse(await s3.text("products.json"));
+    const entry = after.products.find((p) => p.slug === board.slug);
+    assert.ok(entry, "products.json lists it once active");
+    assert.equal(entry.compare_at_price, "38.00");
+    const feed = await s3.text("feeds/google-merchant.xml");
+    assert.ok(feed.includes(`<g:sale_price>30.00 EUR</g:sale_price>`), "the feed carries the sale");
+  });
+
+  // 16 -----------------------------------------------------------------------
   step("log out: the log-in page says so and the admin is closed again", async (t, newPage) => {
     const page = await newPage();
     await goto(page, "/admin/products");
