@@ -639,6 +639,27 @@ describe("storefront in headless Chromium", () => {
     assertNoIssues(issues, "search page");
   });
 
+  test("search page: on sale only, each result with its sale shown", { timeout: TEST_MS }, async (t) => {
+    const onSale = catalog.products.filter((p) => p.on_sale);
+    assert.ok(onSale.length > 0, "the shop has products on sale");
+    for (const p of onSale) assert.ok(cents(p.compare_at_price) > cents(p.price), `${p.name}: the old price is higher`);
+    const { page, issues, response } = await open(t, base + "/search/");
+    assert.equal(response.status(), 200);
+    await waitForSearch(page, "");
+    await page.getByLabel("On sale").check();
+    const seen = await waitForSearch(page, "on_sale=1");
+    assert.deepEqual(
+      seen.results.map((r) => r.href).sort(),
+      onSale.map((p) => p.url).sort(),
+      "exactly the products on sale",
+    );
+    const first = page.locator("#search-results li.card").first();
+    assert.match(await first.innerText(), /Sale/, "a result shows its sale badge");
+    assert.equal(await first.locator("s").count(), 1, "and its old price struck through");
+    await settle(page);
+    assertNoIssues(issues, "search page, on sale");
+  });
+
   test("header quick search leads to the search page with the query", { timeout: TEST_MS }, async (t) => {
     const { page, issues } = await open(t, base + "/");
     await page.locator("#quick-q").fill("oak");
