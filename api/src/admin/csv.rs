@@ -49,27 +49,12 @@ pub const HEADER: [&str; 16] = [
 
 /// The merchandising columns: an update keeps the product's value of any
 /// that the file lacks.
-const MERCHANDISING: [&str; 7] = [
-    "status",
-    "compare_at_price",
-    "seo_title",
-    "seo_description",
-    "gtin",
-    "mpn",
-    "buy_url",
-];
+const MERCHANDISING: [&str; 7] = catalog::Merchandising::FIELDS;
 
-/// Columns an import may leave out.
-const OPTIONAL: [&str; 8] = [
-    "images",
-    "status",
-    "compare_at_price",
-    "seo_title",
-    "seo_description",
-    "gtin",
-    "mpn",
-    "buy_url",
-];
+/// Columns an import may leave out: `images` and the merchandising ones.
+fn optional(column: &str) -> bool {
+    column == "images" || MERCHANDISING.contains(&column)
+}
 
 /// A product's value of a merchandising column, as its cell would hold it.
 fn merchandising_cell(r: &Record, column: &str) -> Option<String> {
@@ -246,7 +231,7 @@ pub fn check(text: &str, current: &[Record]) -> Result<Preview, Vec<LineError>> 
         .collect();
     let missing: Vec<&str> = HEADER[1..]
         .iter()
-        .filter(|c| !columns.contains_key(**c) && !OPTIONAL.contains(c))
+        .filter(|c| !columns.contains_key(**c) && !optional(c))
         .copied()
         .collect();
     if !missing.is_empty() {

@@ -289,26 +289,17 @@ impl Files {
         };
         let (b, a) = (fields(before), fields(after));
         let mut changes = serde_json::Map::new();
-        for key in [
-            "slug",
-            "name",
-            "description",
-            "price",
-            "image_url",
-            "images",
-            "category",
-            "stock_quantity",
-            "status",
-            "compare_at_price",
-            "seo_title",
-            "seo_description",
-            "gtin",
-            "mpn",
-            "buy_url",
-        ] {
-            let (old, new) = (b.get(key).cloned(), a.get(key).cloned());
+        // Every field either side records, so a new field is audited
+        // without being listed here.
+        let keys: std::collections::BTreeSet<String> = [&b, &a]
+            .into_iter()
+            .filter_map(|v| v.as_object())
+            .flat_map(|o| o.keys().cloned())
+            .collect();
+        for key in keys {
+            let (old, new) = (b.get(&key).cloned(), a.get(&key).cloned());
             if old != new {
-                changes.insert(key.into(), serde_json::json!({"before": old, "after": new}));
+                changes.insert(key, serde_json::json!({"before": old, "after": new}));
             }
         }
         if changes.is_empty() && action == "update" {

@@ -80,6 +80,19 @@ pub struct Merchandising {
     pub buy_url: Option<BuyUrl>,
 }
 
+impl Merchandising {
+    /// The fields' names, as every format and column calls them.
+    pub const FIELDS: [&'static str; 7] = [
+        "status",
+        "compare_at_price",
+        "seo_title",
+        "seo_description",
+        "gtin",
+        "mpn",
+        "buy_url",
+    ];
+}
+
 impl Product {
     pub fn in_stock(&self) -> bool {
         self.stock_quantity.get() > 0

@@ -295,6 +295,14 @@ impl fmt::Display for ProductId {
     }
 }
 
+/// The first character of a URL that would need quoting in an attribute
+/// or could end it: spaces, controls, quotes, angle brackets, `\\`, `` ` ``.
+fn needs_quoting(text: &str) -> Option<char> {
+    text.chars().find(|c| {
+        c.is_whitespace() || c.is_control() || matches!(c, '"' | '\'' | '<' | '>' | '\\' | '`')
+    })
+}
+
 /// Where a product image lives: a site-relative path (`/images/x.svg`) or an
 /// `https://` URL, at most 512 characters, with no characters that need quoting.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
@@ -322,10 +330,7 @@ impl ImageUrl {
                 Self::EXPECTED,
             ));
         }
-        let unsafe_char = text.chars().find(|c| {
-            c.is_whitespace() || c.is_control() || matches!(c, '"' | '\'' | '<' | '>' | '\\' | '`')
-        });
-        if let Some(c) = unsafe_char {
+        if let Some(c) = needs_quoting(text) {
             return Err(Invalid::new(format!("contains {c:?}"), Self::EXPECTED));
         }
         Ok(Self(text.to_owned()))
@@ -593,10 +598,7 @@ impl BuyUrl {
                 Self::EXPECTED,
             ));
         }
-        let unsafe_char = text.chars().find(|c| {
-            c.is_whitespace() || c.is_control() || matches!(c, '"' | '\'' | '<' | '>' | '\\' | '`')
-        });
-        if let Some(c) = unsafe_char {
+        if let Some(c) = needs_quoting(text) {
             return Err(Invalid::new(format!("contains {c:?}"), Self::EXPECTED));
         }
         Ok(Self(text.to_owned()))
