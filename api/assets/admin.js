@@ -52,7 +52,8 @@
   }
 })();
 
-// The search-result preview: the search title or the name, the page's
+// The search-result preview: the search title or the page's own title (the
+// name and the shop's), the page's
 // address, and the search description or the description's summary.
 (function () {
   const serp = document.getElementById("serp");
@@ -82,7 +83,7 @@
   };
   let summary = serp.dataset.summary || "";
   const update = () => {
-    title.textContent = value("seo_title") || value("name");
+    title.textContent = value("seo_title") || value("name") + (serp.dataset.titleSuffix || "");
     const slug = value("slug") || slugOf(value("name"));
     url.textContent = `${serp.dataset.baseUrl || ""}/products/${slug ? slug + "/" : ""}`;
     description.textContent = value("seo_description") || summary;

@@ -186,6 +186,18 @@ async fn guard<E: Endpoint>(
         "x-content-type-options",
         poem::http::HeaderValue::from_static("nosniff"),
     );
+    // What the product reads show depends on who asks (an admin sees
+    // drafts), so no shared cache may keep one answer for everyone.
+    if path.starts_with("/api/products") && !headers.contains_key("cache-control") {
+        headers.insert(
+            "cache-control",
+            poem::http::HeaderValue::from_static("private, no-cache"),
+        );
+        headers.append(
+            "vary",
+            poem::http::HeaderValue::from_static("Authorization, Cookie"),
+        );
+    }
     if https {
         headers.insert(
             "strict-transport-security",

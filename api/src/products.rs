@@ -173,10 +173,13 @@ pub struct ProductInput {
     pub category: String,
     /// 0 or more.
     pub stock_quantity: i64,
-    /// `active` when omitted.
+    /// `active` when a new product omits it. An update that omits it, or
+    /// any of the fields below, keeps the product's current value, so a
+    /// client that does not know these fields changes none of them; send
+    /// an empty string to clear one.
     pub status: Option<ProductStatus>,
     /// The price before a sale: a decimal string like `price`, greater than
-    /// it; omitted, null or empty for none.
+    /// it; empty (or, on a create, omitted) for none.
     pub compare_at_price: Option<String>,
     /// The search-result title, at most 70 characters on one line; the name
     /// is used without it.
@@ -191,6 +194,42 @@ pub struct ProductInput {
     pub mpn: Option<String>,
     /// Where a shopper can pay for it: an `https://` address.
     pub buy_url: Option<String>,
+}
+
+impl ProductInput {
+    /// Whether any status, sale, search, identifier or buy field is left out.
+    fn lacks_merchandising(&self) -> bool {
+        self.status.is_none()
+            || [
+                &self.compare_at_price,
+                &self.seo_title,
+                &self.seo_description,
+                &self.gtin,
+                &self.mpn,
+                &self.buy_url,
+            ]
+            .iter()
+            .any(|f| f.is_none())
+    }
+
+    /// Fills each of those fields left out with the product's current value.
+    fn keep_merchandising(&mut self, current: &Record) {
+        self.status.get_or_insert(current.status.into());
+        let keep = |field: &mut Option<String>, value: &Option<String>| {
+            if field.is_none() {
+                *field = Some(value.clone().unwrap_or_default());
+            }
+        };
+        keep(
+            &mut self.compare_at_price,
+            &current.compare_at_price.map(|c| format!("{c:.2}")),
+        );
+        keep(&mut self.seo_title, &current.seo_title);
+        keep(&mut self.seo_description, &current.seo_description);
+        keep(&mut self.gtin, &current.gtin);
+        keep(&mut self.mpn, &current.mpn);
+        keep(&mut self.buy_url, &current.buy_url);
+    }
 }
 
 impl poem_openapi::types::Example for ProductInput {
@@ -536,7 +575,8 @@ impl ProductsApi {
     }
 
     /// Replace a product's fields. Needs `If-Match` with its current `ETag`;
-    /// a stale one gets 412.
+    /// a stale one gets 412. The status, sale, search, identifier and buy
+    /// fields that the body omits keep their current values.
     #[oai(path = "/products/:id", method = "put", tag = "Tag::Products")]
     async fn update(
         &self,
@@ -547,7 +587,14 @@ impl ProductsApi {
         body: Json<ProductInput>,
     ) -> Result<OneProduct, ApiError> {
         let expected = expected_version(if_match.0.as_deref(), true)?.unwrap_or_default();
-        let fields = validate(&body.0).map_err(invalid)?;
+        let mut input = body.0;
+        if input.lacks_merchandising() {
+            // From the primary: the version the update will check.
+            if let Some(current) = state.store.get(id.0, true).await? {
+                input.keep_merchandising(&current);
+            }
+        }
+        let fields = validate(&input).map_err(invalid)?;
         let record = state
             .store
             .update(&admin.user().email, id.0, expected, &fields)

@@ -668,6 +668,8 @@ fn set_price(api: &Api, id: i64, price: &str) -> u16 {
             "slug": product["slug"], "name": product["name"], "description": product["description"],
             "price": price, "image_url": product["image_url"], "category": product["category"],
             "stock_quantity": product["stock_quantity"],
+            // A new price may be above a sale's compare-at price: the sale ends.
+            "compare_at_price": "",
         });
         let (status, answer, _) = call(
             api.send("PUT", &format!("/api/products/{id}"))
@@ -1445,6 +1447,39 @@ fn merchandising_is_checked_filtered_previewed_and_recorded(api: &Api) {
     assert_eq!(status, 404, "a draft is not public");
     let (status, _, _) = call(api.send("GET", &format!("/api/products/{id}")).call());
     assert_eq!(status, 200, "an admin reads it");
+    let answer = api.get("/api/products?q=oak").call().unwrap();
+    assert_eq!(answer.header("cache-control"), Some("private, no-cache"));
+    assert!(
+        answer
+            .all("vary")
+            .iter()
+            .any(|v| v.contains("Authorization")),
+        "{:?}",
+        answer.all("vary")
+    );
+    // An update that leaves the new fields out (a client older than them)
+    // keeps them: the draft stays a draft, on sale, with its identifiers.
+    let mut older = input("Oak Bread Bin", "39.50");
+    older["stock_quantity"] = json!(9);
+    let (status, kept, _) = call(
+        api.send("PUT", &format!("/api/products/{id}"))
+            .set("If-Match", etag.as_deref().unwrap())
+            .send_json(older),
+    );
+    assert_eq!(status, 200, "{kept}");
+    assert_eq!(kept["stock_quantity"], 9);
+    for field in [
+        "status",
+        "compare_at_price",
+        "seo_title",
+        "seo_description",
+        "gtin",
+        "mpn",
+        "buy_url",
+    ] {
+        assert_eq!(kept[field], draft[field], "{field} is kept");
+    }
+    let etag = Some(format!("\"{}\"", kept["version"]));
     let (_, page, _) = call(api.get("/api/products?q=oak&status=active").call());
     assert!(
         page["items"]

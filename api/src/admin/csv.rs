@@ -334,9 +334,11 @@ pub fn check(text: &str, current: &[Record]) -> Result<Preview, Vec<LineError>> 
                 continue;
             }
         };
+        // A column the file lacks, or a cell past the end of a short row
+        // (a tool that trims trailing empty cells), keeps the product's value.
         let lacking: Vec<&str> = MERCHANDISING
             .iter()
-            .filter(|c| !columns.contains_key(**c))
+            .filter(|c| columns.get(**c).is_none_or(|i| *i >= record.len()))
             .copied()
             .collect();
         let matched = match id {
@@ -649,6 +651,12 @@ mod tests {
         let kept = &preview.plan.updates[0].2.merchandising;
         assert_eq!(kept.mpn, None);
         assert_eq!(kept.status, catalog::Status::Draft);
+        // A short row (its trailing empty cells trimmed) keeps them too: a
+        // draft does not go live because a tool dropped its status cell.
+        let short = "product_id,slug,name,price,category,stock_quantity,image_url,description,status,mpn\n\
+                     1,tray,Tray,12.50,Kitchen,3,,\n";
+        let preview = check(short, std::slice::from_ref(&tray)).unwrap();
+        assert_eq!(preview.rows[0].action, Action::Unchanged, "{preview:?}");
     }
 
     #[test]

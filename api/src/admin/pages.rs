@@ -259,8 +259,13 @@ impl ProductForm {
             .map(|s| s.base_url.trim_end_matches('/').to_owned())
             .unwrap_or_default();
         let summary = render::markdown::summary(&self.description, Seo::MAX_DESCRIPTION);
+        let title_suffix = settings
+            .map(|s| render::title_suffix(&s.title))
+            .unwrap_or_default();
         SearchResult {
-            title: given(&self.seo_title).unwrap_or_else(|| self.name.trim().to_owned()),
+            title: given(&self.seo_title)
+                .unwrap_or_else(|| format!("{}{title_suffix}", self.name.trim())),
+            title_suffix,
             url: format!("{base_url}{path}"),
             description: given(&self.seo_description).unwrap_or_else(|| summary.clone()),
             base_url,
@@ -277,6 +282,8 @@ pub struct SearchResult {
     pub description: String,
     /// The shop's address, which the page's address starts with.
     pub base_url: String,
+    /// What follows the name in the title without a search title.
+    pub title_suffix: String,
     /// The description's summary: the description shown without one.
     pub summary: String,
 }
@@ -321,8 +328,11 @@ pub fn row(r: &Record, settings: Option<&SiteSettings>) -> Row {
         (Some(s), Ok(p)) => render::money::format_price(p, &s.currency, &s.locale),
         _ => format!("{:.2}", r.price),
     };
+    // Only an active product has a page on the storefront.
     let live_url = match (settings, Slug::parse(&r.slug)) {
-        (Some(s), Ok(slug)) => Some(format!("{}{}", s.base_url, render::urls::product(&slug))),
+        (Some(s), Ok(slug)) if r.status == catalog::Status::Active => {
+            Some(format!("{}{}", s.base_url, render::urls::product(&slug)))
+        }
         _ => None,
     };
     Row {
@@ -467,7 +477,10 @@ mod tests {
             ..ProductForm::default()
         };
         let plain = form.search_result(Some(&settings));
-        assert_eq!(plain.title, "Walnut Desk Tray");
+        assert_eq!(
+            plain.title,
+            format!("Walnut Desk Tray — {}", settings.title)
+        );
         assert_eq!(plain.url, format!("{base}/products/walnut-desk-tray/"));
         assert_eq!(plain.description, "Oiled walnut, hand finished.");
         assert_eq!(plain.summary, plain.description);

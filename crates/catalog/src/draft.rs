@@ -147,13 +147,17 @@ impl<'a> Draft<'a> {
                 Seo::TITLE_EXPECTED,
             ),
         );
+        // A description typed over several lines (a textarea) is one line
+        // in a search result.
+        let one_line = self
+            .seo_description
+            .unwrap_or("")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
         let seo_description = check.field(
             "seo_description",
-            parse_optional_line(
-                self.seo_description.unwrap_or(""),
-                Seo::MAX_DESCRIPTION,
-                Seo::DESCRIPTION_EXPECTED,
-            ),
+            parse_optional_line(&one_line, Seo::MAX_DESCRIPTION, Seo::DESCRIPTION_EXPECTED),
         );
         let gtin = check.field("gtin", given(self.gtin).map(Gtin::parse).transpose());
         let mpn = check.field(
@@ -438,6 +442,19 @@ mod tests {
         assert_eq!(
             full.seo_title.as_deref(),
             Some("Walnut desk tray, hand oiled")
+        );
+        let typed = Draft {
+            seo_description: Some("Oiled walnut,\r\n  hand finished."),
+            ..good()
+        };
+        assert_eq!(
+            typed
+                .validate()
+                .unwrap()
+                .merchandising
+                .seo_description
+                .as_deref(),
+            Some("Oiled walnut, hand finished.")
         );
         for was in ["49.90", "10"] {
             let problems = Draft {

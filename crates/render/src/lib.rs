@@ -31,7 +31,7 @@ use error::{error_chain, template_error};
 pub use escape::escape_html;
 pub use theme::{Theme, ThemeError, ThemeLocation};
 use views::{Link, Pagination, ProductCard};
-pub use views::{Photos, Picture};
+pub use views::{Photos, Picture, title_suffix};
 
 /// The templates a theme must provide.
 pub const REQUIRED_TEMPLATES: [&str; 7] = [
@@ -575,10 +575,9 @@ impl<'a> Renderer<'a> {
             views::breadcrumbs_json_ld(&s.base_url, &crumbs),
         ));
         // Search-result text: the owner's, else the name and a summary.
-        let title = m
-            .seo_title
-            .clone()
-            .unwrap_or_else(|| format!("{} — {}", product.name.as_str(), s.title));
+        let title = m.seo_title.clone().unwrap_or_else(|| {
+            format!("{}{}", product.name.as_str(), views::title_suffix(&s.title))
+        });
         let description = match &m.seo_description {
             Some(d) => d.clone(),
             None if summary.is_empty() => product.name.as_str().to_owned(),

@@ -328,6 +328,12 @@ pub fn json_for_script(value: &impl Serialize) -> String {
     out
 }
 
+/// What follows a product's name in its page's `<title>` when the owner
+/// gave no search title: `Name — Shop`.
+pub fn title_suffix(shop_title: &str) -> String {
+    format!(" — {shop_title}")
+}
+
 pub fn timestamp(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }

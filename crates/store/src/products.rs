@@ -165,7 +165,9 @@ fn record(row: &tokio_postgres::Row) -> Record {
         created_at: row.get(8),
         updated_at: row.get(9),
         version: row.get(10),
-        status: catalog::Status::parse(row.get(12)).unwrap_or_default(),
+        // The column's CHECK allows only the three; anything else stays
+        // off the storefront.
+        status: catalog::Status::parse(row.get(12)).unwrap_or(catalog::Status::Draft),
         compare_at_price: row.get(13),
         seo_title: row.get(14),
         seo_description: row.get(15),
