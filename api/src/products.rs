@@ -215,20 +215,25 @@ impl ProductInput {
     /// Fills each of those fields left out with the product's current value.
     fn keep_merchandising(&mut self, current: &Record) {
         self.status.get_or_insert(current.status.into());
-        let keep = |field: &mut Option<String>, value: &Option<String>| {
-            if field.is_none() {
-                *field = Some(value.clone().unwrap_or_default());
+        for name in catalog::Merchandising::FIELDS {
+            if let Some(field) = self.text_field(name).filter(|f| f.is_none()) {
+                *field = Some(current.merchandising_text(name).unwrap_or_default());
             }
-        };
-        keep(
-            &mut self.compare_at_price,
-            &current.compare_at_price.map(|c| format!("{c:.2}")),
-        );
-        keep(&mut self.seo_title, &current.seo_title);
-        keep(&mut self.seo_description, &current.seo_description);
-        keep(&mut self.gtin, &current.gtin);
-        keep(&mut self.mpn, &current.mpn);
-        keep(&mut self.buy_url, &current.buy_url);
+        }
+    }
+
+    /// A merchandising field held as text, by its name; `None` for
+    /// `status` (an enum here) and any other name.
+    pub fn text_field(&mut self, name: &str) -> Option<&mut Option<String>> {
+        match name {
+            "compare_at_price" => Some(&mut self.compare_at_price),
+            "seo_title" => Some(&mut self.seo_title),
+            "seo_description" => Some(&mut self.seo_description),
+            "gtin" => Some(&mut self.gtin),
+            "mpn" => Some(&mut self.mpn),
+            "buy_url" => Some(&mut self.buy_url),
+            _ => None,
+        }
     }
 }
 

@@ -56,20 +56,6 @@ fn optional(column: &str) -> bool {
     column == "images" || MERCHANDISING.contains(&column)
 }
 
-/// A product's value of a merchandising column, as its cell would hold it.
-fn merchandising_cell(r: &Record, column: &str) -> Option<String> {
-    match column {
-        "status" => Some(r.status.as_str().to_owned()),
-        "compare_at_price" => r.compare_at_price.map(|c| format!("{c:.2}")),
-        "seo_title" => r.seo_title.clone(),
-        "seo_description" => r.seo_description.clone(),
-        "gtin" => r.gtin.clone(),
-        "mpn" => r.mpn.clone(),
-        "buy_url" => r.buy_url.clone(),
-        _ => None,
-    }
-}
-
 /// The `images` cell: one image a line.
 fn images_cell(r: &Record) -> String {
     r.images
@@ -139,7 +125,7 @@ pub fn export(records: &[Record]) -> String {
         .chain(
             MERCHANDISING
                 .iter()
-                .map(|c| guarded(&merchandising_cell(r, c).unwrap_or_default())),
+                .map(|c| guarded(&r.merchandising_text(c).unwrap_or_default())),
         )
         .collect::<Vec<_>>();
         let _ = out.write_record(&row);
@@ -347,15 +333,10 @@ pub fn check(text: &str, current: &[Record]) -> Result<Preview, Vec<LineError>> 
         };
         if let Some(current) = matched.filter(|_| !lacking.is_empty()) {
             for column in &lacking {
-                let value = merchandising_cell(current, column);
-                match *column {
-                    "status" => status = value,
-                    "compare_at_price" => input.compare_at_price = value,
-                    "seo_title" => input.seo_title = value,
-                    "seo_description" => input.seo_description = value,
-                    "gtin" => input.gtin = value,
-                    "mpn" => input.mpn = value,
-                    _ => input.buy_url = value,
+                let value = current.merchandising_text(column);
+                match input.text_field(column) {
+                    Some(field) => *field = value,
+                    None => status = value,
                 }
             }
             fields = match validate_with_status(&input, status.as_deref()) {

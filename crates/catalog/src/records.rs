@@ -34,6 +34,22 @@ pub struct Record {
 }
 
 impl Record {
+    /// A merchandising field's value as text (one of
+    /// [`crate::Merchandising::FIELDS`]), as a writer would send it:
+    /// `None` when unset.
+    pub fn merchandising_text(&self, field: &str) -> Option<String> {
+        match field {
+            "status" => Some(self.status.as_str().to_owned()),
+            "compare_at_price" => self.compare_at_price.map(|c| format!("{c:.2}")),
+            "seo_title" => self.seo_title.clone(),
+            "seo_description" => self.seo_description.clone(),
+            "gtin" => self.gtin.clone(),
+            "mpn" => self.mpn.clone(),
+            "buy_url" => self.buy_url.clone(),
+            _ => None,
+        }
+    }
+
     /// The main image's url.
     pub fn image_url(&self) -> Option<&str> {
         self.images.first().map(|i| i.url.as_str())
