@@ -302,6 +302,7 @@ root_a=$work/root-a
 root_b=$work/root-b
 port_a=$(free_port)
 port_b=$(free_port)
+while [ "$port_b" = "$port_a" ]; do port_b=$(free_port); done
 # Two instances booting at once on the fresh database: both migrate, one
 # waits for the other's lock.
 boot "$root_a" "$port_a" 2>&1 | prefixed a &

@@ -139,23 +139,26 @@ pub fn free_port() -> u16 {
 
 impl Pair {
     pub fn start() -> Self {
-        let data = tempfile::tempdir().unwrap();
-        let (primary_port, mut replica_port) = (free_port(), free_port());
-        while replica_port == primary_port {
-            replica_port = free_port();
+        // A port found free may be taken by another test before PostgreSQL
+        // binds it: a start that fails is tried again on other ports.
+        let mut failure = String::new();
+        for _ in 0..3 {
+            let (primary_port, mut replica_port) = (free_port(), free_port());
+            while replica_port == primary_port {
+                replica_port = free_port();
+            }
+            let pair = Self {
+                data: tempfile::tempdir().unwrap(),
+                primary_port,
+                replica_port,
+            };
+            let out = pair.script(&["start"]);
+            if out.status.success() {
+                return pair;
+            }
+            failure = String::from_utf8_lossy(&out.stderr).into_owned();
         }
-        let pair = Self {
-            data,
-            primary_port,
-            replica_port,
-        };
-        let out = pair.script(&["start"]);
-        assert!(
-            out.status.success(),
-            "pg.sh start failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        pair
+        panic!("pg.sh start failed three times; the last time: {failure}");
     }
 
     fn script(&self, args: &[&str]) -> Output {
@@ -191,6 +194,47 @@ impl Pair {
     /// Starts whatever is stopped (the script is idempotent).
     pub fn restart(&self) -> Output {
         self.script(&["start"])
+    }
+
+    /// Waits until the replica has replayed everything the primary has
+    /// written so far. The pair commits without waiting for the replica
+    /// (`synchronous_commit = off`), so a test that stops the primary, or the
+    /// replica, after a write waits here first.
+    pub fn wait_for_replica(&self) {
+        let (primary, replica) = (self.primary_url(), self.replica_url());
+        // Drop may run inside a runtime; wait on a thread of its own.
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let lsn: String = connect(&primary)
+                    .await
+                    .unwrap()
+                    .query_one("SELECT pg_current_wal_lsn()::text", &[])
+                    .await
+                    .unwrap()
+                    .get(0);
+                for _ in 0..300 {
+                    if let Ok(client) = connect(&replica).await {
+                        let row = client
+                            .query_one(
+                                "SELECT coalesce(pg_last_wal_replay_lsn() >= $1::text::pg_lsn, false)",
+                                &[&lsn],
+                            )
+                            .await;
+                        if row.is_ok_and(|r| r.get::<_, bool>(0)) {
+                            return;
+                        }
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                panic!("the replica did not replay the primary's WAL up to {lsn} within 30 s");
+            })
+        })
+        .join()
+        .unwrap();
     }
 
     /// Stops one node: "primary" or "replica".

@@ -1112,9 +1112,11 @@ describe("admin UI in headless Chromium", () => {
     }, `${webp[0]} is in the bucket`);
     assert.equal(image.subarray(8, 12).toString("latin1"), "WEBP", "the variant is a WebP");
     assert.equal((await s3.get(`images/${shop.imageHash}.png`)).status, 404, "the uploaded file itself is not published");
-    const catalog = JSON.parse(await s3.text("products.json"));
-    const entry = catalog.products.find((p) => p.slug === kettle.slug);
-    assert.ok(entry, "products.json lists the product");
+    // The listings go up after the product pages, in the same publish.
+    const entry = await waitFor(async () => {
+      const catalog = JSON.parse((await s3.text("products.json")) || "{}");
+      return catalog.products?.find((p) => p.slug === kettle.slug);
+    }, "products.json lists the product");
     assert.equal(entry.price, "24.00");
 
     // The page in a browser, straight from the bucket.
@@ -1804,12 +1806,16 @@ describe("admin UI in headless Chromium", () => {
     assert.match(await price.locator("s").textContent(), /was .*38\.00/, "the old price is struck through, and read as was");
     assert.equal(await live.locator(".badge-sale").isVisible(), true, "the Sale badge is shown");
     await screenshot(live, "storefront-sale.png");
-    const after = JSON.parse(await s3.text("products.json"));
-    const entry = after.products.find((p) => p.slug === board.slug);
-    assert.ok(entry, "products.json lists it once active");
+    // The listings and feeds go up after the product pages, in the same publish.
+    const entry = await waitFor(async () => {
+      const after = JSON.parse((await s3.text("products.json")) || "{}");
+      return after.products?.find((p) => p.slug === board.slug);
+    }, "products.json lists it once active");
     assert.equal(entry.compare_at_price, "38.00");
-    const feed = await s3.text("feeds/google-merchant.xml");
-    assert.ok(feed.includes(`<g:sale_price>30.00 EUR</g:sale_price>`), "the feed carries the sale");
+    await waitFor(async () => {
+      const feed = await s3.text("feeds/google-merchant.xml");
+      return feed && feed.includes(`<g:sale_price>30.00 EUR</g:sale_price>`);
+    }, "the feed carries the sale");
   });
 
   // 16 -----------------------------------------------------------------------

@@ -315,8 +315,7 @@ impl Stack {
                 let paths = inv.invalidation_batch().unwrap().paths().unwrap();
                 all.push(paths.items().iter().cloned().collect());
             }
-            // moto lists newest first.
-            all.reverse();
+            // moto lists them in the order they were made.
             all
         })
     }

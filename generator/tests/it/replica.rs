@@ -186,6 +186,7 @@ fn a_build_survives_one_server_down_and_fails_cleanly_with_both_down() {
     let out = out_dir.path().join("public");
 
     // (c) Replica down: built from the primary, with a warning.
+    pair.wait_for_replica();
     pair.stop("replica");
     assert_built_saying(
         &cli_build(&pair, &out),
@@ -198,6 +199,7 @@ fn a_build_survives_one_server_down_and_fails_cleanly_with_both_down() {
     // (d) Primary down, replica up: built from the replica, freshness unchecked.
     let out2 = out_dir.path().join("public2");
     assert!(pair.restart().status.success());
+    pair.wait_for_replica();
     pair.stop("primary");
     assert_built_saying(
         &cli_build(&pair, &out2),
