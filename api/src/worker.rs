@@ -106,7 +106,8 @@ async fn catch_up(
             trigger: if forced { "api" } else { trigger },
         };
         let result = match &state.store {
-            Store::Postgres { .. } => pipeline::rebuild::rebuild(&job).await,
+            Store::Postgres { .. } if forced => pipeline::rebuild::rebuild(&job).await.map(Some),
+            Store::Postgres { .. } => pipeline::rebuild::rebuild_if_behind(&job).await,
             // Without a database the build history is this process's own.
             Store::Files(files) => {
                 let id = files.build_started(job.trigger);
@@ -119,11 +120,14 @@ async fn catch_up(
                 if result.is_ok() {
                     files.published(wanted);
                 }
-                result
+                result.map(Some)
             }
         };
         match result {
-            Ok(done) => {
+            // Another instance published this version while this one waited
+            // for the build lock: look again, as a write may have come since.
+            Ok(None) => {}
+            Ok(Some(done)) => {
                 tracing::info!(
                     build_id = done.build_id,
                     catalog_version = done.catalog_version,

@@ -849,6 +849,26 @@ fn two_instances_publish_every_write_one_build_at_a_time() {
     assert!(builds.len() < 50, "{} builds for 101 writes", builds.len());
     eprintln!("{} builds for 101 writes", builds.len());
 
+    // Both instances heard of every write, but none was built twice: each
+    // build that published read a newer catalog than the one before.
+    let published: Vec<i64> = rt.block_on(async {
+        let client = testkit::connect(&db.url).await.unwrap();
+        client
+            .query(
+                "SELECT catalog_version FROM site_builds
+                 WHERE error IS NULL ORDER BY started_at",
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    });
+    assert!(
+        published.windows(2).all(|w| w[0] < w[1]),
+        "a version was built twice: {published:?}"
+    );
     drop(second);
 }
 

@@ -72,14 +72,42 @@ pub async fn build(
 /// Runs one rebuild. See the module's documentation.
 pub async fn rebuild(job: &Job<'_>) -> Result<Outcome, RebuildError> {
     #[cfg(feature = "postgres")]
-    {
-        // A dry run has no side effect, in the database either.
-        let primary = job.database.and_then(|d| d.primary.as_ref());
-        if let Some(primary) = primary.filter(|_| !job.destination.is_dry_run()) {
-            return recorded(job, primary).await;
-        }
+    if let Some(primary) = recording(job) {
+        let lock = store::lock_builds(primary).await?;
+        return recorded(job, primary, lock).await;
     }
     run(job, &mut BuildRecord::default()).await
+}
+
+/// Runs one rebuild if the site is behind the catalog, as checked once the
+/// build lock is held: with several api instances, every one hears of each
+/// write, and the build that waited for the lock while another published the
+/// same version is not run again. `None`: the site was already current.
+/// Without a database there is no record to check, and it always runs.
+pub async fn rebuild_if_behind(job: &Job<'_>) -> Result<Option<Outcome>, RebuildError> {
+    #[cfg(feature = "postgres")]
+    if let Some(primary) = recording(job) {
+        let lock = store::lock_builds(primary).await?;
+        let (wanted, published) = store::catalog_state(&lock, primary).await?;
+        if published >= wanted {
+            tracing::debug!(
+                catalog_version = published,
+                "the site is current: another build published it"
+            );
+            return Ok(None);
+        }
+        return recorded(job, primary, lock).await.map(Some);
+    }
+    run(job, &mut BuildRecord::default()).await.map(Some)
+}
+
+/// The primary a job's build is recorded on. A dry run has no side effect,
+/// in the database either.
+#[cfg(feature = "postgres")]
+fn recording<'a>(job: &Job<'a>) -> Option<&'a store::Target> {
+    job.database
+        .and_then(|d| d.primary.as_ref())
+        .filter(|_| !job.destination.is_dry_run())
 }
 
 /// Builds and publishes, filling in `record` (what `site_builds` keeps) as it
@@ -121,10 +149,14 @@ pub async fn run(job: &Job<'_>, record: &mut BuildRecord) -> Result<Outcome, Reb
     result
 }
 
-/// A rebuild under the fleet-wide lock, recorded in `site_builds`.
+/// A rebuild under the fleet-wide lock (held by `lock`), recorded in
+/// `site_builds`.
 #[cfg(feature = "postgres")]
-async fn recorded(job: &Job<'_>, primary: &store::Target) -> Result<Outcome, RebuildError> {
-    let mut lock = store::lock_builds(primary).await?;
+async fn recorded(
+    job: &Job<'_>,
+    primary: &store::Target,
+    mut lock: store::BuildLock,
+) -> Result<Outcome, RebuildError> {
     let build_id = store::build_started(&lock, primary, job.trigger).await?;
     let mut record = BuildRecord::default();
     let result = run(job, &mut record).await;
