@@ -2,9 +2,11 @@
 //! README.md). It wakes on a local write, on `NOTIFY catalog_changed` from any
 //! instance (or a hand-run SQL fix), or on a periodic reconcile tick; waits a
 //! short debounce so a burst of edits gives one build; then, while
-//! `wanted_version > published_version`, runs `pipeline::rebuild`, which
-//! takes the fleet-wide advisory lock, reads through the version-gated
-//! replica, publishes and records the build. A failed build is recorded with
+//! `wanted_version > published_version`, runs
+//! `pipeline::rebuild::rebuild_if_behind`, which takes the fleet-wide
+//! advisory lock, checks again that the site is behind (another instance may
+//! have just published), reads through the version-gated replica, publishes
+//! and records the build. A rebuild asked for always builds. A failed build is recorded with
 //! its error and retried with backoff.
 
 use std::sync::Arc;

@@ -202,7 +202,7 @@ impl Pair {
     /// replica, after a write waits here first.
     pub fn wait_for_replica(&self) {
         let (primary, replica) = (self.primary_url(), self.replica_url());
-        // Drop may run inside a runtime; wait on a thread of its own.
+        // The caller may be inside a runtime; wait on a thread of its own.
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -212,7 +212,9 @@ impl Pair {
                 let lsn: String = connect(&primary)
                     .await
                     .unwrap()
-                    .query_one("SELECT pg_current_wal_lsn()::text", &[])
+                    // The insert position: with synchronous_commit off, the
+                    // last commit may not be written out yet.
+                    .query_one("SELECT pg_current_wal_insert_lsn()::text", &[])
                     .await
                     .unwrap()
                     .get(0);
@@ -230,11 +232,11 @@ impl Pair {
                     }
                     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                 }
-                panic!("the replica did not replay the primary's WAL up to {lsn} within 30 s");
+                panic!("the replica did not replay the primary's WAL up to {lsn} in 300 tries");
             })
         })
         .join()
-        .unwrap();
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
     }
 
     /// Stops one node: "primary" or "replica".

@@ -90,6 +90,7 @@ pub async fn rebuild_if_behind(job: &Job<'_>) -> Result<Option<Outcome>, Rebuild
         let lock = store::lock_builds(primary).await?;
         let (wanted, published) = store::catalog_state(&lock, primary).await?;
         if published >= wanted {
+            store::close_abandoned_builds(&lock, primary).await?;
             tracing::debug!(
                 catalog_version = published,
                 "the site is current: another build published it"

@@ -756,6 +756,21 @@ pub async fn lock_builds(primary: &Target) -> Result<BuildLock, DbError> {
     Ok(BuildLock { client })
 }
 
+const ABANDONED: &str = "abandoned: the process running it stopped before it finished; nothing of it was recorded as published";
+
+/// Closes, as abandoned, the builds left unfinished by a process that died
+/// during one. Runs under the build lock (as [`build_started`] does), for a
+/// worker that finds the site current and builds nothing.
+pub async fn close_abandoned_builds(client: &Client, primary: &Target) -> Result<u64, DbError> {
+    client
+        .execute(
+            "UPDATE site_builds SET finished_at = now(), error = $1 WHERE finished_at IS NULL",
+            &[&ABANDONED],
+        )
+        .await
+        .map_err(primary.query_error("closing abandoned builds in site_builds"))
+}
+
 /// Records that a build started; returns its `build_id`. It runs under the
 /// build lock, so a build still unfinished here belongs to a process that
 /// died during it (killed, or its host lost): it is closed as abandoned.
@@ -767,13 +782,11 @@ pub async fn build_started(
     Ok(client
         .query_one(
             "WITH abandoned AS (
-                 UPDATE site_builds
-                 SET finished_at = now(),
-                     error = 'abandoned: the process running it stopped before it finished; nothing of it was recorded as published'
+                 UPDATE site_builds SET finished_at = now(), error = $2
                  WHERE finished_at IS NULL
              )
              INSERT INTO site_builds (trigger) VALUES ($1) RETURNING build_id",
-            &[&trigger],
+            &[&trigger, &ABANDONED],
         )
         .await
         .map_err(primary.query_error("recording the build in site_builds"))?
