@@ -6,8 +6,8 @@
 //! `pipeline::rebuild::rebuild_if_behind`, which takes the fleet-wide
 //! advisory lock, checks again that the site is behind (another instance may
 //! have just published), reads through the version-gated replica, publishes
-//! and records the build. A rebuild asked for always builds. A failed build is recorded with
-//! its error and retried with backoff.
+//! and records the build. A rebuild asked for always builds. A failed build
+//! is recorded with its error and retried with backoff.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -106,18 +106,28 @@ async fn drop_database(admin_url: &str, name: &str) {
     }
 }
 
+/// Runs async work to its end from sync code that may itself be inside a
+/// runtime (a test's drop, say): on a thread and a runtime of its own. A panic
+/// in it comes back as the join's error.
+fn block_on_own_thread<F>(work: F) -> std::thread::Result<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send,
+{
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(work)
+    })
+    .join()
+}
+
 impl Drop for FreshDb {
     fn drop(&mut self) {
         let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
-        // Drop may run inside a runtime; do the async cleanup on a thread of its own.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(drop_database(&admin_url, &name));
-        })
-        .join();
+        let _ = block_on_own_thread(async move { drop_database(&admin_url, &name).await });
     }
 }
 
@@ -202,40 +212,32 @@ impl Pair {
     /// replica, after a write waits here first.
     pub fn wait_for_replica(&self) {
         let (primary, replica) = (self.primary_url(), self.replica_url());
-        // The caller may be inside a runtime; wait on a thread of its own.
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                let lsn: String = connect(&primary)
-                    .await
-                    .unwrap()
-                    // The insert position: with synchronous_commit off, the
-                    // last commit may not be written out yet.
-                    .query_one("SELECT pg_current_wal_insert_lsn()::text", &[])
-                    .await
-                    .unwrap()
-                    .get(0);
-                for _ in 0..300 {
-                    if let Ok(client) = connect(&replica).await {
-                        let row = client
-                            .query_one(
-                                "SELECT coalesce(pg_last_wal_replay_lsn() >= $1::text::pg_lsn, false)",
-                                &[&lsn],
-                            )
-                            .await;
-                        if row.is_ok_and(|r| r.get::<_, bool>(0)) {
-                            return;
-                        }
+        block_on_own_thread(async move {
+            let lsn: String = connect(&primary)
+                .await
+                .unwrap()
+                // The insert position: with synchronous_commit off, the
+                // last commit may not be written out yet.
+                .query_one("SELECT pg_current_wal_insert_lsn()::text", &[])
+                .await
+                .unwrap()
+                .get(0);
+            for _ in 0..300 {
+                if let Ok(client) = connect(&replica).await {
+                    let row = client
+                        .query_one(
+                            "SELECT coalesce(pg_last_wal_replay_lsn() >= $1::text::pg_lsn, false)",
+                            &[&lsn],
+                        )
+                        .await;
+                    if row.is_ok_and(|r| r.get::<_, bool>(0)) {
+                        return;
                     }
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                 }
-                panic!("the replica did not replay the primary's WAL up to {lsn} in 300 tries");
-            })
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            panic!("the replica did not replay the primary's WAL up to {lsn} in 300 tries");
         })
-        .join()
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
     }
 

@@ -697,6 +697,15 @@ describe("admin UI in headless Chromium", () => {
     return value;
   }
 
+  /** The bucket's products.json entry for `slug`, once there. The listings go
+   * up after the product pages, in the same publish. */
+  function listedInBucket(slug, what) {
+    return waitFor(async () => {
+      const catalog = JSON.parse((await s3.text("products.json")) || "{}");
+      return catalog.products?.find((p) => p.slug === slug);
+    }, what);
+  }
+
   /**
    * A test of the flow: a fresh page in the admin context, closed afterwards;
    * on failure, the api's log is printed.
@@ -1112,11 +1121,7 @@ describe("admin UI in headless Chromium", () => {
     }, `${webp[0]} is in the bucket`);
     assert.equal(image.subarray(8, 12).toString("latin1"), "WEBP", "the variant is a WebP");
     assert.equal((await s3.get(`images/${shop.imageHash}.png`)).status, 404, "the uploaded file itself is not published");
-    // The listings go up after the product pages, in the same publish.
-    const entry = await waitFor(async () => {
-      const catalog = JSON.parse((await s3.text("products.json")) || "{}");
-      return catalog.products?.find((p) => p.slug === kettle.slug);
-    }, "products.json lists the product");
+    const entry = await listedInBucket(kettle.slug, "products.json lists the product");
     assert.equal(entry.price, "24.00");
 
     // The page in a browser, straight from the bucket.
@@ -1806,11 +1811,8 @@ describe("admin UI in headless Chromium", () => {
     assert.match(await price.locator("s").textContent(), /was .*38\.00/, "the old price is struck through, and read as was");
     assert.equal(await live.locator(".badge-sale").isVisible(), true, "the Sale badge is shown");
     await screenshot(live, "storefront-sale.png");
-    // The listings and feeds go up after the product pages, in the same publish.
-    const entry = await waitFor(async () => {
-      const after = JSON.parse((await s3.text("products.json")) || "{}");
-      return after.products?.find((p) => p.slug === board.slug);
-    }, "products.json lists it once active");
+    // The feeds, like the listings, go up after the product pages.
+    const entry = await listedInBucket(board.slug, "products.json lists it once active");
     assert.equal(entry.compare_at_price, "38.00");
     await waitFor(async () => {
       const feed = await s3.text("feeds/google-merchant.xml");
